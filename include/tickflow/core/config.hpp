@@ -1,0 +1,72 @@
+// tickflow/core/config.hpp — build configuration shared by every tickflow header.
+//
+// Contract
+//   * Defines the library version, the cache-line constant used for padding, and the only
+//     assertion macro of the library, TICKFLOW_ASSERT(cond, msg).
+//   * TICKFLOW_ASSERT checks `cond` when assertions are enabled and otherwise compiles to
+//     nothing (the condition is not evaluated). Assertions are enabled when NDEBUG is not
+//     defined, or when the user defines TICKFLOW_ENABLE_ASSERTS=1 before including any tickflow
+//     header; TICKFLOW_ENABLE_ASSERTS=0 disables them regardless of NDEBUG.
+//   * A failed assertion writes one line to stderr (file, line, condition, message) and calls
+//     std::abort(). It never throws and never allocates.
+//   * Every other TICKFLOW_* macro of the library lives in this file.
+//
+// Thread-safety: nothing here has state.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+
+#define TICKFLOW_VERSION_MAJOR 0
+#define TICKFLOW_VERSION_MINOR 1
+#define TICKFLOW_VERSION_PATCH 0
+
+#ifndef TICKFLOW_ENABLE_ASSERTS
+#  ifdef NDEBUG
+#    define TICKFLOW_ENABLE_ASSERTS 0
+#  else
+#    define TICKFLOW_ENABLE_ASSERTS 1
+#  endif
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#  define TICKFLOW_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define TICKFLOW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#  define TICKFLOW_NOINLINE __attribute__((noinline))
+#  define TICKFLOW_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#  define TICKFLOW_LIKELY(x) (x)
+#  define TICKFLOW_UNLIKELY(x) (x)
+#  define TICKFLOW_NOINLINE
+#  define TICKFLOW_ALWAYS_INLINE inline
+#endif
+
+namespace tickflow {
+
+/// Size of the unit of coherence that padding is computed against. 64 bytes on every x86-64
+/// and most AArch64 parts. std::hardware_destructive_interference_size is not used because
+/// GCC warns that its value may differ between translation units compiled with other flags,
+/// which would make layouts ODR-unsafe in a header-only library.
+inline constexpr std::size_t cache_line_size = 64;
+
+namespace detail {
+
+[[noreturn]] TICKFLOW_NOINLINE inline void assert_fail(const char* cond, const char* msg,
+                                                       const char* file, int line) noexcept {
+  std::fprintf(stderr, "%s:%d: tickflow assertion `%s` failed: %s\n", file, line, cond, msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace detail
+}  // namespace tickflow
+
+#if TICKFLOW_ENABLE_ASSERTS
+#  define TICKFLOW_ASSERT(cond, msg)                                                  \
+    (TICKFLOW_LIKELY(static_cast<bool>(cond))                                         \
+         ? static_cast<void>(0)                                                       \
+         : ::tickflow::detail::assert_fail(#cond, msg, __FILE__, __LINE__))
+#else
+#  define TICKFLOW_ASSERT(cond, msg) static_cast<void>(0)
+#endif

@@ -1,0 +1,16 @@
+// tickflow/tickflow.hpp — the umbrella header: every public tickflow header.
+//
+// Including it in several translation units of one program is supported (everything is inline
+// or a template); the test suite links two such units into one binary to keep it that way.
+#pragma once
+
+#include "tickflow/core/cache_padded.hpp"
+#include "tickflow/core/config.hpp"
+#include "tickflow/core/fwd.hpp"
+#include "tickflow/core/ids.hpp"
+#include "tickflow/core/result.hpp"
+#include "tickflow/core/wait.hpp"
+#include "tickflow/queue/concepts.hpp"
+#include "tickflow/queue/fwd.hpp"
+#include "tickflow/queue/mpmc_ring.hpp"
+#include "tickflow/queue/spsc_ring.hpp"

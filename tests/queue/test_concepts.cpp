@@ -1,0 +1,66 @@
+// The ring concepts accept what they must and reject what they must (the compile-fail tests
+// under tests/compile_fail/ check that instantiation really fails for rejected types).
+#include <tickflow/queue/concepts.hpp>
+#include <tickflow/queue/mpmc_ring.hpp>
+#include <tickflow/queue/spsc_ring.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "support/catch.hpp"
+#include "support/locked_queue.hpp"
+#include "support/tracked.hpp"
+
+namespace {
+struct no_move {
+  no_move() = default;
+  no_move(no_move&&) = delete;
+};
+struct throwing_dtor {
+  ~throwing_dtor() noexcept(false) {}
+};
+struct no_try_pop {
+  using value_type = int;
+  bool try_push(int&&) { return true; }
+};
+}  // namespace
+
+TEST_CASE("ring_element accepts object types that move and destroy safely", "[concepts]") {
+  STATIC_REQUIRE(tickflow::ring_element<int>);
+  STATIC_REQUIRE(tickflow::ring_element<std::string>);
+  STATIC_REQUIRE(tickflow::ring_element<std::unique_ptr<int>>);
+  STATIC_REQUIRE(tickflow::ring_element<tickflow::test::tracked>);
+  STATIC_REQUIRE_FALSE(tickflow::ring_element<int&>);
+  STATIC_REQUIRE_FALSE(tickflow::ring_element<const int>);
+  STATIC_REQUIRE_FALSE(tickflow::ring_element<int[4]>);
+  STATIC_REQUIRE_FALSE(tickflow::ring_element<void>);
+  STATIC_REQUIRE_FALSE(tickflow::ring_element<std::mutex>);
+  STATIC_REQUIRE_FALSE(tickflow::ring_element<no_move>);
+  STATIC_REQUIRE_FALSE(tickflow::ring_element<throwing_dtor>);
+}
+
+TEST_CASE("both rings and a user queue model the endpoint concepts", "[concepts]") {
+  STATIC_REQUIRE(tickflow::ring<tickflow::spsc_ring<int>>);
+  STATIC_REQUIRE(tickflow::batch_producer<tickflow::spsc_ring<int>>);
+  STATIC_REQUIRE(tickflow::batch_consumer<tickflow::spsc_ring<int>>);
+  STATIC_REQUIRE(tickflow::ring<tickflow::mpmc_ring<int>>);
+  STATIC_REQUIRE(tickflow::batch_producer<tickflow::mpmc_ring<int>>);
+  STATIC_REQUIRE(tickflow::batch_consumer<tickflow::mpmc_ring<int>>);
+  STATIC_REQUIRE(tickflow::ring<tickflow::spsc_ring<std::unique_ptr<int>>>);
+  STATIC_REQUIRE_FALSE(tickflow::batch_producer<tickflow::spsc_ring<std::unique_ptr<int>>>);
+  STATIC_REQUIRE(tickflow::ring<tickflow::test::locked_queue<int>>);
+  STATIC_REQUIRE_FALSE(tickflow::batch_producer<tickflow::test::locked_queue<int>>);
+  STATIC_REQUIRE(tickflow::producer_endpoint<no_try_pop>);
+  STATIC_REQUIRE_FALSE(tickflow::consumer_endpoint<no_try_pop>);
+}
+
+TEST_CASE("ring layout facts", "[concepts]") {
+  // Small items share a line-sized cell with its sequence word: 7 x 8 bytes, 14 x 4 bytes.
+  STATIC_REQUIRE(tickflow::spsc_ring<std::uint64_t>::items_per_cell == 7);
+  STATIC_REQUIRE(tickflow::spsc_ring<std::uint32_t>::items_per_cell == 14);
+  STATIC_REQUIRE(tickflow::spsc_ring<tickflow::test::big>::items_per_cell == 1);
+  STATIC_REQUIRE(noexcept(std::declval<tickflow::spsc_ring<int>&>().try_push(1)));
+  STATIC_REQUIRE(noexcept(std::declval<tickflow::mpmc_ring<int>&>().try_push(1)));
+  STATIC_REQUIRE(noexcept(std::declval<tickflow::spsc_ring<int>&>().try_pop()));
+}
