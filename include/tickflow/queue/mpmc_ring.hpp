@@ -19,7 +19,7 @@
 //     try_pop report empty. They retry only when another thread's claim succeeded in between.
 //   * capacity() is the requested capacity rounded up to a power of two (at least 2).
 //   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to
-//     the cache-line-aligned slot type). Nothing else allocates.
+//     the internal slot type). Nothing else allocates.
 //   * Exceptions: the constructor throws std::invalid_argument for capacity 0 and
 //     std::length_error when the size would overflow. Every other call is noexcept: a slot is
 //     claimed before the item is constructed in it and cannot be given back, so the element
@@ -27,8 +27,9 @@
 //   * Blocking calls (push, pop) wait through a wait policy (park_wait by default); a parked
 //     thread is woken by the other side's blocking calls. try_ calls do not notify.
 //
-// Layout: each slot owns a cache line (sequence word + item), so neighbouring claims by
-// different threads never false-share; the producer and consumer claim counters own a line each.
+// Layout: slots (sequence word + item) are packed, and consecutive positions live on different
+// cache lines (see `at`), so neighbouring claims by different threads do not false-share; the
+// producer and consumer claim counters own a line each.
 //
 // Complexity: O(1) per item; batch calls claim a run of slots with one CAS.
 #pragma once
@@ -58,15 +59,26 @@ namespace tickflow {
 /// Bounded lock-free MPMC ring. See the file contract.
 template <ring_element T, class Alloc>
 class basic_mpmc_ring {
-  static constexpr std::size_t slot_align = alignof(T) > cache_line_size ? alignof(T) : cache_line_size;
-
-  // alignas: a slot per line, so threads working on neighbouring slots do not false-share.
-  struct alignas(slot_align) slot {
+  struct slot {
     std::atomic<std::size_t> seq;
     alignas(T) std::byte storage[sizeof(T)];
   };
-  using slot_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<slot>;
-  using slot_traits = std::allocator_traits<slot_alloc>;
+  // Slots are packed (4 x 16 bytes per line for an 8-byte T). Consecutive positions are spread
+  // over different lines by swapping the two lowest groups of `remap_bits` bits of the position,
+  // so that the producer filling position i+1 does not steal the line from the consumer taking
+  // position i: neighbouring claims touch different lines, and several line transfers can be in
+  // flight at once.
+  static constexpr std::size_t slots_per_line =
+      sizeof(slot) >= cache_line_size ? 1 : std::bit_floor(cache_line_size / sizeof(slot));
+  static constexpr unsigned remap_bits = static_cast<unsigned>(std::countr_zero(slots_per_line));
+  static constexpr std::size_t line_align = alignof(slot) > cache_line_size ? alignof(slot) : cache_line_size;
+  // alignas: the unit of allocation is a cache line of slots, so slots never straddle lines and
+  // the buffer shares no line with its heap neighbours.
+  struct alignas(line_align) line {
+    slot slots[slots_per_line];
+  };
+  using line_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<line>;
+  using line_traits = std::allocator_traits<line_alloc>;
 
  public:
   using value_type = T;
@@ -77,12 +89,10 @@ class basic_mpmc_ring {
   /// capacity is 0.
   explicit basic_mpmc_ring(size_type capacity, const Alloc& alloc = Alloc())
       : mask_(checked_size(capacity) - 1), alloc_(alloc) {
-    slot_alloc a(alloc_);
-    slots_ = slot_traits::allocate(a, mask_ + 1);
-    for (size_type i = 0; i <= mask_; ++i) {
-      ::new (static_cast<void*>(slots_ + i)) slot;
-      slots_[i].seq.store(i, std::memory_order_relaxed);
-    }
+    line_alloc a(alloc_);
+    lines_ = line_traits::allocate(a, line_count());
+    for (size_type i = 0; i < line_count(); ++i) ::new (static_cast<void*>(lines_ + i)) line;
+    for (size_type i = 0; i <= mask_; ++i) at(i).seq.store(i, std::memory_order_relaxed);
   }
 
   basic_mpmc_ring(const basic_mpmc_ring&) = delete;
@@ -92,13 +102,13 @@ class basic_mpmc_ring {
     if constexpr (!std::is_trivially_destructible_v<T>) {
       const std::size_t end = head_->load(std::memory_order_relaxed);
       for (std::size_t pos = tail_->load(std::memory_order_relaxed); pos != end; ++pos) {
-        slot& s = slots_[pos & mask_];
+        slot& s = at(pos);
         if (s.seq.load(std::memory_order_relaxed) == pos + 1) item(s)->~T();
       }
     }
-    for (size_type i = 0; i <= mask_; ++i) slots_[i].~slot();
-    slot_alloc a(alloc_);
-    slot_traits::deallocate(a, slots_, mask_ + 1);
+    for (size_type i = 0; i < line_count(); ++i) lines_[i].~line();
+    line_alloc a(alloc_);
+    line_traits::deallocate(a, lines_, line_count());
   }
 
   // ---------------------------------------------------------------- producers
@@ -111,7 +121,7 @@ class basic_mpmc_ring {
     std::size_t pos = head_->load(std::memory_order_relaxed);
     slot* s;
     for (;;) {
-      s = &slots_[pos & mask_];
+      s = &at(pos);
       // Acquire: pairs with the release that freed the slot, so its last item is gone.
       const std::size_t seq = s->seq.load(std::memory_order_acquire);
       const auto dif = static_cast<std::intptr_t>(seq - pos);
@@ -148,10 +158,10 @@ class basic_mpmc_ring {
     for (;;) {
       n = 0;
       while (n < items.size() && n <= mask_ &&
-             slots_[(pos + n) & mask_].seq.load(std::memory_order_acquire) == pos + n)
+             at(pos + n).seq.load(std::memory_order_acquire) == pos + n)
         ++n;
       if (n == 0) {
-        const std::size_t seq = slots_[pos & mask_].seq.load(std::memory_order_acquire);
+        const std::size_t seq = at(pos).seq.load(std::memory_order_acquire);
         if (static_cast<std::intptr_t>(seq - pos) < 0) return 0;
         pos = head_->load(std::memory_order_relaxed);
         continue;
@@ -159,7 +169,7 @@ class basic_mpmc_ring {
       if (head_->compare_exchange_weak(pos, pos + n, std::memory_order_relaxed)) break;
     }
     for (size_type i = 0; i < n; ++i) {
-      slot& s = slots_[(pos + i) & mask_];
+      slot& s = at(pos + i);
       ::new (static_cast<void*>(s.storage)) T(items[i]);
       s.seq.store(pos + i + 1, std::memory_order_release);  // Release: publishes item i.
     }
@@ -212,10 +222,10 @@ class basic_mpmc_ring {
     for (;;) {
       n = 0;
       while (n < out.size() && n <= mask_ &&
-             slots_[(pos + n) & mask_].seq.load(std::memory_order_acquire) == pos + n + 1)
+             at(pos + n).seq.load(std::memory_order_acquire) == pos + n + 1)
         ++n;
       if (n == 0) {
-        const std::size_t seq = slots_[pos & mask_].seq.load(std::memory_order_acquire);
+        const std::size_t seq = at(pos).seq.load(std::memory_order_acquire);
         if (static_cast<std::intptr_t>(seq - (pos + 1)) < 0) return 0;
         pos = tail_->load(std::memory_order_relaxed);
         continue;
@@ -223,7 +233,7 @@ class basic_mpmc_ring {
       if (tail_->compare_exchange_weak(pos, pos + n, std::memory_order_relaxed)) break;
     }
     for (size_type i = 0; i < n; ++i) {
-      slot& s = slots_[(pos + i) & mask_];
+      slot& s = at(pos + i);
       T* p = item(s);
       out[i] = std::move(*p);
       p->~T();
@@ -266,16 +276,28 @@ class basic_mpmc_ring {
  private:
   static size_type checked_size(size_type capacity) {
     if (capacity == 0) throw std::invalid_argument("tickflow::mpmc_ring: capacity must be at least 1");
-    if (capacity > (std::numeric_limits<size_type>::max() / sizeof(slot)) / 2)
+    if (capacity > (std::numeric_limits<size_type>::max() / sizeof(line)) / 2)
       throw std::length_error("tickflow::mpmc_ring: capacity too large");
     return std::bit_ceil(std::max<size_type>(capacity, 2));
   }
+  slot& at(std::size_t pos) const noexcept {
+    if constexpr (remap_bits != 0) {
+      if (remap_) {
+        const std::size_t low = (std::size_t{1} << remap_bits) - 1;
+        const std::size_t mix = (pos ^ (pos >> remap_bits)) & low;
+        pos ^= mix ^ (mix << remap_bits);
+      }
+    }
+    pos &= mask_;
+    return lines_[pos >> remap_bits].slots[pos & (slots_per_line - 1)];
+  }
+  size_type line_count() const noexcept { return (mask_ + slots_per_line) / slots_per_line; }
   static T* item(slot& s) noexcept { return std::launder(reinterpret_cast<T*>(s.storage)); }
 
   slot* claim_one(std::size_t& claimed) noexcept {
     std::size_t pos = tail_->load(std::memory_order_relaxed);
     for (;;) {
-      slot* s = &slots_[pos & mask_];
+      slot* s = &at(pos);
       // Acquire: pairs with the producer's release, making the item visible.
       const std::size_t seq = s->seq.load(std::memory_order_acquire);
       const auto dif = static_cast<std::intptr_t>(seq - (pos + 1));
@@ -296,8 +318,9 @@ class basic_mpmc_ring {
     s.seq.store(pos + mask_ + 1, std::memory_order_release);
   }
 
-  slot* slots_ = nullptr;
+  line* lines_ = nullptr;
   size_type mask_;
+  bool remap_ = (mask_ + 1) >= slots_per_line * slots_per_line;  // remapping needs two bit groups
   [[no_unique_address]] Alloc alloc_;
   // alignas (via cache_padded): the claim counters are the contended words; each owns a line.
   cache_padded<std::atomic<std::size_t>> head_{0};

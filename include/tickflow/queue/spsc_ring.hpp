@@ -170,14 +170,24 @@ class basic_spsc_ring {
       room = shared_.capacity - (p.head - p.cached_tail);
       n = std::min(n, room);
     }
+    // Two passes: write every item, then publish cell by cell. The consumer therefore sees the
+    // first cell of the batch only once the whole batch is in memory, and does not chase the
+    // producer line by line through it (each chase costs a cache-line round trip).
     const T* src = items.data();
+    cell* c = p.cell_ptr;
+    size_type slot = p.slot;
     for (size_type left = n; left != 0;) {
-      const size_type m = std::min(left, items_per_cell - p.slot);
-      std::uninitialized_copy_n(src, m, static_cast<T*>(raw(p.cell_ptr, p.slot)));
+      const size_type m = std::min(left, items_per_cell - slot);
+      copy_items(src, m, static_cast<T*>(raw(c, slot)));
       src += m;
       left -= m;
+      advance(c, slot, m);
+    }
+    for (size_type left = n; left != 0;) {
+      const size_type m = std::min(left, items_per_cell - p.slot);
       p.head += m;
       p.cell_ptr->seq.store(p.head, std::memory_order_release);  // Release: publishes the m items.
+      left -= m;
       advance(p.cell_ptr, p.slot, m);
     }
     p.published_head.store(p.head, std::memory_order_relaxed);
@@ -263,8 +273,12 @@ class basic_spsc_ring {
       if (seq <= c.tail) break;
       const size_type m = std::min(readable(c, seq), out.size() - done);
       T* first = item(c.cell_ptr, c.slot);
-      std::move(first, first + m, out.data() + done);
-      std::destroy_n(first, m);
+      if constexpr (std::is_trivially_copyable_v<T>) {
+        copy_items(first, m, out.data() + done);
+      } else {
+        std::move(first, first + m, out.data() + done);
+        std::destroy_n(first, m);
+      }
       done += m;
       c.tail += m;
       const bool cell_done = c.slot + m == items_per_cell;
@@ -362,6 +376,17 @@ class basic_spsc_ring {
     return shared_state{raw + 1, raw + 1 + ncells, ncells, capacity, alloc, {}, {}};
   }
 
+  // Copies m items into uninitialized (or trivially overwritable) storage. A whole cell of a
+  // trivially copyable T is one fixed-size copy, which compiles to a few vector moves instead
+  // of a call to memmove.
+  static void copy_items(const T* src, size_type m, T* dst) noexcept {
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      if (m == items_per_cell) std::memcpy(static_cast<void*>(dst), src, items_per_cell * sizeof(T));
+      else std::memcpy(static_cast<void*>(dst), src, m * sizeof(T));
+    } else {
+      std::uninitialized_copy_n(src, m, dst);
+    }
+  }
   static void* raw(cell* c, size_type slot) noexcept { return c->items + slot * sizeof(T); }
   static T* item(cell* c, size_type slot) noexcept { return std::launder(static_cast<T*>(raw(c, slot))); }
   void advance(cell*& c, size_type& slot, size_type n) const noexcept {

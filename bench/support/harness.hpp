@@ -1,0 +1,135 @@
+// Shared benchmark harness: thread pinning, a start gate, median collection and budget lines.
+//
+// Every bench binary registers Google Benchmark cases, runs them through run_and_collect()
+// (which keeps GB's console and JSON output and records each case's median), then prints one
+// budget line per budget it checks, in the form DESIGN.md §3 fixes:
+//   budget <suite>.<metric> value=<number> unit=<unit> goal=<op><number> PASS|FAIL|SKIP
+#pragma once
+
+#include <benchmark/benchmark.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tickflow::bench {
+
+/// Pins the calling thread to `cpu` modulo the number of online CPUs. Returns false if the
+/// system refused (the benchmark still runs, unpinned).
+inline bool pin_this_thread(unsigned cpu) {
+  const unsigned n = std::thread::hardware_concurrency() == 0 ? 1 : std::thread::hardware_concurrency();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu % n, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+using clock = std::chrono::steady_clock;
+
+/// Runs `fns[i]` on thread i pinned to cpu `cpus[i]`, all released at once; returns the seconds
+/// from the release to the moment the last one finished. Thread creation is outside the window.
+template <class Fn>
+double run_pinned(const std::vector<unsigned>& cpus, const std::vector<Fn>& fns) {
+  std::atomic<unsigned> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<clock::time_point> ends(fns.size());
+  std::vector<std::thread> threads;
+  threads.reserve(fns.size());
+  for (std::size_t i = 0; i < fns.size(); ++i) {
+    threads.emplace_back([&, i] {
+      pin_this_thread(cpus[i]);
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      fns[i]();
+      ends[i] = clock::now();
+    });
+  }
+  while (ready.load() != fns.size()) std::this_thread::yield();
+  const auto start = clock::now();
+  go.store(true, std::memory_order_release);
+  for (auto& t : threads) t.join();
+  auto end = ends[0];
+  for (auto& e : ends) end = std::max(end, e);
+  return std::chrono::duration<double>(end - start).count();
+}
+
+/// Medians of every case, by name (the GB name without the aggregate suffix).
+class median_collector : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      if (r.error_occurred) errors_.push_back(r.benchmark_name());
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") {
+        auto it = r.counters.find("items_per_second");
+        medians_[r.run_name.function_name] = {r.GetAdjustedRealTime(),
+                                      it == r.counters.end() ? 0.0 : it->second.value};
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  struct median {
+    double real_time;         ///< per iteration, in the case's time unit
+    double items_per_second;  ///< 0 when the case sets no item count
+  };
+  /// The median of a case, if it ran (with repetitions) and produced one.
+  std::optional<median> get(const std::string& name) const {
+    auto it = medians_.find(name);
+    if (it == medians_.end()) return std::nullopt;
+    return it->second;
+  }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::map<std::string, median> medians_;
+  std::vector<std::string> errors_;
+};
+
+/// Runs the registered cases; GB flags (filter, repetitions, JSON out) apply as usual.
+/// Repetitions default to 5 and random interleaving to on, so that drift of a shared machine
+/// hits every contestant alike; a command-line flag overrides either.
+inline void run_and_collect(int& argc, char** argv, median_collector& collector) {
+  std::vector<char*> args(argv, argv + argc);
+  std::string reps = "--benchmark_repetitions=5";
+  std::string interleave = "--benchmark_enable_random_interleaving=true";
+  std::string only_aggregates = "--benchmark_report_aggregates_only=false";
+  bool has_reps = false, has_interleave = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    has_reps |= a.rfind("--benchmark_repetitions", 0) == 0;
+    has_interleave |= a.rfind("--benchmark_enable_random_interleaving", 0) == 0;
+  }
+  if (!has_reps) args.push_back(reps.data());
+  if (!has_interleave) args.push_back(interleave.data());
+  int n = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  benchmark::Initialize(&n, args.data());
+  benchmark::RunSpecifiedBenchmarks(&collector);
+  benchmark::Shutdown();
+  (void)only_aggregates;
+}
+
+enum class goal_op { at_least, at_most };
+
+/// Prints one budget line. `value` empty means SKIP, with `why` printed as a comment above.
+inline bool print_budget(const std::string& metric, std::optional<double> value, const char* unit,
+                         goal_op op, double goal, const std::string& why = {}) {
+  const char* op_text = op == goal_op::at_least ? ">=" : "<=";
+  if (!value) {
+    std::printf("# %s: %s\n", metric.c_str(), why.empty() ? "not measured" : why.c_str());
+    std::printf("budget %s value=nan unit=%s goal=%s%g SKIP\n", metric.c_str(), unit, op_text, goal);
+    return true;
+  }
+  const bool pass = op == goal_op::at_least ? *value >= goal : *value <= goal;
+  std::printf("budget %s value=%.4g unit=%s goal=%s%g %s\n", metric.c_str(), *value, unit, op_text, goal,
+              pass ? "PASS" : "FAIL");
+  return pass;
+}
+
+}  // namespace tickflow::bench
