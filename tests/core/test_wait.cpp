@@ -49,3 +49,18 @@ TEST_CASE("parking_spot never loses a wake-up", "[core][wait][threads]") {
   CHECK(spot_a.was_sleepers() == 0);
   CHECK(spot_b.was_sleepers() == 0);
 }
+
+TEST_CASE("a parked waiter sees un-notified progress within its sleep slice", "[core][wait][threads]") {
+  // The other thread publishes without calling notify(): the waiter must still return, after
+  // at most one slice of sleep.
+  tickflow::parking_spot spot;
+  std::atomic<bool> flag{false};
+  std::thread setter([&] {
+    while (spot.was_sleepers() == 0) std::this_thread::yield();
+    flag.store(true);
+  });
+  const tickflow::park_wait park{0, 0, std::chrono::microseconds(200)};
+  park.wait([&] { return flag.load(); }, spot);
+  setter.join();
+  CHECK(flag.load());
+}

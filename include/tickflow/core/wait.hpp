@@ -10,19 +10,23 @@
 //       - spin_wait: relax instructions only. Lowest latency; burns its core; never sleeps.
 //       - yield_wait: `spins` relaxes, then yields forever. Never sleeps in the kernel.
 //       - park_wait (the default): `spins` relaxes, `yields` yields, then sleeps on a
-//         parking_spot through C++20 std::atomic<>::wait until notified.
+//         parking_spot (a futex word: C++20 atomic wait, with a timeout) until notified or until
+//         `max_sleep` (1 ms) passes, and checks again.
 //     A user policy satisfies the `wait_policy` concept.
 //   * parking_spot: where park_wait sleeps. The side that makes progress calls notify() after
-//     publishing it; notify() costs one full fence and one load when nobody sleeps, and a
-//     futex wake when somebody does. A sleeper is never missed: the sleeper announces itself
-//     (seq_cst RMW) before its last check of `ready`, and notify() fences (seq_cst) between the
-//     publication and reading the sleeper count, so at least one of the two sees the other.
+//     publishing it; notify() costs one uncontended atomic read-modify-write when nobody
+//     sleeps, and a futex wake when somebody does. A notified sleeper is never missed: the
+//     sleeper announces itself (seq_cst RMW) before its last check of `ready`, and notify()
+//     reads the sleeper count with a seq_cst RMW after the publication, so at least one of the
+//     two sees the other. Progress made without notify() (the rings' try_ calls do not notify, to keep
+//     the RMW off their fast path) is seen within one `max_sleep` slice.
 //
 // Thread-safety: backoff and the policies are per-thread values. parking_spot is shared: any
 // number of threads may wait() and notify() concurrently.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <thread>
@@ -31,6 +35,14 @@
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
 #  include <immintrin.h>
+#endif
+#if defined(__linux__)
+#  include <linux/futex.h>
+#  include <sys/syscall.h>
+#  include <unistd.h>
+
+#  include <climits>
+#  include <ctime>
 #endif
 
 namespace tickflow {
@@ -69,12 +81,47 @@ class backoff {
   std::uint32_t limit_;
 };
 
+namespace detail {
+
+/// Sleeps while `word` holds `expected`, for at most `timeout`, or until woken by wake_all().
+/// Spurious returns are allowed. On Linux this is a futex wait on the word itself (what
+/// std::atomic<>::wait does underneath, plus the timeout C++20 does not offer); elsewhere the
+/// thread sleeps for the timeout, or until std::atomic<>::notify_all where that is earlier.
+inline void timed_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       std::chrono::microseconds timeout) noexcept {
+#if defined(__linux__)
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000000);
+  ts.tv_nsec = static_cast<long>((timeout.count() % 1000000) * 1000);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+#else
+  if (word.load(std::memory_order_relaxed) == expected) std::this_thread::sleep_for(timeout);
+#endif
+}
+
+/// Wakes every thread in timed_wait() on `word`.
+inline void wake_all(std::atomic<std::uint32_t>& word) noexcept {
+#if defined(__linux__)
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+  word.notify_all();
+#endif
+}
+
+}  // namespace detail
+
 /// A place to sleep until another thread reports progress. See the file contract.
-class parking_spot {
+// alignas: the sleeper count is read-modify-written by every notify(); alone on its line it
+// stays in the notifier's cache while nobody sleeps.
+class alignas(cache_line_size) parking_spot {
  public:
-  /// Blocks until ready() returns true. `ready` is called at least once.
+  /// Blocks until ready() returns true; `ready` is called at least once. Sleeps in slices of
+  /// at most `max_sleep`, re-checking `ready` after each, so a progress that was never notified
+  /// delays the caller by at most one slice instead of blocking it for good.
   template <class Ready>
-  void wait(Ready&& ready) noexcept(noexcept(ready())) {
+  void wait(Ready&& ready, std::chrono::microseconds max_sleep = std::chrono::milliseconds(1)) noexcept(
+      noexcept(ready())) {
     for (;;) {
       // Acquire: if a notify() bumped the word before this load, the progress it announced is
       // visible to the ready() check below.
@@ -85,7 +132,7 @@ class parking_spot {
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
         return;
       }
-      word_.wait(seen, std::memory_order_acquire);
+      detail::timed_wait(word_, seen, max_sleep);
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       if (ready()) return;
     }
@@ -93,13 +140,14 @@ class parking_spot {
 
   /// Wakes every sleeper. Call after publishing the progress the sleepers wait for.
   void notify() noexcept {
-    // Full fence: the publication before this call and the sleeper-count load after it must not
-    // be reordered (store->load), or a sleeper that checked just before the publication is lost.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_relaxed) != 0) {
+    // A seq_cst read-modify-write rather than a fence + load: RMWs on sleepers_ are totally
+    // ordered, so either this one sees a sleeper's announcement, or that announcement reads from
+    // this RMW and so synchronizes with it, making the progress published before this call
+    // visible to the sleeper's final check. (Sanitizers model this; they do not model fences.)
+    if (sleepers_.fetch_add(0, std::memory_order_seq_cst) != 0) {
       // Release: pairs with the acquire load in wait() that observes the new word.
       word_.fetch_add(1, std::memory_order_release);
-      word_.notify_all();
+      detail::wake_all(word_);
     }
   }
 
@@ -138,10 +186,12 @@ struct yield_wait {
   }
 };
 
-/// Spins, then yields, then sleeps on the parking spot until notified (the default).
+/// Spins, then yields, then sleeps on the parking spot until notified (the default). A sleep
+/// lasts at most `max_sleep` before the condition is checked again.
 struct park_wait {
   std::uint32_t spins = 256;
   std::uint32_t yields = 16;
+  std::chrono::microseconds max_sleep = std::chrono::milliseconds(1);
   template <class Ready>
   void wait(Ready&& ready, parking_spot& spot) const noexcept(noexcept(ready())) {
     for (std::uint32_t i = 0; i < spins; ++i) {
@@ -152,7 +202,7 @@ struct park_wait {
       if (ready()) return;
       std::this_thread::yield();
     }
-    spot.wait(ready);
+    spot.wait(ready, max_sleep);
   }
 };
 

@@ -25,7 +25,8 @@
 //     claimed before the item is constructed in it and cannot be given back, so the element
 //     operations a call uses (construction from the arguments, move, copy) must not throw.
 //   * Blocking calls (push, pop) wait through a wait policy (park_wait by default); a parked
-//     thread is woken by the other side's blocking calls. try_ calls do not notify.
+//     thread is woken at once by the other side's blocking calls. try_ calls do not notify: a
+//     parked peer sees their progress within one park_wait::max_sleep slice (1 ms by default).
 //
 // Layout: slots (sequence word + item) are packed, and consecutive positions live on different
 // cache lines (see `at`), so neighbouring claims by different threads do not false-share; the

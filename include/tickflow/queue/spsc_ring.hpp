@@ -26,9 +26,10 @@
 //     hand out contiguous spans inside the buffer. A span may be shorter than asked (free space,
 //     available items, and the end of a contiguous run of slots all cut it); callers loop.
 //   * Blocking calls (push, pop) wait through a wait policy (core/wait.hpp; park_wait by
-//     default). A parked thread is woken by the other side's blocking calls, which notify after
-//     every operation (one fence and one load when nobody sleeps). try_ calls do not notify:
-//     a consumer that may park must be fed by push(), not by try_push() alone.
+//     default). A parked thread is woken at once by the other side's blocking calls, which
+//     notify after every operation (one uncontended atomic RMW when nobody sleeps). try_ calls do
+//     not notify, to keep that RMW off their path: a parked peer then sees their progress
+//     within one park_wait::max_sleep slice (1 ms by default).
 //
 // Layout (why it is fast)
 //   Slots are grouped in cells of one cache line: a sequence word followed by as many items as
