@@ -13,4 +13,5 @@
 #include "tickflow/queue/concepts.hpp"
 #include "tickflow/queue/fwd.hpp"
 #include "tickflow/queue/mpmc_ring.hpp"
+#include "tickflow/queue/spsc_layout.hpp"
 #include "tickflow/queue/spsc_ring.hpp"

@@ -20,6 +20,11 @@ struct no_move {
 struct throwing_dtor {
   ~throwing_dtor() noexcept(false) {}
 };
+template <class R>
+concept has_zero_copy = requires(R& r) {
+  r.try_reserve(1);
+  r.peek(1);
+};
 struct no_try_pop {
   using value_type = int;
   bool try_push(int&&) { return true; }
@@ -60,6 +65,13 @@ TEST_CASE("ring layout facts", "[concepts]") {
   STATIC_REQUIRE(tickflow::spsc_ring<std::uint64_t>::items_per_cell == 7);
   STATIC_REQUIRE(tickflow::spsc_ring<std::uint32_t>::items_per_cell == 14);
   STATIC_REQUIRE(tickflow::spsc_ring<tickflow::test::big>::items_per_cell == 1);
+  using spread = tickflow::spsc_ring<std::uint64_t, tickflow::spsc_layout::spread>;
+  STATIC_REQUIRE(spread::items_per_cell == 1);
+  STATIC_REQUIRE(tickflow::ring<spread> && tickflow::batch_producer<spread> && tickflow::batch_consumer<spread>);
+  // Zero-copy spans exist only where items are contiguous.
+  STATIC_REQUIRE(has_zero_copy<tickflow::spsc_ring<std::uint64_t>>);
+  STATIC_REQUIRE_FALSE(has_zero_copy<spread>);
+  STATIC_REQUIRE_FALSE(has_zero_copy<tickflow::spsc_ring<std::string>>);
   STATIC_REQUIRE(noexcept(std::declval<tickflow::spsc_ring<int>&>().try_push(1)));
   STATIC_REQUIRE(noexcept(std::declval<tickflow::mpmc_ring<int>&>().try_push(1)));
   STATIC_REQUIRE(noexcept(std::declval<tickflow::spsc_ring<int>&>().try_pop()));

@@ -17,6 +17,8 @@
 
 namespace tt = tickflow::test;
 using u64 = std::uint64_t;
+template <class T>
+using spread_ring = tickflow::spsc_ring<T, tickflow::spsc_layout::spread>;
 
 namespace {
 
@@ -76,6 +78,7 @@ void stress_1p1c(std::size_t capacity, u64 n) {
 TEMPLATE_TEST_CASE("every ring configuration: 1p1c stress, order, lifetimes", "[ring][threads]",
                    tickflow::spsc_ring<u64>, tickflow::spsc_ring<tt::tracked>,
                    tickflow::spsc_ring<tt::move_only>, tickflow::spsc_ring<tt::big>,
+                   spread_ring<u64>, spread_ring<tt::tracked>, spread_ring<tt::big>,
                    tickflow::mpmc_ring<u64>, tickflow::mpmc_ring<tt::tracked>,
                    tickflow::mpmc_ring<tt::move_only>, tickflow::mpmc_ring<tt::big>,
                    tt::locked_queue<u64>) {

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "support/catch.hpp"
@@ -16,9 +17,10 @@
 using tickflow::spsc_ring;
 using u64 = std::uint64_t;
 
-TEST_CASE("spsc_ring: capacity is exactly what was asked", "[spsc]") {
+TEMPLATE_TEST_CASE("spsc_ring: capacity is exactly what was asked", "[spsc]", tickflow::spsc_layout::packed,
+                   tickflow::spsc_layout::spread) {
   for (std::size_t cap : {1U, 2U, 6U, 7U, 8U, 13U, 100U, 4096U}) {
-    spsc_ring<u64> r(cap);
+    spsc_ring<u64, TestType> r(cap);
     CHECK(r.capacity() == cap);
     for (u64 i = 0; i < cap; ++i) REQUIRE(r.try_push(i));
     CHECK_FALSE(r.try_push(u64{99}));
@@ -35,10 +37,13 @@ TEST_CASE("spsc_ring: capacity is exactly what was asked", "[spsc]") {
   CHECK_THROWS_AS(spsc_ring<u64>(0), std::invalid_argument);
 }
 
-TEST_CASE("spsc_ring: random operations agree with a deque oracle", "[spsc]") {
+TEMPLATE_TEST_CASE("spsc_ring: random operations agree with a deque oracle", "[spsc]",
+                   tickflow::spsc_layout::packed, tickflow::spsc_layout::spread) {
+  using ring_t = spsc_ring<u64, TestType>;
+  constexpr bool zero_copy = std::is_same_v<TestType, tickflow::spsc_layout::packed>;
   std::mt19937_64 rng(7);
-  for (std::size_t cap : {1U, 3U, 7U, 8U, 15U, 64U}) {
-    spsc_ring<u64> r(cap);
+  for (std::size_t cap : {1U, 3U, 7U, 8U, 15U, 64U, 100U}) {
+    ring_t r(cap);
     std::deque<u64> oracle;
     u64 next = 0;
     std::vector<u64> buf(80);
@@ -65,25 +70,29 @@ TEST_CASE("spsc_ring: random operations agree with a deque oracle", "[spsc]") {
         REQUIRE(popped == std::min(n, oracle.size()));
         for (std::size_t i = 0; i < popped; ++i) { REQUIRE(buf[i] == oracle.front()); oracle.pop_front(); }
       } else if (op == 4) {  // zero-copy write, commit part of it
-        const std::size_t want = rng() % 10;
-        auto span = r.try_reserve(want);
-        REQUIRE(span.size() <= want);
-        REQUIRE(span.size() <= cap - oracle.size());
-        REQUIRE(span.size() <= spsc_ring<u64>::items_per_cell);
-        if (want > 0 && oracle.size() < cap) REQUIRE(!span.empty());
-        const std::size_t n = span.empty() ? 0 : rng() % (span.size() + 1);
-        for (std::size_t i = 0; i < n; ++i) span[i] = next + i;
-        r.commit(n);
-        for (std::size_t i = 0; i < n; ++i) oracle.push_back(next++);
+        if constexpr (zero_copy) {
+          const std::size_t want = rng() % 10;
+          auto span = r.try_reserve(want);
+          REQUIRE(span.size() <= want);
+          REQUIRE(span.size() <= cap - oracle.size());
+          REQUIRE(span.size() <= ring_t::items_per_cell);
+          if (want > 0 && oracle.size() < cap) REQUIRE(!span.empty());
+          const std::size_t n = span.empty() ? 0 : rng() % (span.size() + 1);
+          for (std::size_t i = 0; i < n; ++i) span[i] = next + i;
+          r.commit(n);
+          for (std::size_t i = 0; i < n; ++i) oracle.push_back(next++);
+        }
       } else if (op == 5) {  // zero-copy read, release part of it
-        const std::size_t want = rng() % 10;
-        auto span = r.peek(want);
-        REQUIRE(span.size() <= std::min(want, oracle.size()));
-        if (want > 0 && !oracle.empty()) REQUIRE(!span.empty());
-        for (std::size_t i = 0; i < span.size(); ++i) REQUIRE(span[i] == oracle[i]);
-        const std::size_t n = span.empty() ? 0 : rng() % (span.size() + 1);
-        r.release(n);
-        for (std::size_t i = 0; i < n; ++i) oracle.pop_front();
+        if constexpr (zero_copy) {
+          const std::size_t want = rng() % 10;
+          auto span = r.peek(want);
+          REQUIRE(span.size() <= std::min(want, oracle.size()));
+          if (want > 0 && !oracle.empty()) REQUIRE(!span.empty());
+          for (std::size_t i = 0; i < span.size(); ++i) REQUIRE(span[i] == oracle[i]);
+          const std::size_t n = span.empty() ? 0 : rng() % (span.size() + 1);
+          r.release(n);
+          for (std::size_t i = 0; i < n; ++i) oracle.pop_front();
+        }
       } else if (op == 6) {
         auto v = r.try_pop();
         REQUIRE(v.has_value() == !oracle.empty());
@@ -142,14 +151,15 @@ TEST_CASE("spsc_ring: a throwing constructor leaves the ring unchanged", "[spsc]
   CHECK_FALSE(r.try_pop());
 }
 
-TEST_CASE("spsc_ring: destruction destroys exactly the queued items", "[spsc]") {
+TEMPLATE_TEST_CASE("spsc_ring: destruction destroys exactly the queued items", "[spsc]",
+                   tickflow::spsc_layout::packed, tickflow::spsc_layout::spread) {
   using tickflow::test::lifetime_registry;
   using tickflow::test::tracked;
   auto& reg = lifetime_registry::instance();
   const long errors0 = reg.errors.load();
   const long live0 = reg.live_count();
   {
-    spsc_ring<tracked> r(16);
+    spsc_ring<tracked, TestType> r(16);
     for (u64 i = 0; i < 23; ++i) {
       REQUIRE(r.try_push(tracked(i)));
       if (i % 3 == 0) REQUIRE(r.try_pop());
@@ -163,7 +173,7 @@ TEST_CASE("spsc_ring: destruction destroys exactly the queued items", "[spsc]") 
 TEST_CASE("spsc_ring: blocking push/pop under every wait policy", "[spsc][threads]") {
   const u64 n = tickflow::test::scaled(200000);
   auto run = [n](auto policy) {
-    spsc_ring<u64> r(16);
+    spsc_ring<u64, tickflow::spsc_layout::spread> r(16);
     std::thread producer([&] {
       for (u64 i = 0; i < n; ++i) r.push(i, policy);
     });
