@@ -61,10 +61,11 @@ TEST_CASE("both rings and a user queue model the endpoint concepts", "[concepts]
 }
 
 TEST_CASE("ring layout facts", "[concepts]") {
-  // Small items share a line-sized cell with its sequence word: 7 x 8 bytes, 14 x 4 bytes.
-  STATIC_REQUIRE(tickflow::spsc_ring<std::uint64_t>::items_per_cell == 7);
-  STATIC_REQUIRE(tickflow::spsc_ring<std::uint32_t>::items_per_cell == 14);
-  STATIC_REQUIRE(tickflow::spsc_ring<tickflow::test::big>::items_per_cell == 1);
+  // Packed cells are 4 KiB: a sequence word, then 511 x 8 bytes, 1022 x 4 bytes, 36 x 112 bytes.
+  STATIC_REQUIRE(tickflow::spsc_ring<std::uint64_t>::items_per_cell == 511);
+  STATIC_REQUIRE(tickflow::spsc_ring<std::uint32_t>::items_per_cell == 1022);
+  STATIC_REQUIRE(sizeof(tickflow::test::big) == 112);
+  STATIC_REQUIRE(tickflow::spsc_ring<tickflow::test::big>::items_per_cell == 36);
   using spread = tickflow::spsc_ring<std::uint64_t, tickflow::spsc_layout::spread>;
   STATIC_REQUIRE(spread::items_per_cell == 1);
   STATIC_REQUIRE(tickflow::ring<spread> && tickflow::batch_producer<spread> && tickflow::batch_consumer<spread>);

@@ -42,7 +42,7 @@ TEMPLATE_TEST_CASE("spsc_ring: random operations agree with a deque oracle", "[s
   using ring_t = spsc_ring<u64, TestType>;
   constexpr bool zero_copy = std::is_same_v<TestType, tickflow::spsc_layout::packed>;
   std::mt19937_64 rng(7);
-  for (std::size_t cap : {1U, 3U, 7U, 8U, 15U, 64U, 100U}) {
+  for (std::size_t cap : {1U, 3U, 7U, 8U, 15U, 64U, 100U, 600U, 1100U}) {
     ring_t r(cap);
     std::deque<u64> oracle;
     u64 next = 0;

@@ -1,19 +1,19 @@
 // tickflow/queue/spsc_layout.hpp — the two slot layouts of basic_spsc_ring.
 //
 // Contract
-//   * spsc_layout::packed (the default): slots are grouped in cells of one cache line, a
-//     sequence word followed by as many items as fit (7 x 8-byte items per 64-byte line). Items
-//     of one cell are contiguous in memory, which makes zero-copy spans and cheap batch copies
-//     possible. When the consumer keeps close behind the producer, both work inside one line and
-//     the line travels between their caches once per item.
+//   * spsc_layout::packed (the default): slots are grouped in 4 KiB cells, a sequence word
+//     followed by as many items as fit (511 x 8-byte items). Items of one cell are contiguous
+//     in memory, which makes long zero-copy spans and cheap batch copies possible; a batch is
+//     published with one release store per cell it touches.
 //   * spsc_layout::spread: every slot carries its own sequence word, slots are packed several to
 //     a line (4 x 16 bytes for an 8-byte item), and consecutive positions are placed on
 //     different lines (within each block of slots_per_line^2 positions, the two lowest groups of
 //     position bits are swapped). The consumer taking item i and the producer writing item i+1
 //     then touch different lines, and several line transfers are in flight at once: the layout
 //     for single-item streaming. No zero-copy spans (neighbouring items are not adjacent).
-//   * In both, the consumer learns that item `pos` is readable from a sequence word in the line
-//     that holds the item (seq > pos), so taking an item costs one cache miss, not two.
+//   * In both, the consumer learns that item `pos` is readable from a sequence word next to the
+//     item (seq > pos): in the spread layout, in the same line, so taking an item costs one
+//     cache miss, not two.
 //   * The storages allocate once, in their constructor, through the allocator given (rebound to
 //     a cache-line-aligned unit), with one guard unit at each end against heap neighbours.
 //
@@ -40,6 +40,11 @@ struct spread {};
 }  // namespace spsc_layout
 
 namespace detail {
+
+/// Bytes per cell of the packed layout: a sequence word, then items. A page: long contiguous
+/// runs make batch copies and zero-copy spans cheap; single items pay for it only when their
+/// line is not the one holding the sequence word (spsc_layout::spread is the single-item layout).
+inline constexpr std::size_t packed_cell_bytes = 4096;
 
 /// Allocates `n` units plus a guard unit at each end; constructs and destroys the units.
 template <class Unit, class Alloc>
@@ -83,10 +88,10 @@ class spsc_packed_storage {
   static constexpr bool contiguous = true;
   /// Items per cell: the longest contiguous run.
   static constexpr std::size_t run =
-      item_offset + sizeof(T) <= cache_line_size ? (cache_line_size - item_offset) / sizeof(T) : 1;
+      item_offset + sizeof(T) <= packed_cell_bytes ? (packed_cell_bytes - item_offset) / sizeof(T) : 1;
 
-  // alignas: one cell per line (or run of lines); producer and consumer share a line only while
-  // they work in the same cell.
+  // alignas: cells start on a line boundary, so a cell's sequence word shares its line only with
+  // the cell's first items.
   struct alignas(cell_align) cell {
     /// One past the position of the last item published in this cell.
     std::atomic<std::size_t> seq{0};

@@ -228,6 +228,26 @@ class basic_spsc_ring {
     auto& c = *cons_;
     std::size_t tail = c.tail.load(std::memory_order_relaxed);
     size_type done = 0;
+    if constexpr (storage::contiguous && std::is_trivially_copyable_v<T>) {
+      // Fast path: if the run holding the last wanted item is published that far, every earlier
+      // run is too (the producer publishes runs in order, each with a release that the acquire
+      // below synchronizes with), so the whole batch copies without testing each run.
+      const size_type want = out.size();
+      if (want > items_per_cell) {
+        const std::size_t last = tail + want - 1;
+        if (store_.seq(last).load(std::memory_order_acquire) > last) {
+          T* dst = out.data();
+          for (std::size_t pos = tail, end = tail + want; pos != end;) {
+            const size_type m = std::min<size_type>(end - pos, store_.run_left(pos));
+            copy_items(item(pos), m, dst);
+            dst += m;
+            pos += m;
+          }
+          c.tail.store(tail + want, std::memory_order_release);
+          return want;
+        }
+      }
+    }
     while (done < out.size()) {
       const size_type in_run = store_.run_left(tail);
       const size_type m = std::min(readable(tail), out.size() - done);
