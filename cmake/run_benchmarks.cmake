@@ -28,7 +28,7 @@ foreach(bin IN LISTS BINARIES)
   set(json_out "${OUT_DIR}/${name}.json")
   message(STATUS "running ${name}")
   execute_process(
-    COMMAND "${bin}" --benchmark_out=${json_out} --benchmark_out_format=json ${extra}
+    COMMAND "${bin}" --benchmark_out=${json_out} --benchmark_out_format=json --benchmark_color=false ${extra}
     OUTPUT_VARIABLE out
     ECHO_OUTPUT_VARIABLE
     RESULT_VARIABLE rc)
@@ -40,8 +40,10 @@ foreach(bin IN LISTS BINARIES)
   string(JSON entry SET "${entry}" name "\"${name}\"")
   string(JSON entry SET "${entry}" exit_code "\"${rc}\"")
   string(JSON entry SET "${entry}" budgets "[]")
-  # Console output carries ';' (colour escapes): neutralise it before splitting into a list.
+  # ';' and unbalanced '[' ']' would break CMake's list splitting: neutralise them first.
   string(REPLACE ";" "," flat "${out}")
+  string(REPLACE "[" "(" flat "${flat}")
+  string(REPLACE "]" ")" flat "${flat}")
   string(REPLACE "\n" ";" lines "${flat}")
   set(b 0)
   foreach(line IN LISTS lines)
