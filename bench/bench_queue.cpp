@@ -375,7 +375,7 @@ void bm_rtt_floor(benchmark::State& state) {
 
 // ------------------------------------------------------------------ registration
 
-constexpr double min_time = 0.15;
+constexpr double min_time = 0.1;
 
 template <class Q>
 void register_spsc() {

@@ -92,11 +92,11 @@ class median_collector : public benchmark::ConsoleReporter {
 };
 
 /// Runs the registered cases; GB flags (filter, repetitions, JSON out) apply as usual.
-/// Repetitions default to 5 and random interleaving to on, so that drift of a shared machine
+/// Repetitions default to 9 and random interleaving to on, so that drift of a shared machine
 /// hits every contestant alike; a command-line flag overrides either.
 inline void run_and_collect(int& argc, char** argv, median_collector& collector) {
   std::vector<char*> args(argv, argv + argc);
-  std::string reps = "--benchmark_repetitions=5";
+  std::string reps = "--benchmark_repetitions=9";
   std::string interleave = "--benchmark_enable_random_interleaving=true";
   std::string only_aggregates = "--benchmark_report_aggregates_only=false";
   bool has_reps = false, has_interleave = false;
