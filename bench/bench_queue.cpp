@@ -57,50 +57,28 @@ constexpr u64 rtt_rounds = 50'000;
 // Each has producer / consumer handles (per thread; moodycamel needs tokens) with
 // bool push(u64), bool pop(u64&), and optionally push_n / pop_n.
 
-struct tickflow_spsc {
-  static constexpr const char* name = "tickflow_spsc";
-  tickflow::spsc_ring<u64> q{ring_capacity};
+// tickflow's rings, through their batch-capable API.
+template <class Ring, const char* Name>
+struct tickflow_contestant {
+  static constexpr const char* name = Name;
+  Ring q{ring_capacity};
   struct producer {
-    tickflow_spsc& s;
+    tickflow_contestant& s;
     bool push(u64 v) { return s.q.try_push(v); }
     std::size_t push_n(const u64* p, std::size_t n) { return s.q.try_push_n({p, n}); }
   };
   struct consumer {
-    tickflow_spsc& s;
+    tickflow_contestant& s;
     bool pop(u64& v) { return s.q.try_pop(v); }
     std::size_t pop_n(u64* p, std::size_t n) { return s.q.try_pop_n({p, n}); }
   };
 };
-
-struct tickflow_spsc_spread {
-  static constexpr const char* name = "tickflow_spsc_spread";
-  tickflow::spsc_ring<u64, tickflow::spsc_layout::spread> q{ring_capacity};
-  struct producer {
-    tickflow_spsc_spread& s;
-    bool push(u64 v) { return s.q.try_push(v); }
-    std::size_t push_n(const u64* p, std::size_t n) { return s.q.try_push_n({p, n}); }
-  };
-  struct consumer {
-    tickflow_spsc_spread& s;
-    bool pop(u64& v) { return s.q.try_pop(v); }
-    std::size_t pop_n(u64* p, std::size_t n) { return s.q.try_pop_n({p, n}); }
-  };
-};
-
-struct tickflow_mpmc {
-  static constexpr const char* name = "tickflow_mpmc";
-  tickflow::mpmc_ring<u64> q{ring_capacity};
-  struct producer {
-    tickflow_mpmc& s;
-    bool push(u64 v) { return s.q.try_push(v); }
-    std::size_t push_n(const u64* p, std::size_t n) { return s.q.try_push_n({p, n}); }
-  };
-  struct consumer {
-    tickflow_mpmc& s;
-    bool pop(u64& v) { return s.q.try_pop(v); }
-    std::size_t pop_n(u64* p, std::size_t n) { return s.q.try_pop_n({p, n}); }
-  };
-};
+constexpr char spsc_name[] = "tickflow_spsc";
+constexpr char spsc_spread_name[] = "tickflow_spsc_spread";
+constexpr char mpmc_name[] = "tickflow_mpmc";
+using tickflow_spsc = tickflow_contestant<tickflow::spsc_ring<u64>, spsc_name>;
+using tickflow_spsc_spread = tickflow_contestant<tickflow::spsc_ring<u64, tickflow::spsc_layout::spread>, spsc_spread_name>;
+using tickflow_mpmc = tickflow_contestant<tickflow::mpmc_ring<u64>, mpmc_name>;
 
 struct mutex_deque {
   static constexpr const char* name = "mutex_deque";

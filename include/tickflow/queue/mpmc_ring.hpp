@@ -17,9 +17,11 @@
 //   * Progress: try_ calls are lock-free. They never wait for another thread to finish with a
 //     slot: a slot still held by a slow (or preempted) thread makes try_push report full and
 //     try_pop report empty. They retry only when another thread's claim succeeded in between.
-//   * capacity() is the requested capacity rounded up to a power of two (at least 2).
-//   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to
-//     the internal slot type). Nothing else allocates.
+//   * capacity() is the requested capacity rounded up to a power of two, to at least 2, and to
+//     at least the square of the slots per cache line (16 for items of up to 24 bytes; see
+//     slot_storage.hpp).
+//   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to a
+//     cache-line-aligned unit). Nothing else allocates.
 //   * Exceptions: the constructor throws std::invalid_argument for capacity 0 and
 //     std::length_error when the size would overflow. Every other call is noexcept: a slot is
 //     claimed before the item is constructed in it and cannot be given back, so the element
@@ -28,9 +30,9 @@
 //     thread is woken at once by the other side's blocking calls. try_ calls do not notify: a
 //     parked peer sees their progress within one park_wait::max_sleep slice (1 ms by default).
 //
-// Layout: slots (sequence word + item) are packed, and consecutive positions live on different
-// cache lines (see `at`), so neighbouring claims by different threads do not false-share; the
-// producer and consumer claim counters own a line each.
+// Layout: detail::spread_slots (slot_storage.hpp): slots (sequence word + item) are packed, and
+// consecutive positions live on different cache lines, so neighbouring claims by different
+// threads do not false-share; the producer and consumer claim counters own a line each.
 //
 // Complexity: O(1) per item; batch calls claim a run of slots with one CAS.
 #pragma once
@@ -54,47 +56,22 @@
 #include "tickflow/core/wait.hpp"
 #include "tickflow/queue/concepts.hpp"
 #include "tickflow/queue/fwd.hpp"
+#include "tickflow/queue/slot_storage.hpp"
 
 namespace tickflow {
 
 /// Bounded lock-free MPMC ring. See the file contract.
 template <ring_element T, class Alloc>
 class basic_mpmc_ring {
-  struct slot {
-    std::atomic<std::size_t> seq;
-    alignas(T) std::byte storage[sizeof(T)];
-  };
-  // Slots are packed (4 x 16 bytes per line for an 8-byte T). Consecutive positions are spread
-  // over different lines by swapping the two lowest groups of `remap_bits` bits of the position,
-  // so that the producer filling position i+1 does not steal the line from the consumer taking
-  // position i: neighbouring claims touch different lines, and several line transfers can be in
-  // flight at once.
-  static constexpr std::size_t slots_per_line =
-      sizeof(slot) >= cache_line_size ? 1 : std::bit_floor(cache_line_size / sizeof(slot));
-  static constexpr unsigned remap_bits = static_cast<unsigned>(std::countr_zero(slots_per_line));
-  static constexpr std::size_t line_align = alignof(slot) > cache_line_size ? alignof(slot) : cache_line_size;
-  // alignas: the unit of allocation is a cache line of slots, so slots never straddle lines and
-  // the buffer shares no line with its heap neighbours.
-  struct alignas(line_align) line {
-    slot slots[slots_per_line];
-  };
-  using line_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<line>;
-  using line_traits = std::allocator_traits<line_alloc>;
-
  public:
   using value_type = T;
   using allocator_type = Alloc;
   using size_type = std::size_t;
 
-  /// Allocates a buffer of bit_ceil(max(capacity, 2)) slots. Throws std::invalid_argument if
-  /// capacity is 0.
+  /// Allocates a buffer of at least `capacity` slots (see capacity()). Throws
+  /// std::invalid_argument if capacity is 0.
   explicit basic_mpmc_ring(size_type capacity, const Alloc& alloc = Alloc())
-      : mask_(checked_size(capacity) - 1), alloc_(alloc) {
-    line_alloc a(alloc_);
-    lines_ = line_traits::allocate(a, line_count());
-    for (size_type i = 0; i < line_count(); ++i) ::new (static_cast<void*>(lines_ + i)) line;
-    for (size_type i = 0; i <= mask_; ++i) at(i).seq.store(i, std::memory_order_relaxed);
-  }
+      : slots_(checked(capacity), alloc, /*seq_is_position=*/true), mask_(slots_.slot_count() - 1) {}
 
   basic_mpmc_ring(const basic_mpmc_ring&) = delete;
   basic_mpmc_ring& operator=(const basic_mpmc_ring&) = delete;
@@ -102,14 +79,9 @@ class basic_mpmc_ring {
   ~basic_mpmc_ring() {
     if constexpr (!std::is_trivially_destructible_v<T>) {
       const std::size_t end = head_->load(std::memory_order_relaxed);
-      for (std::size_t pos = tail_->load(std::memory_order_relaxed); pos != end; ++pos) {
-        slot& s = at(pos);
-        if (s.seq.load(std::memory_order_relaxed) == pos + 1) item(s)->~T();
-      }
+      for (std::size_t pos = tail_->load(std::memory_order_relaxed); pos != end; ++pos)
+        if (slots_.seq(pos).load(std::memory_order_relaxed) == pos + 1) item(pos)->~T();
     }
-    for (size_type i = 0; i < line_count(); ++i) lines_[i].~line();
-    line_alloc a(alloc_);
-    line_traits::deallocate(a, lines_, line_count());
   }
 
   // ---------------------------------------------------------------- producers
@@ -120,11 +92,9 @@ class basic_mpmc_ring {
     requires std::is_nothrow_constructible_v<T, Args&&...>
   [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
     std::size_t pos = head_->load(std::memory_order_relaxed);
-    slot* s;
     for (;;) {
-      s = &at(pos);
       // Acquire: pairs with the release that freed the slot, so its last item is gone.
-      const std::size_t seq = s->seq.load(std::memory_order_acquire);
+      const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire);
       const auto dif = static_cast<std::intptr_t>(seq - pos);
       if (dif == 0) {
         // Relaxed CAS: ownership of the slot is carried by its sequence word, not the counter.
@@ -135,9 +105,9 @@ class basic_mpmc_ring {
         pos = head_->load(std::memory_order_relaxed);
       }
     }
-    ::new (static_cast<void*>(s->storage)) T(std::forward<Args>(args)...);
+    ::new (slots_.raw(pos)) T(std::forward<Args>(args)...);
     // Release: publishes the item to the consumer that claims this slot.
-    s->seq.store(pos + 1, std::memory_order_release);
+    slots_.seq(pos).store(pos + 1, std::memory_order_release);
     return true;
   }
 
@@ -151,28 +121,12 @@ class basic_mpmc_ring {
   }
 
   /// Any thread. Copies the longest prefix of `items` for which free slots could be claimed as
-  /// one contiguous run; returns its length (0 if full).
+  /// one contiguous run of positions; returns its length (0 if full).
   size_type try_push_n(std::span<const T> items) noexcept requires std::is_nothrow_copy_constructible_v<T> {
-    if (items.empty()) return 0;
-    std::size_t pos = head_->load(std::memory_order_relaxed);
-    size_type n;
-    for (;;) {
-      n = 0;
-      while (n < items.size() && n <= mask_ &&
-             at(pos + n).seq.load(std::memory_order_acquire) == pos + n)
-        ++n;
-      if (n == 0) {
-        const std::size_t seq = at(pos).seq.load(std::memory_order_acquire);
-        if (static_cast<std::intptr_t>(seq - pos) < 0) return 0;
-        pos = head_->load(std::memory_order_relaxed);
-        continue;
-      }
-      if (head_->compare_exchange_weak(pos, pos + n, std::memory_order_relaxed)) break;
-    }
+    const auto [pos, n] = claim_run(*head_, items.size(), 0);
     for (size_type i = 0; i < n; ++i) {
-      slot& s = at(pos + i);
-      ::new (static_cast<void*>(s.storage)) T(items[i]);
-      s.seq.store(pos + i + 1, std::memory_order_release);  // Release: publishes item i.
+      ::new (slots_.raw(pos + i)) T(items[i]);
+      slots_.seq(pos + i).store(pos + i + 1, std::memory_order_release);  // Release: publishes item i.
     }
     return n;
   }
@@ -194,51 +148,33 @@ class basic_mpmc_ring {
   /// Any thread. Moves the oldest claimable item into `out`; false if empty.
   [[nodiscard]] bool try_pop(T& out) noexcept requires std::is_nothrow_move_assignable_v<T> {
     std::size_t pos;
-    slot* s = claim_one(pos);
-    if (s == nullptr) return false;
-    T* p = item(*s);
+    if (!claim_one(pos)) return false;
+    T* p = item(pos);
     out = std::move(*p);
     p->~T();
-    free_slot(*s, pos);
+    free_slot(pos);
     return true;
   }
 
   /// Any thread. The oldest claimable item, or nullopt if empty.
   [[nodiscard]] std::optional<T> try_pop() noexcept requires std::is_nothrow_move_constructible_v<T> {
     std::size_t pos;
-    slot* s = claim_one(pos);
-    if (s == nullptr) return std::nullopt;
-    T* p = item(*s);
+    if (!claim_one(pos)) return std::nullopt;
+    T* p = item(pos);
     std::optional<T> out(std::move(*p));
     p->~T();
-    free_slot(*s, pos);
+    free_slot(pos);
     return out;
   }
 
   /// Any thread. Pops up to out.size() items claimed as one contiguous run; returns how many.
   size_type try_pop_n(std::span<T> out) noexcept requires std::is_nothrow_move_assignable_v<T> {
-    if (out.empty()) return 0;
-    std::size_t pos = tail_->load(std::memory_order_relaxed);
-    size_type n;
-    for (;;) {
-      n = 0;
-      while (n < out.size() && n <= mask_ &&
-             at(pos + n).seq.load(std::memory_order_acquire) == pos + n + 1)
-        ++n;
-      if (n == 0) {
-        const std::size_t seq = at(pos).seq.load(std::memory_order_acquire);
-        if (static_cast<std::intptr_t>(seq - (pos + 1)) < 0) return 0;
-        pos = tail_->load(std::memory_order_relaxed);
-        continue;
-      }
-      if (tail_->compare_exchange_weak(pos, pos + n, std::memory_order_relaxed)) break;
-    }
+    const auto [pos, n] = claim_run(*tail_, out.size(), 1);
     for (size_type i = 0; i < n; ++i) {
-      slot& s = at(pos + i);
-      T* p = item(s);
+      T* p = item(pos + i);
       out[i] = std::move(*p);
       p->~T();
-      s.seq.store(pos + i + mask_ + 1, std::memory_order_release);  // Release: frees slot i.
+      free_slot(pos + i);
     }
     return n;
   }
@@ -250,11 +186,10 @@ class basic_mpmc_ring {
     policy.wait(
         [&] {
           std::size_t pos;
-          slot* s = claim_one(pos);
-          if (s == nullptr) return false;
-          out.emplace(std::move(*item(*s)));
-          item(*s)->~T();
-          free_slot(*s, pos);
+          if (!claim_one(pos)) return false;
+          out.emplace(std::move(*item(pos)));
+          item(pos)->~T();
+          free_slot(pos);
           return true;
         },
         not_empty_);
@@ -272,57 +207,66 @@ class basic_mpmc_ring {
     return head > tail ? std::min<size_type>(head - tail, mask_ + 1) : 0;
   }
   [[nodiscard]] bool was_empty() const noexcept { return was_size() == 0; }
-  [[nodiscard]] allocator_type get_allocator() const { return alloc_; }
+  [[nodiscard]] allocator_type get_allocator() const { return slots_.allocator(); }
 
  private:
-  static size_type checked_size(size_type capacity) {
+  static size_type checked(size_type capacity) {
     if (capacity == 0) throw std::invalid_argument("tickflow::mpmc_ring: capacity must be at least 1");
-    if (capacity > (std::numeric_limits<size_type>::max() / sizeof(line)) / 2)
-      throw std::length_error("tickflow::mpmc_ring: capacity too large");
-    return std::bit_ceil(std::max<size_type>(capacity, 2));
+    if (capacity > std::numeric_limits<size_type>::max() / 4) throw std::length_error("tickflow::mpmc_ring: capacity too large");
+    return capacity < 2 ? 2 : capacity;  // with one slot, "freed" and "published" would read alike
   }
-  slot& at(std::size_t pos) const noexcept {
-    if constexpr (remap_bits != 0) {
-      if (remap_) {
-        const std::size_t low = (std::size_t{1} << remap_bits) - 1;
-        const std::size_t mix = (pos ^ (pos >> remap_bits)) & low;
-        pos ^= mix ^ (mix << remap_bits);
-      }
-    }
-    pos &= mask_;
-    return lines_[pos >> remap_bits].slots[pos & (slots_per_line - 1)];
-  }
-  size_type line_count() const noexcept { return (mask_ + slots_per_line) / slots_per_line; }
-  static T* item(slot& s) noexcept { return std::launder(reinterpret_cast<T*>(s.storage)); }
+  T* item(std::size_t pos) const noexcept { return std::launder(static_cast<T*>(slots_.raw(pos))); }
 
-  slot* claim_one(std::size_t& claimed) noexcept {
+  // Claims one position whose slot is ready for a consumer; false if none is (empty, or the next
+  // slot is still being filled).
+  bool claim_one(std::size_t& claimed) noexcept {
     std::size_t pos = tail_->load(std::memory_order_relaxed);
     for (;;) {
-      slot* s = &at(pos);
       // Acquire: pairs with the producer's release, making the item visible.
-      const std::size_t seq = s->seq.load(std::memory_order_acquire);
+      const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire);
       const auto dif = static_cast<std::intptr_t>(seq - (pos + 1));
       if (dif == 0) {
         if (tail_->compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           claimed = pos;
-          return s;
+          return true;
         }
       } else if (dif < 0) {
-        return nullptr;  // not yet published: empty (or a producer is mid-push)
+        return false;  // not yet published: empty (or a producer is mid-push)
       } else {
         pos = tail_->load(std::memory_order_relaxed);
       }
     }
   }
-  void free_slot(slot& s, std::size_t pos) noexcept {
+  // Claims up to `want` consecutive positions on `counter` whose slots all read seq == pos + lag
+  // (lag 0: free for a producer; lag 1: published for a consumer). Returns {first, count}.
+  struct run {
+    std::size_t first;
+    size_type count;
+  };
+  run claim_run(std::atomic<std::size_t>& counter, size_type want, std::size_t lag) noexcept {
+    if (want == 0) return {0, 0};
+    std::size_t pos = counter.load(std::memory_order_relaxed);
+    for (;;) {
+      size_type n = 0;
+      while (n < want && n <= mask_ &&
+             slots_.seq(pos + n).load(std::memory_order_acquire) == pos + n + lag)
+        ++n;
+      if (n == 0) {
+        const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire);
+        if (static_cast<std::intptr_t>(seq - (pos + lag)) < 0) return {pos, 0};
+        pos = counter.load(std::memory_order_relaxed);
+        continue;
+      }
+      if (counter.compare_exchange_weak(pos, pos + n, std::memory_order_relaxed)) return {pos, n};
+    }
+  }
+  void free_slot(std::size_t pos) noexcept {
     // Release: the item is gone; the producer of the next lap may fill the slot.
-    s.seq.store(pos + mask_ + 1, std::memory_order_release);
+    slots_.seq(pos).store(pos + mask_ + 1, std::memory_order_release);
   }
 
-  line* lines_ = nullptr;
+  detail::spread_slots<T, Alloc> slots_;
   size_type mask_;
-  bool remap_ = (mask_ + 1) >= slots_per_line * slots_per_line;  // remapping needs two bit groups
-  [[no_unique_address]] Alloc alloc_;
   // alignas (via cache_padded): the claim counters are the contended words; each owns a line.
   cache_padded<std::atomic<std::size_t>> head_{0};
   cache_padded<std::atomic<std::size_t>> tail_{0};

@@ -1,0 +1,162 @@
+// tickflow/queue/slot_storage.hpp — slot buffers shared by the rings (internal).
+//
+// Contract
+//   * packed_cells<T, Alloc>: cells of packed_cell_bytes (4 KiB), each a sequence word followed
+//     by `run` contiguous items. Used by spsc_layout::packed.
+//   * spread_slots<T, Alloc>: a sequence word per slot, slots packed per_line to a cache line,
+//     and consecutive positions placed on different lines: within each block of per_line^2
+//     positions the two lowest groups of log2(per_line) position bits are swapped, so the thread
+//     at position i and the thread at position i+1 touch different lines, and several line
+//     transfers can be in flight at once. Used by spsc_layout::spread and by mpmc_ring.
+//   * Both map an unbounded position to a slot (position modulo the slot count), expose the
+//     slot's sequence word (seq) and raw storage (raw), and say how many positions from `pos` on
+//     are contiguous in memory (run_left).
+//   * Both allocate once, in their constructor, through the allocator given (rebound to a
+//     cache-line-aligned unit), with one guard unit at each end against heap neighbours. They
+//     never construct or destroy items: the ring that owns them does.
+//
+// Thread-safety: none of their own; the rings state the roles.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <limits>
+#include <memory>
+#include <new>
+#include <stdexcept>
+
+#include "tickflow/core/config.hpp"
+
+namespace tickflow {
+
+namespace detail {
+
+/// Bytes per cell of the packed layout: a sequence word, then items. A page: long contiguous
+/// runs make batch copies and zero-copy spans cheap; single items pay for it only when their
+/// line is not the one holding the sequence word (spsc_layout::spread is the single-item layout).
+inline constexpr std::size_t packed_cell_bytes = 4096;
+
+/// Allocates `n` units plus a guard unit at each end; constructs and destroys the units.
+template <class Unit, class Alloc>
+class guarded_units {
+  using unit_alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<Unit>;
+  using unit_traits = std::allocator_traits<unit_alloc>;
+
+ public:
+  guarded_units(std::size_t n, const Alloc& alloc) : n_(n), alloc_(alloc) {
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(Unit) - 2)
+      throw std::length_error("tickflow: ring capacity too large");
+    unit_alloc a(alloc_);
+    Unit* raw = unit_traits::allocate(a, n + 2);
+    for (std::size_t i = 0; i < n + 2; ++i) ::new (static_cast<void*>(raw + i)) Unit;
+    units_ = raw + 1;
+  }
+  guarded_units(const guarded_units&) = delete;
+  guarded_units& operator=(const guarded_units&) = delete;
+  ~guarded_units() {
+    Unit* raw = units_ - 1;
+    for (std::size_t i = 0; i < n_ + 2; ++i) raw[i].~Unit();
+    unit_alloc a(alloc_);
+    unit_traits::deallocate(a, raw, n_ + 2);
+  }
+  Unit& operator[](std::size_t i) const noexcept { return units_[i]; }
+  const Alloc& allocator() const noexcept { return alloc_; }
+
+ private:
+  Unit* units_;
+  std::size_t n_;
+  [[no_unique_address]] Alloc alloc_;
+};
+
+template <class T, class Alloc>
+class packed_cells {
+  static constexpr std::size_t seq_size = sizeof(std::atomic<std::size_t>);
+  static constexpr std::size_t item_offset = alignof(T) > seq_size ? alignof(T) : seq_size;
+  static constexpr std::size_t cell_align = alignof(T) > cache_line_size ? alignof(T) : cache_line_size;
+
+ public:
+  static constexpr bool contiguous = true;
+  /// Items per cell: the longest contiguous run.
+  static constexpr std::size_t run =
+      item_offset + sizeof(T) <= packed_cell_bytes ? (packed_cell_bytes - item_offset) / sizeof(T) : 1;
+
+  // alignas: cells start on a line boundary, so a cell's sequence word shares its line only with
+  // the cell's first items.
+  struct alignas(cell_align) cell {
+    /// One past the position of the last item published in this cell.
+    std::atomic<std::size_t> seq{0};
+    alignas(T) std::byte items[run * sizeof(T)];
+  };
+
+  packed_cells(std::size_t capacity, const Alloc& alloc)
+      : mask_(std::bit_ceil(capacity / run + (capacity % run != 0 ? 1 : 0)) - 1), cells_(mask_ + 1, alloc) {}
+
+  std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].seq; }
+  void* raw(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].items + (pos % run) * sizeof(T); }
+  /// Slots from `pos` to the end of its contiguous run.
+  static std::size_t run_left(std::size_t pos) noexcept { return run - pos % run; }
+  const Alloc& allocator() const noexcept { return cells_.allocator(); }
+
+ private:
+  std::size_t mask_;
+  guarded_units<cell, Alloc> cells_;
+};
+
+template <class T, class Alloc>
+class spread_slots {
+  struct slot {
+    std::atomic<std::size_t> seq{0};  ///< position + 1 once the item at `position` is published
+    alignas(T) std::byte item[sizeof(T)];
+  };
+
+ public:
+  static constexpr std::size_t per_line =
+      sizeof(slot) >= cache_line_size ? 1 : std::bit_floor(cache_line_size / sizeof(slot));
+
+ private:
+  static constexpr unsigned bits = static_cast<unsigned>(std::countr_zero(per_line));
+  static constexpr std::size_t line_align = alignof(slot) > cache_line_size ? alignof(slot) : cache_line_size;
+  // alignas: slots never straddle a line, and lines are the unit of allocation.
+  struct alignas(line_align) line {
+    slot slots[per_line];
+  };
+
+ public:
+  static constexpr bool contiguous = false;
+  static constexpr std::size_t run = 1;
+
+  /// At least `capacity` slots: a power of two, and at least slots_per_line^2 so that the
+  /// position remapping has two bit groups to swap. Each slot's sequence word starts at 0, or at
+  /// the slot's position when `seq_is_position` (the MPMC convention: "free for position i").
+  spread_slots(std::size_t capacity, const Alloc& alloc, bool seq_is_position = false)
+      : mask_(std::bit_ceil(capacity < per_line * per_line ? per_line * per_line : capacity) - 1),
+        lines_((mask_ + per_line) / per_line, alloc) {
+    if (seq_is_position)
+      for (std::size_t i = 0; i <= mask_; ++i) seq(i).store(i, std::memory_order_relaxed);
+  }
+  /// Number of slots (a power of two).
+  std::size_t slot_count() const noexcept { return mask_ + 1; }
+
+  std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return at(pos).seq; }
+  void* raw(std::size_t pos) const noexcept { return at(pos).item; }
+  static std::size_t run_left(std::size_t) noexcept { return 1; }
+  const Alloc& allocator() const noexcept { return lines_.allocator(); }
+
+ private:
+  slot& at(std::size_t pos) const noexcept {
+    pos &= mask_;
+    if constexpr (bits != 0) {
+      const std::size_t low = per_line - 1;
+      const std::size_t mix = (pos ^ (pos >> bits)) & low;
+      pos ^= mix ^ (mix << bits);
+    }
+    return lines_[pos >> bits].slots[pos & (per_line - 1)];
+  }
+
+  std::size_t mask_;
+  guarded_units<line, Alloc> lines_;
+};
+
+}  // namespace detail
+}  // namespace tickflow
