@@ -68,6 +68,7 @@ TEST_CASE("mpmc_ring: random operations agree with a deque oracle", "[mpmc]") {
         if (v) { REQUIRE(*v == oracle.front()); oracle.pop_front(); }
       }
       REQUIRE(r.was_size() == oracle.size());
+      REQUIRE(r.check_invariants());
     }
   }
 }

@@ -69,6 +69,7 @@ void stress_1p1c(std::size_t capacity, u64 n) {
   }
   producer.join();
   CHECK(wrong.load() == 0);
+  if constexpr (requires { q.check_invariants(); }) CHECK(q.check_invariants());
   CHECK(q.was_empty());
   CHECK_FALSE(q.try_pop().has_value());
 }

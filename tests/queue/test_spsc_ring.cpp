@@ -102,6 +102,7 @@ TEMPLATE_TEST_CASE("spsc_ring: random operations agree with a deque oracle", "[s
         REQUIRE(r.was_empty() == oracle.empty());
       }
       REQUIRE(r.was_size() == oracle.size());
+      REQUIRE(r.check_invariants());
     }
   }
 }

@@ -207,6 +207,20 @@ class basic_mpmc_ring {
     return head > tail ? std::min<size_type>(head - tail, mask_ + 1) : 0;
   }
   [[nodiscard]] bool was_empty() const noexcept { return was_size() == 0; }
+
+  /// Expensive (O(capacity)) consistency check, for tests: the claim counters are ordered and
+  /// within capacity, every queued slot reads "published for its position" and every other slot
+  /// "free for its position". Call only while no thread is inside a call.
+  [[nodiscard]] bool check_invariants() const noexcept {
+    const std::size_t head = head_->load(std::memory_order_acquire);
+    const std::size_t tail = tail_->load(std::memory_order_acquire);
+    if (tail > head || head - tail > mask_ + 1) return false;
+    for (std::size_t pos = tail; pos != head; ++pos)
+      if (slots_.seq(pos).load(std::memory_order_acquire) != pos + 1) return false;
+    for (std::size_t pos = head; pos != tail + mask_ + 1; ++pos)
+      if (slots_.seq(pos).load(std::memory_order_acquire) != pos) return false;
+    return true;
+  }
   [[nodiscard]] allocator_type get_allocator() const { return slots_.allocator(); }
 
  private:

@@ -92,6 +92,8 @@ class packed_cells {
   packed_cells(std::size_t capacity, const Alloc& alloc)
       : mask_(std::bit_ceil(capacity / run + (capacity % run != 0 ? 1 : 0)) - 1), cells_(mask_ + 1, alloc) {}
 
+  /// Number of slots (a power of two number of cells of `run` slots).
+  std::size_t slot_count() const noexcept { return (mask_ + 1) * run; }
   std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].seq; }
   void* raw(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].items + (pos % run) * sizeof(T); }
   /// Slots from `pos` to the end of its contiguous run.

@@ -315,6 +315,22 @@ class basic_spsc_ring {
   }
   [[nodiscard]] bool was_empty() const noexcept { return was_size() == 0; }
   [[nodiscard]] bool was_full() const noexcept { return was_size() >= capacity_; }
+
+  /// Expensive (O(slots)) consistency check, for tests: the cursors are ordered and within
+  /// capacity, every queued position reads as published, and no free position does. Call only
+  /// while neither side is inside a call; otherwise the result is meaningless.
+  [[nodiscard]] bool check_invariants() const noexcept {
+    const std::size_t head = prod_->head.load(std::memory_order_acquire);
+    const std::size_t tail = cons_->tail.load(std::memory_order_acquire);
+    if (tail > head || head - tail > capacity_ || capacity_ > store_.slot_count()) return false;
+    for (std::size_t pos = tail; pos != head; ++pos) {
+      const std::size_t seq = store_.seq(pos).load(std::memory_order_acquire);
+      if (seq <= pos || seq > head) return false;
+    }
+    for (std::size_t pos = head; pos != tail + store_.slot_count(); ++pos)
+      if (store_.seq(pos).load(std::memory_order_acquire) > pos) return false;
+    return true;
+  }
   [[nodiscard]] allocator_type get_allocator() const { return store_.allocator(); }
 
  private:
