@@ -15,3 +15,7 @@
 #include "tickflow/queue/mpmc_ring.hpp"
 #include "tickflow/queue/spsc_layout.hpp"
 #include "tickflow/queue/spsc_ring.hpp"
+#include "tickflow/semiring/builtin.hpp"
+#include "tickflow/semiring/fwd.hpp"
+#include "tickflow/semiring/semiring.hpp"
+#include "tickflow/semiring/ulp.hpp"

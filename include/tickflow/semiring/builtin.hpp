@@ -1,0 +1,109 @@
+// tickflow/semiring/builtin.hpp — the built-in semirings.
+//
+// Contract (domain and laws of each; `laws` states the same in code)
+//   * boolean_semiring: bool, add = or, mul = and, zero = false, one = true. Every law exact.
+//   * counting_semiring: uint64_t, add = +, mul = x, modulo 2^64 (the ring Z/2^64, so every
+//     law holds exactly, overflow included).
+//   * bottleneck_semiring<T> (max-min): add = max, mul = min, zero = -inf (lowest for
+//     integers), one = +inf (max). Every law exact (min and max never round).
+//   * min_plus_semiring<T> (tropical): add = min, mul = +, zero = +inf, one = 0. Domain: finite
+//     non-negative values and +inf. Exact: both add laws and identities, distributivity
+//     (rounding is monotone, so min(a+b, a+c) == a + min(b,c)) and annihilation. mul
+//     associativity holds within 4 ULPs on the domain (each side is two correctly rounded
+//     additions of non-negative terms: relative error at most 2u each, u = 2^-53 for double).
+//   * max_plus_semiring<T>: add = max, mul = +, zero = -inf, one = 0. Domain: finite
+//     non-negative values and -inf. Same laws as min-plus, mirrored.
+//   * real_semiring<T>: add = +, mul = x, zero = 0, one = 1. Domain: finite non-negative values
+//     whose sums and products neither overflow nor leave the normal range. Exact: commutativity,
+//     identities, annihilation. add and mul associativity and distributivity within 4 ULPs (each
+//     side is two correctly rounded operations on non-negative terms: no cancellation, relative
+//     error at most 2u per side).
+//   T is a floating-point type for the tropical and real semirings.
+//
+// Thread-safety: stateless.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "tickflow/semiring/fwd.hpp"
+#include "tickflow/semiring/semiring.hpp"
+
+namespace tickflow {
+
+struct boolean_semiring {
+  using value_type = bool;
+  static constexpr semiring_laws laws{all_laws, 0};
+  static constexpr bool zero() noexcept { return false; }
+  static constexpr bool one() noexcept { return true; }
+  static constexpr bool add(bool a, bool b) noexcept { return a || b; }
+  static constexpr bool mul(bool a, bool b) noexcept { return a && b; }
+};
+
+struct counting_semiring {
+  using value_type = std::uint64_t;
+  static constexpr semiring_laws laws{all_laws, 0};
+  static constexpr std::uint64_t zero() noexcept { return 0; }
+  static constexpr std::uint64_t one() noexcept { return 1; }
+  static constexpr std::uint64_t add(std::uint64_t a, std::uint64_t b) noexcept { return a + b; }
+  static constexpr std::uint64_t mul(std::uint64_t a, std::uint64_t b) noexcept { return a * b; }
+};
+
+template <class T>
+  requires std::is_arithmetic_v<T>
+struct bottleneck_semiring {
+  using value_type = T;
+  static constexpr semiring_laws laws{all_laws, 0};
+  static constexpr T zero() noexcept {
+    if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::lowest();
+  }
+  static constexpr T one() noexcept {
+    if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::max();
+  }
+  static constexpr T add(T a, T b) noexcept { return std::max(a, b); }
+  static constexpr T mul(T a, T b) noexcept { return std::min(a, b); }
+};
+
+template <std::floating_point T>
+struct min_plus_semiring {
+  using value_type = T;
+  static constexpr semiring_laws laws{law_set{} | law::add_associative | law::add_commutative | law::add_identity |
+                                          law::mul_identity | law::distributive | law::annihilation,
+                                      4};
+  static constexpr T zero() noexcept { return std::numeric_limits<T>::infinity(); }
+  static constexpr T one() noexcept { return T(0); }
+  static constexpr T add(T a, T b) noexcept { return std::min(a, b); }
+  static constexpr T mul(T a, T b) noexcept { return a + b; }
+};
+
+template <std::floating_point T>
+struct max_plus_semiring {
+  using value_type = T;
+  static constexpr semiring_laws laws{min_plus_semiring<T>::laws};
+  static constexpr T zero() noexcept { return -std::numeric_limits<T>::infinity(); }
+  static constexpr T one() noexcept { return T(0); }
+  static constexpr T add(T a, T b) noexcept { return std::max(a, b); }
+  static constexpr T mul(T a, T b) noexcept { return a + b; }
+};
+
+template <std::floating_point T>
+struct real_semiring {
+  using value_type = T;
+  static constexpr semiring_laws laws{law_set{} | law::add_commutative | law::add_identity | law::mul_identity |
+                                          law::annihilation,
+                                      4};
+  static constexpr T zero() noexcept { return T(0); }
+  static constexpr T one() noexcept { return T(1); }
+  static constexpr T add(T a, T b) noexcept { return a + b; }
+  static constexpr T mul(T a, T b) noexcept { return a * b; }
+};
+
+static_assert(semiring<boolean_semiring> && semiring<counting_semiring> && semiring<bottleneck_semiring<>> &&
+              semiring<min_plus_semiring<>> && semiring<max_plus_semiring<>> && semiring<real_semiring<>>);
+
+}  // namespace tickflow
