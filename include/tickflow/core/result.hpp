@@ -43,6 +43,8 @@ enum class errc : std::uint16_t {
   cycle = 11,             ///< a graph edit would create a cycle
   corrupt_data = 12,      ///< a checksum or structural check on stored data failed
   io_error = 13,          ///< the operating system reported an I/O failure
+  mask_length = 14,       ///< a delta mask has the wrong number of words for its window
+  page_mismatch = 15,     ///< an operation on two deltas needs them to target one page
 };
 
 /// Human-readable name of a code; a static string, never null.
@@ -62,6 +64,8 @@ enum class errc : std::uint16_t {
     case errc::cycle: return "cycle";
     case errc::corrupt_data: return "corrupt_data";
     case errc::io_error: return "io_error";
+    case errc::mask_length: return "mask_length";
+    case errc::page_mismatch: return "page_mismatch";
   }
   return "unknown";
 }
@@ -148,11 +152,17 @@ class [[nodiscard]] result {
 
   [[nodiscard]] T& value() & { if (!has_) detail::throw_bad_result_access(storage_.err); return storage_.value; }
   [[nodiscard]] const T& value() const& { if (!has_) detail::throw_bad_result_access(storage_.err); return storage_.value; }
-  [[nodiscard]] T&& value() && { if (!has_) detail::throw_bad_result_access(storage_.err); return std::move(storage_.value); }
+  /// On an rvalue result, value() and * return the value itself (moved out), not a reference
+  /// into the dying result: `for (auto x : *store.bytes(id))` is then safe.
+  [[nodiscard]] T value() && { if (!has_) detail::throw_bad_result_access(storage_.err); return std::move(storage_.value); }
 
   /// Precondition: has_value(); otherwise undefined behavior.
-  [[nodiscard]] T& operator*() noexcept { TICKFLOW_ASSERT(has_, "dereferenced an error result"); return storage_.value; }
-  [[nodiscard]] const T& operator*() const noexcept { TICKFLOW_ASSERT(has_, "dereferenced an error result"); return storage_.value; }
+  [[nodiscard]] T& operator*() & noexcept { TICKFLOW_ASSERT(has_, "dereferenced an error result"); return storage_.value; }
+  [[nodiscard]] const T& operator*() const& noexcept { TICKFLOW_ASSERT(has_, "dereferenced an error result"); return storage_.value; }
+  [[nodiscard]] T operator*() && noexcept(std::is_nothrow_move_constructible_v<T>) {
+    TICKFLOW_ASSERT(has_, "dereferenced an error result");
+    return std::move(storage_.value);
+  }
   [[nodiscard]] T* operator->() noexcept { return &**this; }
   [[nodiscard]] const T* operator->() const noexcept { return &**this; }
 

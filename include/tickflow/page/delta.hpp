@@ -1,0 +1,137 @@
+// tickflow/page/delta.hpp — bit-masked deltas over a window of a page: shape, encodings, merge.
+//
+// Contract (DESIGN.md §1, "Deltas")
+//   * A delta targets one page and writes the window [offset, offset + length) of it. Its mask
+//     has one bit per byte of the window (bit i of word i/64 covers byte offset + i), packed in
+//     ceil(length / 64) 64-bit words.
+//       - dense:  payload.size() == length; byte i is written iff mask bit i is set (payload
+//                 bytes under clear bits are ignored).
+//       - sparse: payload.size() == popcount(mask); the k-th set bit takes payload[k].
+//   * check_shape(d) checks what can be checked without the page: length > 0, the mask word
+//     count (errc::mask_length), no set bit past `length` (errc::stray_mask_bits), the payload
+//     length for the kind (errc::payload_mismatch), and that offset + length does not overflow
+//     (errc::out_of_range). The window against the page size, the page's existence and its
+//     epoch are checked by page_store (page_store.hpp).
+//   * merge(a, b) = "a then b" as one dense delta on the union window: mask = OR, b wins on every
+//     byte both write, epoch = max, id = b's. Defined for well-formed deltas to the same page;
+//     otherwise a typed error (errc::page_mismatch, or the shape error). merge is associative,
+//     and applying merge(a, b) equals applying a then b (tests check both on random deltas).
+//   * to_dense / to_sparse re-encode a well-formed delta; both encodings write the same bytes.
+//   * Deltas own their mask and payload (std::vector): constructing one allocates. The columnar
+//     delta_batch (columnar/) is the allocation-free representation for hot paths.
+//
+// Thread-safety: values.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tickflow/core/ids.hpp"
+#include "tickflow/core/result.hpp"
+
+namespace tickflow {
+
+enum class delta_kind : std::uint8_t { dense = 0, sparse = 1 };
+
+struct delta {
+  page_id page;
+  epoch at;
+  delta_id id;
+  std::uint32_t offset = 0;
+  std::uint32_t length = 0;
+  delta_kind kind = delta_kind::dense;
+  std::vector<std::uint64_t> mask;
+  std::vector<std::byte> payload;
+
+  friend bool operator==(const delta&, const delta&) = default;
+};
+
+/// Mask words a window of `length` bytes needs.
+[[nodiscard]] constexpr std::size_t mask_words(std::uint32_t length) noexcept { return (std::size_t{length} + 63) / 64; }
+
+/// True iff mask bit i is set.
+[[nodiscard]] inline bool mask_bit(const std::vector<std::uint64_t>& mask, std::size_t i) noexcept {
+  return ((mask[i / 64] >> (i % 64)) & 1U) != 0;
+}
+
+/// Checks everything about `d` that does not need its page (see the file contract).
+[[nodiscard]] inline result<void> check_shape(const delta& d) noexcept {
+  if (d.length == 0) return unexpected(errc::out_of_range, 0, "empty window");
+  if (std::uint64_t{d.offset} + d.length > 0xFFFFFFFFULL) return unexpected(errc::out_of_range, d.offset, "window end overflows");
+  if (d.mask.size() != mask_words(d.length))
+    return unexpected(errc::mask_length, d.mask.size(), "mask word count does not match the window");
+  if (d.length % 64 != 0 && (d.mask.back() >> (d.length % 64)) != 0)
+    return unexpected(errc::stray_mask_bits, d.length, "mask bits set past the window");
+  if (d.kind != delta_kind::dense && d.kind != delta_kind::sparse)
+    return unexpected(errc::invalid_argument, static_cast<std::uint64_t>(d.kind), "unknown delta kind");
+  std::size_t set = 0;
+  for (auto w : d.mask) set += static_cast<std::size_t>(std::popcount(w));
+  const std::size_t want = d.kind == delta_kind::dense ? d.length : set;
+  if (d.payload.size() != want) return unexpected(errc::payload_mismatch, d.payload.size(), "payload length does not match the kind");
+  return {};
+}
+
+/// Calls f(window_index, byte) for every byte `d` writes, in window order. `d` must be well-formed.
+template <class F>
+void for_each_write(const delta& d, F&& f) {
+  std::size_t k = 0;  // next sparse payload byte
+  for (std::size_t w = 0; w < d.mask.size(); ++w) {
+    for (std::uint64_t bits = d.mask[w]; bits != 0; bits &= bits - 1) {
+      const std::size_t i = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+      f(i, d.kind == delta_kind::dense ? d.payload[i] : d.payload[k++]);
+    }
+  }
+}
+
+/// The same writes, densely encoded (bytes under clear mask bits are zero).
+[[nodiscard]] inline result<delta> to_dense(const delta& d) {
+  if (auto ok = check_shape(d); !ok) return unexpected(ok.error());
+  delta out = d;
+  out.kind = delta_kind::dense;
+  out.payload.assign(d.length, std::byte{0});
+  for_each_write(d, [&](std::size_t i, std::byte b) { out.payload[i] = b; });
+  return out;
+}
+
+/// The same writes, sparsely encoded.
+[[nodiscard]] inline result<delta> to_sparse(const delta& d) {
+  if (auto ok = check_shape(d); !ok) return unexpected(ok.error());
+  delta out = d;
+  out.kind = delta_kind::sparse;
+  out.payload.clear();
+  for_each_write(d, [&](std::size_t, std::byte b) { out.payload.push_back(b); });
+  return out;
+}
+
+/// "a then b" as one dense delta (see the file contract).
+[[nodiscard]] inline result<delta> merge(const delta& a, const delta& b) {
+  if (auto ok = check_shape(a); !ok) return unexpected(ok.error());
+  if (auto ok = check_shape(b); !ok) return unexpected(ok.error());
+  if (a.page != b.page) return unexpected(errc::page_mismatch, b.page.value(), "merge of deltas to different pages");
+  const std::uint32_t lo = std::min(a.offset, b.offset);
+  const std::uint32_t hi = std::max(a.offset + a.length, b.offset + b.length);
+  delta out;
+  out.page = a.page;
+  out.at = std::max(a.at, b.at);
+  out.id = b.id;
+  out.offset = lo;
+  out.length = hi - lo;
+  out.kind = delta_kind::dense;
+  out.mask.assign(mask_words(out.length), 0);
+  out.payload.assign(out.length, std::byte{0});
+  auto put = [&](const delta& d) {
+    for_each_write(d, [&](std::size_t i, std::byte v) {
+      const std::size_t j = d.offset - lo + i;
+      out.mask[j / 64] |= std::uint64_t{1} << (j % 64);
+      out.payload[j] = v;
+    });
+  };
+  put(a);
+  put(b);  // b second: it wins on bytes both write
+  return out;
+}
+
+}  // namespace tickflow

@@ -1,0 +1,279 @@
+// tickflow/page/page_store.hpp — pages in slabs, a dense id index, and delta application.
+//
+// Contract
+//   * A page is `bytes` bytes (1 .. max_page_bytes), zeroed at creation, stored in a slab of
+//     pages of the same padded size (bytes rounded up to 64); plus its epoch (0 at creation).
+//     Slabs grow by chunks of about 64 KiB (at least one page); no allocation per page.
+//   * page_id: (index << 32) | generation. The index addresses a dense table of entries; the
+//     generation changes every time an index is reused, so an id is not handed out twice within
+//     2^32 reuses of one index (and never while its page is alive). Numeric id order is index
+//     order: iteration "in id order" is a walk over the table.
+//   * validate(d) returns the first violated rule, as a typed error, checked in this order:
+//     the shape (delta.hpp: out_of_range, mask_length, stray_mask_bits, payload_mismatch),
+//     errc::not_found (detail = page id), errc::out_of_range (window past the page's end;
+//     detail = offset + length), errc::epoch_regression (d.at below the page's epoch; detail = the
+//     page's epoch). Equal epochs are accepted.
+//   * apply(d) validates, then writes the masked bytes and sets the page's epoch to d.at: all or
+//     nothing. apply_all(ds) validates every delta against the state the earlier ones would leave
+//     (their epochs), and applies them only if all are valid; otherwise it changes nothing and the
+//     error's detail is the index of the first invalid delta (its code says why).
+//   * digest(): digest64 (core/digest.hpp) over the live pages in id order: id, size, epoch,
+//     then the page's bytes. Two stores with the same pages, bytes and epochs have equal digests.
+//   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
+//   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
+//     do; apply_all allocates a scratch table sized by the batch.
+//
+// Thread-safety: none; calls must be serialized externally. Const members may run concurrently
+// with each other.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tickflow/core/config.hpp"
+#include "tickflow/core/digest.hpp"
+#include "tickflow/core/ids.hpp"
+#include "tickflow/core/result.hpp"
+#include "tickflow/page/delta.hpp"
+
+namespace tickflow {
+
+class page_store {
+ public:
+  static constexpr std::size_t max_page_bytes = std::size_t{1} << 24;
+  static constexpr std::size_t line = cache_line_size;
+
+  page_store() = default;
+  page_store(const page_store&) = delete;
+  page_store& operator=(const page_store&) = delete;
+  page_store(page_store&&) noexcept = default;
+  page_store& operator=(page_store&&) noexcept = default;
+
+  /// A new zeroed page of `bytes` bytes at epoch 0; errc::invalid_argument if bytes is 0 or
+  /// above max_page_bytes.
+  [[nodiscard]] result<page_id> create(std::size_t bytes) {
+    if (bytes == 0 || bytes > max_page_bytes) return unexpected(errc::invalid_argument, bytes, "page size out of range");
+    const auto lines = static_cast<std::uint32_t>((bytes + line - 1) / line);
+    const std::uint16_t cls = class_for(lines);
+    auto& c = classes_[cls];
+    std::uint32_t slot;
+    if (!c.free_slots.empty()) {
+      slot = c.free_slots.back();
+      c.free_slots.pop_back();
+    } else {
+      if (c.next_slot == c.chunks.size() * std::size_t{c.per_chunk}) c.chunks.push_back(allocate_chunk(c));
+      slot = c.next_slot++;
+    }
+    std::byte* p = c.page(slot);
+    std::memset(p, 0, std::size_t{c.lines} * line);
+    std::uint32_t index;
+    if (!free_ids_.empty()) {
+      index = free_ids_.back();
+      free_ids_.pop_back();
+    } else {
+      index = static_cast<std::uint32_t>(entries_.size());
+      entries_.push_back({});
+    }
+    entry& e = entries_[index];
+    e.generation += 1;
+    e.bytes = static_cast<std::uint32_t>(bytes);
+    e.slot = slot;
+    e.cls = cls;
+    e.live = true;
+    e.at = epoch{0};
+    ++live_;
+    return page_id{(std::uint64_t{index} << 32) | e.generation};
+  }
+
+  /// Frees a page; its id becomes unknown. errc::not_found if it is not alive.
+  result<void> release(page_id id) {
+    entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    classes_[e->cls].free_slots.push_back(e->slot);
+    e->live = false;
+    free_ids_.push_back(static_cast<std::uint32_t>(id.value() >> 32));
+    --live_;
+    return {};
+  }
+
+  [[nodiscard]] bool contains(page_id id) const noexcept { return find(id) != nullptr; }
+  /// Number of live pages.
+  [[nodiscard]] std::size_t size() const noexcept { return live_; }
+
+  [[nodiscard]] result<std::size_t> page_size(page_id id) const noexcept {
+    const entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    return std::size_t{e->bytes};
+  }
+  [[nodiscard]] result<epoch> epoch_of(page_id id) const noexcept {
+    const entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    return e->at;
+  }
+  [[nodiscard]] result<std::span<const std::byte>> bytes(page_id id) const noexcept {
+    const entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    return std::span<const std::byte>(classes_[e->cls].page(e->slot), e->bytes);
+  }
+  /// Mutable bytes. Writing through them bypasses epochs and validation: meant for loading
+  /// checkpoints and for tests.
+  [[nodiscard]] result<std::span<std::byte>> mutable_bytes(page_id id) noexcept {
+    entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    return std::span<std::byte>(classes_[e->cls].page(e->slot), e->bytes);
+  }
+
+  /// The page as an array of T (read-only); errc::invalid_argument if its size is not a
+  /// multiple of sizeof(T). Pages are 64-byte aligned, so any T up to that alignment fits.
+  template <class T>
+    requires std::is_trivially_copyable_v<T> && (alignof(T) <= cache_line_size)
+  [[nodiscard]] result<std::span<const T>> view(page_id id) const noexcept {
+    const entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    if (e->bytes % sizeof(T) != 0) return unexpected(errc::invalid_argument, e->bytes, "page size is not a multiple of the element size");
+    return std::span<const T>(reinterpret_cast<const T*>(classes_[e->cls].page(e->slot)), e->bytes / sizeof(T));
+  }
+
+  /// The first rule `d` breaks against this store (see the file contract), or success.
+  [[nodiscard]] result<void> validate(const delta& d) const noexcept {
+    if (auto ok = check_shape(d); !ok) return ok;
+    const entry* e = find(d.page);
+    if (e == nullptr) return unexpected(errc::not_found, d.page.value(), "delta to an unknown page");
+    return check_against(d, *e, e->at);
+  }
+
+  /// Validates and applies one delta; all or nothing.
+  result<void> apply(const delta& d) noexcept {
+    if (auto ok = validate(d); !ok) return ok;
+    write(d);
+    return {};
+  }
+
+  /// Validates every delta (each against the epochs the earlier ones leave), then applies all;
+  /// on the first invalid one nothing is applied and the error's detail is its index.
+  result<std::size_t> apply_all(std::span<const delta> ds) {
+    std::unordered_map<std::uint64_t, epoch> seen;  // page -> epoch after the deltas so far
+    seen.reserve(ds.size());
+    for (std::size_t i = 0; i < ds.size(); ++i) {
+      const delta& d = ds[i];
+      result<void> ok = check_shape(d);
+      if (ok) {
+        const entry* e = find(d.page);
+        if (e == nullptr) {
+          ok = unexpected(errc::not_found, d.page.value(), "delta to an unknown page");
+        } else {
+          auto it = seen.find(d.page.value());
+          ok = check_against(d, *e, it == seen.end() ? e->at : it->second);
+        }
+      }
+      if (!ok) return unexpected(ok.error().code, i, ok.error().message);
+      seen[d.page.value()] = d.at;
+    }
+    for (const delta& d : ds) write(d);
+    return ds.size();
+  }
+
+  /// Calls f(id, bytes, epoch) for every live page, in id order.
+  template <class F>
+  void for_each_page(F&& f) const {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      const entry& e = entries_[i];
+      if (!e.live) continue;
+      f(page_id{(std::uint64_t{i} << 32) | e.generation},
+        std::span<const std::byte>(classes_[e.cls].page(e.slot), e.bytes), e.at);
+    }
+  }
+
+  /// Digest of the live pages in id order (see the file contract).
+  [[nodiscard]] std::uint64_t digest() const noexcept {
+    digest64 h;
+    for_each_page([&](page_id id, std::span<const std::byte> b, epoch at) {
+      h.u64(id.value());
+      h.u64(b.size());
+      h.u64(at.value());
+      h.bytes(b);
+    });
+    return h.value();
+  }
+
+ private:
+  struct entry {
+    std::uint32_t generation = 0;
+    std::uint32_t bytes = 0;
+    std::uint32_t slot = 0;
+    std::uint16_t cls = 0;
+    bool live = false;
+    epoch at{0};
+  };
+  static_assert(sizeof(entry) <= 20, "bookkeeping per page stays small");
+
+  struct aligned_delete {
+    void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{cache_line_size}); }
+  };
+  using chunk = std::unique_ptr<std::byte[], aligned_delete>;
+
+  struct size_class {
+    std::uint32_t lines = 0;
+    std::uint32_t per_chunk = 0;
+    std::uint32_t next_slot = 0;
+    std::vector<chunk> chunks;
+    std::vector<std::uint32_t> free_slots;
+    std::byte* page(std::uint32_t slot) const noexcept {
+      return chunks[slot / per_chunk].get() + std::size_t{slot % per_chunk} * lines * line;
+    }
+  };
+
+  static chunk allocate_chunk(const size_class& c) {
+    const std::size_t bytes = std::size_t{c.per_chunk} * c.lines * line;
+    return chunk(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{cache_line_size})));
+  }
+
+  std::uint16_t class_for(std::uint32_t lines) {
+    for (std::size_t i = 0; i < classes_.size(); ++i)
+      if (classes_[i].lines == lines) return static_cast<std::uint16_t>(i);
+    size_class c;
+    c.lines = lines;
+    c.per_chunk = std::max<std::uint32_t>(1, static_cast<std::uint32_t>((64 * 1024) / (std::size_t{lines} * line)));
+    classes_.push_back(std::move(c));
+    return static_cast<std::uint16_t>(classes_.size() - 1);
+  }
+
+  const entry* find(page_id id) const noexcept {
+    const std::uint64_t index = id.value() >> 32;
+    if (index >= entries_.size()) return nullptr;
+    const entry& e = entries_[index];
+    return e.live && e.generation == static_cast<std::uint32_t>(id.value()) ? &e : nullptr;
+  }
+  entry* find(page_id id) noexcept { return const_cast<entry*>(std::as_const(*this).find(id)); }
+
+  static result<void> check_against(const delta& d, const entry& e, epoch current) noexcept {
+    if (std::uint64_t{d.offset} + d.length > e.bytes)
+      return unexpected(errc::out_of_range, std::uint64_t{d.offset} + d.length, "window past the end of the page");
+    if (d.at < current) return unexpected(errc::epoch_regression, current.value(), "delta epoch below the page's");
+    return {};
+  }
+
+  // Precondition: validate(d) succeeded.
+  void write(const delta& d) noexcept {
+    entry& e = *find(d.page);
+    std::byte* base = classes_[e.cls].page(e.slot) + d.offset;
+    for_each_write(d, [&](std::size_t i, std::byte b) { base[i] = b; });
+    e.at = d.at;
+  }
+
+  std::vector<entry> entries_;
+  std::vector<std::uint32_t> free_ids_;
+  std::vector<size_class> classes_;
+  std::size_t live_ = 0;
+};
+
+}  // namespace tickflow

@@ -1,0 +1,52 @@
+// Random deltas and page contents for the page/ tests.
+#pragma once
+
+#include <tickflow/page/delta.hpp>
+#include <tickflow/page/page_store.hpp>
+
+#include <cstdint>
+#include <random>
+
+namespace tickflow::test {
+
+/// A well-formed random delta inside a page of `page_bytes` bytes: random window, a mask that is
+/// full, empty-ish or random, dense or sparse.
+inline delta random_delta(std::mt19937_64& rng, page_id page, std::size_t page_bytes, epoch at) {
+  static std::uint64_t next_id = 1;
+  delta d;
+  d.page = page;
+  d.at = at;
+  d.id = delta_id{next_id++};
+  d.offset = static_cast<std::uint32_t>(rng() % page_bytes);
+  d.length = static_cast<std::uint32_t>(1 + rng() % (page_bytes - d.offset));
+  d.mask.assign(mask_words(d.length), 0);
+  const auto style = rng() % 3;
+  for (std::uint32_t i = 0; i < d.length; ++i) {
+    const bool on = style == 0 ? true : style == 1 ? (rng() % 8 == 0) : (rng() & 1) != 0;
+    if (on) d.mask[i / 64] |= std::uint64_t{1} << (i % 64);
+  }
+  d.kind = (rng() & 1) != 0 ? delta_kind::dense : delta_kind::sparse;
+  if (d.kind == delta_kind::dense) {
+    d.payload.resize(d.length);
+    for (auto& b : d.payload) b = static_cast<std::byte>(rng());
+  } else {
+    for (std::uint32_t i = 0; i < d.length; ++i)
+      if (mask_bit(d.mask, i)) d.payload.push_back(static_cast<std::byte>(rng()));
+  }
+  return d;
+}
+
+/// Fills a page with bytes from a seeded generator (bypassing epochs).
+inline void fill_random(page_store& s, page_id p, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (auto& b : *s.mutable_bytes(p)) b = static_cast<std::byte>(rng());
+}
+
+/// Copies the bytes of page `from` in `a` onto page `to` in `b` (same size).
+inline void copy_page(const page_store& a, page_id from, page_store& b, page_id to) {
+  auto src = *a.bytes(from);
+  auto dst = *b.mutable_bytes(to);
+  std::copy(src.begin(), src.end(), dst.begin());
+}
+
+}  // namespace tickflow::test
