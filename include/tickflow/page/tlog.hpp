@@ -1,0 +1,336 @@
+// tickflow/page/tlog.hpp — the append-only transaction log of applied deltas.
+//
+// Contract
+//   * File format (little-endian):
+//       header  : "TFLOGv1\0" (8 bytes), format version u32 (= 1), reserved u32 (= 0)
+//       record* : body length u32, CRC-32C of the body u32, body
+//       body    : page u64, epoch u32, delta id u64, offset u32, length u32, kind u8,
+//                 mask (ceil(length/64) u64 words), payload length u32, payload bytes
+//     Records are grouped by epoch: tlog_writer::append refuses a delta whose epoch is below the
+//     last appended one (errc::epoch_regression), so epochs never decrease along the file.
+//   * Recovery (read_tlog): reads the header, then records until the first one that is torn
+//     (file ends inside it) or damaged (length over max_record_bytes, CRC mismatch, a body that
+//     does not parse exactly or holds an ill-formed delta). It returns every record before that
+//     point, the byte offset where the intact prefix ends, and why it stopped; it never returns a
+//     damaged record. A length is checked against the bytes remaining and max_record_bytes
+//     before anything is allocated from it. A bad header is an error (errc::corrupt_data).
+//   * A file shorter than the header whose bytes are a prefix of it (a crash while creating the
+//     log) recovers as an empty torn log; tlog_writer::open then writes the header again.
+//   * tlog_writer::open creates the file or recovers it and cuts it back to its intact prefix,
+//     then appends. fsync policy: never (the OS decides), per_epoch (data is flushed and synced
+//     when an append starts a new epoch, and by flush()), per_record (every append is written and
+//     synced before it returns: an acknowledged record survives a crash of the process or the
+//     machine). With `never` and `per_epoch`, records are buffered (1 MiB) until flush(), a sync
+//     point, or destruction.
+//   * I/O errors are errc::io_error with errno in the detail.
+//
+// Thread-safety: a writer is used by one thread at a time; read_tlog is reentrant.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tickflow/core/crc32c.hpp"
+#include "tickflow/core/result.hpp"
+#include "tickflow/page/delta.hpp"
+
+namespace tickflow {
+
+enum class fsync_policy : std::uint8_t { never, per_epoch, per_record };
+
+/// Why recovery stopped.
+enum class tlog_stop : std::uint8_t {
+  end_of_file,  ///< the whole file was intact
+  torn,         ///< the file ends inside a record (an interrupted append)
+  damaged,      ///< a record failed its length, checksum or parse checks
+};
+
+struct recovered_tlog {
+  std::vector<delta> records;     ///< every intact record, in file order
+  std::uint64_t intact_bytes = 0;  ///< offset where the intact prefix ends
+  tlog_stop stop = tlog_stop::end_of_file;
+  errc reason = errc::ok;          ///< for `damaged`: corrupt_data, payload_mismatch, ...
+};
+
+namespace detail {
+
+inline constexpr char tlog_magic[8] = {'T', 'F', 'L', 'O', 'G', 'v', '1', '\0'};
+inline constexpr std::uint32_t tlog_version = 1;
+inline constexpr std::size_t tlog_header_bytes = 16;
+inline constexpr std::size_t tlog_record_header_bytes = 8;
+
+inline void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+inline void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+inline std::uint64_t get_le(const std::byte* p, int n) noexcept {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<std::uint64_t>(p[i]);
+  return v;
+}
+
+/// Appends the record (length, crc, body) of a well-formed delta to `out`.
+inline void encode_record(const delta& d, std::vector<std::byte>& out) {
+  const std::size_t start = out.size();
+  out.resize(start + tlog_record_header_bytes);
+  put_u64(out, d.page.value());
+  put_u32(out, d.at.value());
+  put_u64(out, d.id.value());
+  put_u32(out, d.offset);
+  put_u32(out, d.length);
+  out.push_back(static_cast<std::byte>(d.kind));
+  for (auto w : d.mask) put_u64(out, w);
+  put_u32(out, static_cast<std::uint32_t>(d.payload.size()));
+  out.insert(out.end(), d.payload.begin(), d.payload.end());
+  const auto body_len = static_cast<std::uint32_t>(out.size() - start - tlog_record_header_bytes);
+  const std::uint32_t crc = crc32c(std::span<const std::byte>(out.data() + start + tlog_record_header_bytes, body_len));
+  for (int i = 0; i < 4; ++i) out[start + static_cast<std::size_t>(i)] = static_cast<std::byte>(body_len >> (8 * i));
+  for (int i = 0; i < 4; ++i) out[start + 4 + static_cast<std::size_t>(i)] = static_cast<std::byte>(crc >> (8 * i));
+}
+
+/// Parses a record body that passed its CRC. Fails unless it is exactly one well-formed delta.
+inline result<delta> decode_body(std::span<const std::byte> body) {
+  constexpr std::size_t fixed = 8 + 4 + 8 + 4 + 4 + 1;
+  if (body.size() < fixed + 4) return unexpected(errc::corrupt_data, body.size(), "record body too short");
+  const std::byte* p = body.data();
+  delta d;
+  d.page = page_id{get_le(p, 8)};
+  d.at = epoch{static_cast<std::uint32_t>(get_le(p + 8, 4))};
+  d.id = delta_id{get_le(p + 12, 8)};
+  d.offset = static_cast<std::uint32_t>(get_le(p + 20, 4));
+  d.length = static_cast<std::uint32_t>(get_le(p + 24, 4));
+  const auto kind = static_cast<std::uint8_t>(p[28]);
+  if (kind > 1) return unexpected(errc::corrupt_data, kind, "unknown delta kind");
+  d.kind = static_cast<delta_kind>(kind);
+  const std::size_t words = mask_words(d.length);
+  // Sizes are checked against the body before anything is allocated from them.
+  if (words > (body.size() - fixed - 4) / 8) return unexpected(errc::corrupt_data, words, "mask longer than the record");
+  std::size_t at = fixed;
+  d.mask.resize(words);
+  for (std::size_t w = 0; w < words; ++w, at += 8) d.mask[w] = get_le(p + at, 8);
+  const std::uint64_t payload = get_le(p + at, 4);
+  at += 4;
+  if (payload != body.size() - at) return unexpected(errc::corrupt_data, payload, "payload length does not match the record");
+  d.payload.assign(body.begin() + static_cast<std::ptrdiff_t>(at), body.end());
+  if (auto ok = check_shape(d); !ok) return unexpected(ok.error());
+  return d;
+}
+
+}  // namespace detail
+
+/// Largest record body read_tlog accepts (a defence against corrupt lengths).
+inline constexpr std::uint32_t max_record_bytes = 64U << 20;
+
+/// Recovers the intact prefix of an in-memory log image (see the file contract).
+[[nodiscard]] inline result<recovered_tlog> parse_tlog(std::span<const std::byte> file) {
+  if (file.size() < detail::tlog_header_bytes) {
+    // A header cut short by a crash while the log was being created: an empty, torn log.
+    std::byte expect[detail::tlog_header_bytes] = {};
+    std::memcpy(expect, detail::tlog_magic, 8);
+    expect[8] = static_cast<std::byte>(detail::tlog_version);
+    if (!file.empty() && std::memcmp(file.data(), expect, file.size()) != 0)
+      return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad magic)");
+    recovered_tlog out;
+    out.stop = tlog_stop::torn;
+    return out;
+  }
+  if (std::memcmp(file.data(), detail::tlog_magic, 8) != 0)
+    return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad magic)");
+  if (detail::get_le(file.data() + 8, 4) != detail::tlog_version)
+    return unexpected(errc::corrupt_data, 8, "unsupported log version");
+  recovered_tlog out;
+  std::size_t pos = detail::tlog_header_bytes;
+  out.intact_bytes = pos;
+  while (pos < file.size()) {
+    const std::size_t left = file.size() - pos;
+    if (left < detail::tlog_record_header_bytes) {
+      out.stop = tlog_stop::torn;
+      return out;
+    }
+    const auto len = static_cast<std::uint32_t>(detail::get_le(file.data() + pos, 4));
+    const auto crc = static_cast<std::uint32_t>(detail::get_le(file.data() + pos + 4, 4));
+    if (len > max_record_bytes) {
+      out.stop = tlog_stop::damaged;
+      out.reason = errc::corrupt_data;
+      return out;
+    }
+    if (len > left - detail::tlog_record_header_bytes) {
+      out.stop = tlog_stop::torn;
+      return out;
+    }
+    const std::span<const std::byte> body(file.data() + pos + detail::tlog_record_header_bytes, len);
+    if (crc32c(body) != crc) {
+      out.stop = tlog_stop::damaged;
+      out.reason = errc::corrupt_data;
+      return out;
+    }
+    auto d = detail::decode_body(body);
+    if (!d) {
+      out.stop = tlog_stop::damaged;
+      out.reason = d.error().code;
+      return out;
+    }
+    out.records.push_back(std::move(*d));
+    pos += detail::tlog_record_header_bytes + len;
+    out.intact_bytes = pos;
+  }
+  return out;
+}
+
+namespace detail {
+inline result<std::vector<std::byte>> read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return unexpected(errno == ENOENT ? errc::not_found : errc::io_error, static_cast<std::uint64_t>(errno), "open failed");
+  std::vector<std::byte> data;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) data.reserve(static_cast<std::size_t>(st.st_size));
+  std::byte buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      return unexpected(errc::io_error, static_cast<std::uint64_t>(e), "read failed");
+    }
+    if (n == 0) break;
+    data.insert(data.end(), buf, buf + n);
+  }
+  ::close(fd);
+  return data;
+}
+inline result<void> write_all(int fd, const std::byte* p, std::size_t n) noexcept {
+  while (n != 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "write failed");
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return {};
+}
+}  // namespace detail
+
+/// Reads and recovers a log file.
+[[nodiscard]] inline result<recovered_tlog> read_tlog(const std::string& path) {
+  auto data = detail::read_file(path);
+  if (!data) return unexpected(data.error());
+  return parse_tlog(*data);
+}
+
+/// Appends records to a log file. See the file contract.
+class tlog_writer {
+ public:
+  tlog_writer(const tlog_writer&) = delete;
+  tlog_writer& operator=(const tlog_writer&) = delete;
+  tlog_writer(tlog_writer&& o) noexcept
+      : fd_(std::exchange(o.fd_, -1)), policy_(o.policy_), buffer_(std::move(o.buffer_)), last_(o.last_),
+        any_(o.any_), appended_(o.appended_), recovered_(std::move(o.recovered_)) {}
+  ~tlog_writer() {
+    if (fd_ >= 0) {
+      (void)flush();
+      ::close(fd_);
+    }
+  }
+
+  /// Creates `path` (or recovers it and cuts off a torn or damaged tail) and opens it for
+  /// appending. The recovered state is available through recovered().
+  [[nodiscard]] static result<tlog_writer> open(const std::string& path, fsync_policy policy) {
+    recovered_tlog rec;
+    auto existing = read_tlog(path);
+    const bool fresh = !existing && existing.error().code == errc::not_found;
+    if (!existing && !fresh) return unexpected(existing.error());
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "open for append failed");
+    tlog_writer w(fd, policy);
+    if (!fresh && existing->intact_bytes == 0) {
+      // Only a torn header: start over.
+      if (::ftruncate(fd, 0) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "truncate failed");
+    }
+    if (fresh || existing->intact_bytes == 0) {
+      std::vector<std::byte> header(detail::tlog_header_bytes, std::byte{0});
+      std::memcpy(header.data(), detail::tlog_magic, 8);
+      header[8] = static_cast<std::byte>(detail::tlog_version);
+      if (auto ok = detail::write_all(fd, header.data(), header.size()); !ok) return unexpected(ok.error());
+      if (::fsync(fd) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "fsync failed");
+    } else {
+      rec = std::move(*existing);
+      if (::ftruncate(fd, static_cast<off_t>(rec.intact_bytes)) != 0)
+        return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "truncate failed");
+      if (::lseek(fd, static_cast<off_t>(rec.intact_bytes), SEEK_SET) < 0)
+        return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "seek failed");
+      if (!rec.records.empty()) {
+        w.last_ = rec.records.back().at;
+        w.any_ = true;
+      }
+    }
+    w.recovered_ = std::move(rec);
+    return w;
+  }
+
+  /// Appends a well-formed delta whose epoch is not below the last one appended.
+  result<void> append(const delta& d) {
+    if (auto ok = check_shape(d); !ok) return ok;
+    if (any_ && d.at < last_) return unexpected(errc::epoch_regression, last_.value(), "log epochs must not decrease");
+    const bool new_epoch = any_ && d.at != last_;
+    if (new_epoch && policy_ == fsync_policy::per_epoch)
+      if (auto ok = sync(); !ok) return ok;
+    detail::encode_record(d, buffer_);
+    last_ = d.at;
+    any_ = true;
+    ++appended_;
+    if (policy_ == fsync_policy::per_record) return sync();
+    if (buffer_.size() >= buffer_limit) return write_buffer();
+    return {};
+  }
+
+  /// Writes buffered records to the file (no sync unless the policy syncs per epoch or record).
+  result<void> flush() {
+    if (policy_ == fsync_policy::never) return write_buffer();
+    return sync();
+  }
+
+  /// Records appended through this writer.
+  [[nodiscard]] std::uint64_t appended() const noexcept { return appended_; }
+  /// What open() recovered from an existing file (empty for a new one).
+  [[nodiscard]] const recovered_tlog& recovered() const noexcept { return recovered_; }
+
+ private:
+  static constexpr std::size_t buffer_limit = std::size_t{1} << 20;
+  tlog_writer(int fd, fsync_policy p) : fd_(fd), policy_(p) { buffer_.reserve(buffer_limit + 4096); }
+
+  result<void> write_buffer() {
+    if (buffer_.empty()) return {};
+    auto ok = detail::write_all(fd_, buffer_.data(), buffer_.size());
+    buffer_.clear();
+    return ok;
+  }
+  result<void> sync() {
+    if (auto ok = write_buffer(); !ok) return ok;
+    if (::fdatasync(fd_) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "fdatasync failed");
+    return {};
+  }
+
+  int fd_ = -1;
+  fsync_policy policy_;
+  std::vector<std::byte> buffer_;
+  epoch last_{0};
+  bool any_ = false;
+  std::uint64_t appended_ = 0;
+  recovered_tlog recovered_;
+};
+
+}  // namespace tickflow
