@@ -182,6 +182,37 @@ class page_store {
     return ds.size();
   }
 
+  /// Recreates a page under a given id with given bytes and epoch (loading a checkpoint).
+  /// errc::invalid_argument for an id no create() could have returned or a size out of range,
+  /// errc::duplicate_id if that index is alive. Fastest when ids arrive in increasing order.
+  result<void> insert_with_id(page_id id, std::span<const std::byte> content, epoch at) {
+    const std::uint64_t index = id.value() >> 32;
+    const auto generation = static_cast<std::uint32_t>(id.value());
+    if (generation == 0 || index >= 0xFFFFFFFFULL) return unexpected(errc::invalid_argument, id.value(), "not a page id");
+    if (content.empty() || content.size() > max_page_bytes)
+      return unexpected(errc::invalid_argument, content.size(), "page size out of range");
+    if (index < entries_.size()) {
+      if (entries_[index].live) return unexpected(errc::duplicate_id, id.value(), "page id already alive");
+      auto it = std::find(free_ids_.begin(), free_ids_.end(), static_cast<std::uint32_t>(index));
+      if (it != free_ids_.end()) free_ids_.erase(it);
+    } else {
+      for (std::size_t i = entries_.size(); i < index; ++i) free_ids_.push_back(static_cast<std::uint32_t>(i));
+      entries_.resize(index + 1);
+    }
+    // Allocate through create() on a scratch index, then move the slot under the wanted index.
+    auto made = create(content.size());
+    if (!made) return unexpected(made.error());
+    const std::uint64_t scratch = made->value() >> 32;
+    entry e = entries_[scratch];
+    entries_[scratch].live = false;
+    free_ids_.push_back(static_cast<std::uint32_t>(scratch));
+    e.generation = generation;
+    e.at = at;
+    entries_[index] = e;
+    std::memcpy(classes_[e.cls].page(e.slot), content.data(), content.size());
+    return {};
+  }
+
   /// Calls f(id, bytes, epoch) for every live page, in id order.
   template <class F>
   void for_each_page(F&& f) const {

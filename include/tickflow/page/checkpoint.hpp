@@ -1,0 +1,135 @@
+// tickflow/page/checkpoint.hpp — snapshots of a page store, and replay from a snapshot + log.
+//
+// Contract
+//   * File format (little-endian): "TFCKPTv1" (8 bytes), version u32 (= 1), checkpoint epoch
+//     u32, page count u64, then per page in id order: id u64, size u32, epoch u32, bytes; then
+//     the store digest u64 (page_store::digest) and a CRC-32C u32 of everything before it.
+//   * save_checkpoint writes `path`.tmp, syncs it, renames it over `path` and syncs the folder:
+//     a crash leaves either the old checkpoint or the new one, never a torn one.
+//   * load_checkpoint verifies the CRC before parsing, parses strictly (every size checked
+//     against the bytes left before use), rebuilds the store with the same ids, and checks that
+//     its digest equals the recorded one. Any failure is errc::corrupt_data (detail: offset) or
+//     the I/O error; nothing partial is returned.
+//   * A checkpoint at epoch E is the state after every log record with epoch <= E. replay()
+//     loads a checkpoint and applies, in order, the intact records of a log whose epoch is
+//     above E. Deltas are the only logged events: pages created or released after the checkpoint
+//     are not in the log (a later log format adds them).
+//
+// Thread-safety: functions over values; concurrent calls on different paths are fine.
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tickflow/core/crc32c.hpp"
+#include "tickflow/core/result.hpp"
+#include "tickflow/page/page_store.hpp"
+#include "tickflow/page/tlog.hpp"
+
+namespace tickflow {
+
+struct checkpoint {
+  epoch at{0};
+  page_store store;
+  std::uint64_t digest = 0;
+};
+
+namespace detail {
+inline constexpr char checkpoint_magic[8] = {'T', 'F', 'C', 'K', 'P', 'T', 'v', '1'};
+}
+
+/// Serializes `store` as a checkpoint at epoch `at` (in memory).
+[[nodiscard]] inline std::vector<std::byte> encode_checkpoint(const page_store& store, epoch at) {
+  std::vector<std::byte> out;
+  for (char c : detail::checkpoint_magic) out.push_back(static_cast<std::byte>(c));
+  detail::put_u32(out, 1);
+  detail::put_u32(out, at.value());
+  detail::put_u64(out, store.size());
+  store.for_each_page([&](page_id id, std::span<const std::byte> b, epoch e) {
+    detail::put_u64(out, id.value());
+    detail::put_u32(out, static_cast<std::uint32_t>(b.size()));
+    detail::put_u32(out, e.value());
+    out.insert(out.end(), b.begin(), b.end());
+  });
+  detail::put_u64(out, store.digest());
+  detail::put_u32(out, crc32c(out));
+  return out;
+}
+
+/// Parses and verifies a checkpoint image (see the file contract).
+[[nodiscard]] inline result<checkpoint> decode_checkpoint(std::span<const std::byte> file) {
+  constexpr std::size_t head = 8 + 4 + 4 + 8, tail = 8 + 4;
+  if (file.size() < head + tail || std::memcmp(file.data(), detail::checkpoint_magic, 8) != 0)
+    return unexpected(errc::corrupt_data, 0, "not a tickflow checkpoint");
+  const std::size_t body = file.size() - 4;
+  if (crc32c(file.first(body)) != static_cast<std::uint32_t>(detail::get_le(file.data() + body, 4)))
+    return unexpected(errc::corrupt_data, body, "checkpoint checksum mismatch");
+  if (detail::get_le(file.data() + 8, 4) != 1) return unexpected(errc::corrupt_data, 8, "unsupported checkpoint version");
+  checkpoint cp;
+  cp.at = epoch{static_cast<std::uint32_t>(detail::get_le(file.data() + 12, 4))};
+  const std::uint64_t pages = detail::get_le(file.data() + 16, 8);
+  std::size_t pos = head;
+  const std::size_t end = file.size() - tail;
+  for (std::uint64_t i = 0; i < pages; ++i) {
+    if (end - pos < 16) return unexpected(errc::corrupt_data, pos, "page header past the end");
+    const page_id id{detail::get_le(file.data() + pos, 8)};
+    const std::size_t size = detail::get_le(file.data() + pos + 8, 4);
+    const epoch e{static_cast<std::uint32_t>(detail::get_le(file.data() + pos + 12, 4))};
+    pos += 16;
+    if (size > end - pos) return unexpected(errc::corrupt_data, pos, "page bytes past the end");
+    if (auto ok = cp.store.insert_with_id(id, file.subspan(pos, size), e); !ok)
+      return unexpected(errc::corrupt_data, pos, "page record rejected");
+    pos += size;
+  }
+  if (pos != end) return unexpected(errc::corrupt_data, pos, "trailing bytes after the pages");
+  cp.digest = detail::get_le(file.data() + end, 8);
+  if (cp.store.digest() != cp.digest) return unexpected(errc::corrupt_data, end, "rebuilt store does not match the recorded digest");
+  return cp;
+}
+
+/// Writes a checkpoint of `store` at epoch `at` to `path`, atomically (see the file contract).
+inline result<void> save_checkpoint(const page_store& store, epoch at, const std::string& path) {
+  const auto image = encode_checkpoint(store, at);
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "open failed");
+  auto ok = detail::write_all(fd, image.data(), image.size());
+  if (ok && ::fsync(fd) != 0) ok = unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "fsync failed");
+  ::close(fd);
+  if (!ok) return ok;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "rename failed");
+  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+/// Loads and verifies a checkpoint file.
+[[nodiscard]] inline result<checkpoint> load_checkpoint(const std::string& path) {
+  auto data = detail::read_file(path);
+  if (!data) return unexpected(data.error());
+  return decode_checkpoint(*data);
+}
+
+/// The store a checkpoint plus the records of a log after it describe. An invalid record is an
+/// error whose detail is its index in the log.
+[[nodiscard]] inline result<checkpoint> replay(checkpoint cp, const recovered_tlog& log) {
+  for (std::size_t i = 0; i < log.records.size(); ++i) {
+    const delta& d = log.records[i];
+    if (d.at <= cp.at) continue;
+    if (auto ok = cp.store.apply(d); !ok) return unexpected(ok.error().code, i, ok.error().message);
+  }
+  if (!log.records.empty() && log.records.back().at > cp.at) cp.at = log.records.back().at;
+  cp.digest = cp.store.digest();
+  return cp;
+}
+
+}  // namespace tickflow
