@@ -66,10 +66,13 @@ class median_collector : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
       if (r.error_occurred) errors_.push_back(r.benchmark_name());
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") {
-        auto it = r.counters.find("items_per_second");
-        medians_[r.run_name.function_name] = {r.GetAdjustedRealTime(),
-                                      it == r.counters.end() ? 0.0 : it->second.value};
+      const bool is_median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if (is_median || r.run_type == Run::RT_Iteration) {
+        auto items = r.counters.find("items_per_second");
+        auto bytes = r.counters.find("bytes_per_second");
+        const struct median m = {r.GetAdjustedRealTime(), items == r.counters.end() ? 0.0 : items->second.value,
+                                 bytes == r.counters.end() ? 0.0 : bytes->second.value};
+        (is_median ? medians_ : singles_)[r.run_name.function_name] = m;
       }
     }
     ConsoleReporter::ReportRuns(runs);
@@ -77,17 +80,20 @@ class median_collector : public benchmark::ConsoleReporter {
   struct median {
     double real_time;         ///< per iteration, in the case's time unit
     double items_per_second;  ///< 0 when the case sets no item count
+    double bytes_per_second;  ///< 0 when the case sets no byte count
   };
   /// The median of a case, if it ran (with repetitions) and produced one.
+  /// With a single repetition (no aggregates) the one measured run stands in for the median.
   std::optional<median> get(const std::string& name) const {
-    auto it = medians_.find(name);
-    if (it == medians_.end()) return std::nullopt;
-    return it->second;
+    if (auto it = medians_.find(name); it != medians_.end()) return it->second;
+    if (auto it = singles_.find(name); it != singles_.end()) return it->second;
+    return std::nullopt;
   }
   const std::vector<std::string>& errors() const { return errors_; }
 
  private:
   std::map<std::string, median> medians_;
+  std::map<std::string, median> singles_;
   std::vector<std::string> errors_;
 };
 

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -297,7 +298,23 @@ class page_store {
   void write(const delta& d) noexcept {
     entry& e = *find(d.page);
     std::byte* base = classes_[e.cls].page(e.slot) + d.offset;
-    for_each_write(d, [&](std::size_t i, std::byte b) { base[i] = b; });
+    if (d.kind == delta_kind::dense) {
+      // Dense: whole 64-byte runs under a full mask word are one copy; the rest byte by byte.
+      for (std::size_t w = 0; w < d.mask.size(); ++w) {
+        const std::uint64_t bits = d.mask[w];
+        const std::size_t first = w * 64;
+        if (bits == ~std::uint64_t{0}) {
+          std::memcpy(base + first, d.payload.data() + first, 64);
+        } else {
+          for (std::uint64_t b = bits; b != 0; b &= b - 1) {
+            const std::size_t i = first + static_cast<std::size_t>(std::countr_zero(b));
+            base[i] = d.payload[i];
+          }
+        }
+      }
+    } else {
+      for_each_write(d, [&](std::size_t i, std::byte b) { base[i] = b; });
+    }
     e.at = d.at;
   }
 

@@ -1,0 +1,189 @@
+// Page-module benchmarks: transaction-log append and recovery throughput, bytes of bookkeeping
+// per page from RSS, and single-threaded delta application (per-delta AoS path). Ends with
+// the page/tlog budget lines of DESIGN.md §3.
+#include <benchmark/benchmark.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <tickflow/page/page_store.hpp>
+#include <tickflow/page/tlog.hpp>
+
+#include "support/harness.hpp"
+
+namespace {
+
+using namespace tickflow;
+namespace tb = tickflow::bench;
+
+std::string scratch_path() {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/tickflow_bench_" + std::to_string(::getpid()) + ".tlog";
+}
+
+delta full_delta(page_id page, epoch at, std::uint64_t id, std::uint32_t bytes, std::mt19937_64& rng) {
+  delta d;
+  d.page = page;
+  d.at = at;
+  d.id = delta_id{id};
+  d.offset = 0;
+  d.length = bytes;
+  d.kind = delta_kind::dense;
+  d.mask.assign(mask_words(bytes), ~std::uint64_t{0});
+  if (bytes % 64 != 0) d.mask.back() = (std::uint64_t{1} << (bytes % 64)) - 1;
+  d.payload.resize(bytes);
+  for (auto& b : d.payload) b = static_cast<std::byte>(rng());
+  return d;
+}
+
+// 200k records of 64-byte dense deltas over 4096 pages, epochs rising every 1000 records.
+const std::vector<delta>& log_records() {
+  static const std::vector<delta> records = [] {
+    std::mt19937_64 rng(1);
+    std::vector<delta> v;
+    v.reserve(200000);
+    for (std::uint64_t i = 0; i < 200000; ++i)
+      v.push_back(full_delta(page_id{rng() % 4096}, epoch{static_cast<std::uint32_t>(i / 1000)}, i, 64, rng));
+    return v;
+  }();
+  return records;
+}
+
+std::uint64_t file_size(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  return static_cast<std::uint64_t>(f.tellg());
+}
+
+void bm_tlog_append(benchmark::State& state) {
+  const auto& records = log_records();
+  const std::string path = scratch_path();
+  std::uint64_t bytes = 0;
+  for (auto _ : state) {
+    std::remove(path.c_str());
+    auto w = tlog_writer::open(path, fsync_policy::never);
+    if (!w) { state.SkipWithError("open failed"); return; }
+    for (const auto& d : records)
+      if (!w->append(d)) { state.SkipWithError("append failed"); return; }
+    if (!w->flush()) { state.SkipWithError("flush failed"); return; }
+    state.PauseTiming();
+    bytes += file_size(path);
+    state.ResumeTiming();
+  }
+  std::remove(path.c_str());
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+
+void bm_tlog_recover(benchmark::State& state) {
+  const auto& records = log_records();
+  const std::string path = scratch_path();
+  std::remove(path.c_str());
+  {
+    auto w = tlog_writer::open(path, fsync_policy::never);
+    for (const auto& d : records) (void)w->append(d);
+    (void)w->flush();
+  }
+  const std::uint64_t size = file_size(path);
+  for (auto _ : state) {
+    auto r = read_tlog(path);
+    if (!r || r->records.size() != records.size()) { state.SkipWithError("recovery lost records"); return; }
+    benchmark::DoNotOptimize(r->records.data());
+  }
+  std::remove(path.c_str());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
+}
+
+long rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long pages = 0, resident = 0;
+  f >> pages >> resident;
+  return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+// Bytes per page beyond the padded 64-byte payload, from the RSS growth of a freshly executed
+// copy of this binary while it creates 1M pages. (A forked child would inherit the parent's
+// resident heap and reuse it without growing.)
+constexpr const char* bookkeeping_flag = "--tickflow-bookkeeping-child";
+int bookkeeping_child() {
+  constexpr std::size_t pages = 1'000'000;
+  const long before = rss_bytes();
+  page_store s;
+  for (std::size_t i = 0; i < pages; ++i)
+    if (!s.create(64)) return 1;
+  std::printf("%.3f\n", static_cast<double>(rss_bytes() - before) / pages);
+  return 0;
+}
+double bookkeeping_per_page = -1;
+void bm_bookkeeping(benchmark::State& state) {
+  for (auto _ : state) {
+    char self[4096] = {};
+    const ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) { state.SkipWithError("cannot find this binary"); return; }
+    const std::string cmd = "'" + std::string(self, static_cast<std::size_t>(len)) + "' " + bookkeeping_flag;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    double per_page = -1;
+    const bool ok = p != nullptr && std::fscanf(p, "%lf", &per_page) == 1;
+    if (p != nullptr) ::pclose(p);
+    if (!ok) { state.SkipWithError("child failed"); return; }
+    bookkeeping_per_page = per_page - 64.0;
+    state.counters["rss_bytes_per_page"] = per_page;
+  }
+}
+
+// 8M dense 64-byte deltas onto 1M pages of 64 bytes, uniformly random page, one thread, through
+// page_store::apply (one validated delta at a time, in input order).
+void bm_apply_aos(benchmark::State& state) {
+  constexpr std::size_t pages = 1'000'000, deltas = 8'000'000;
+  page_store s;
+  std::vector<page_id> ids;
+  ids.reserve(pages);
+  for (std::size_t i = 0; i < pages; ++i) ids.push_back(*s.create(64));
+  std::mt19937_64 rng(2);
+  std::vector<delta> work;
+  work.reserve(deltas);
+  for (std::size_t i = 0; i < deltas; ++i) work.push_back(full_delta(ids[rng() % pages], epoch{1}, i, 64, rng));
+  for (auto _ : state) {
+    for (const auto& d : work)
+      if (!s.apply(d)) { state.SkipWithError("apply failed"); return; }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * deltas));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == bookkeeping_flag) return bookkeeping_child();
+  benchmark::RegisterBenchmark("tlog_append/never_fsync", bm_tlog_append)->Unit(benchmark::kMillisecond)->MinTime(0.2);
+  benchmark::RegisterBenchmark("tlog_recover", bm_tlog_recover)->Unit(benchmark::kMillisecond)->MinTime(0.2);
+  benchmark::RegisterBenchmark("page_bookkeeping/1M_pages_64B", bm_bookkeeping)->Iterations(1)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("page_apply/aos_8M_deltas_1M_pages", bm_apply_aos)->Iterations(1)->Unit(benchmark::kMillisecond);
+  tb::median_collector c;
+  tb::run_and_collect(argc, argv, c);
+  std::printf("\n");
+  auto bytes_rate = [&](const char* name) -> std::optional<double> {
+    auto m = c.get(name);
+    if (!m) return std::nullopt;
+    return m->bytes_per_second / 1e9;
+  };
+  auto items_rate = [&](const char* name) -> std::optional<double> {
+    auto m = c.get(name);
+    if (!m) return std::nullopt;
+    return m->items_per_second;
+  };
+  tb::print_budget("tlog.append_gb_per_s", bytes_rate("tlog_append/never_fsync"), "GB/s", tb::goal_op::at_least, 1.0);
+  tb::print_budget("tlog.recover_gb_per_s", bytes_rate("tlog_recover"), "GB/s", tb::goal_op::at_least, 1.0);
+  tb::print_budget("page.bookkeeping_bytes_per_page",
+                   bookkeeping_per_page >= 0 ? std::optional<double>(bookkeeping_per_page) : std::nullopt, "bytes",
+                   tb::goal_op::at_most, 32.0);
+  std::printf("# page.apply_deltas_per_s_1t: per-delta AoS path (page_store::apply); the grouped columnar path is not built yet\n");
+  tb::print_budget("page.apply_deltas_per_s_1t", items_rate("page_apply/aos_8M_deltas_1M_pages"), "deltas/s",
+                   tb::goal_op::at_least, 60e6);
+  return c.errors().empty() ? 0 : 1;
+}
