@@ -4,6 +4,8 @@
 // or a template); the test suite links two such units into one binary to keep it that way.
 #pragma once
 
+#include "tickflow/columnar/batch_apply.hpp"
+#include "tickflow/columnar/delta_batch.hpp"
 #include "tickflow/core/cache_padded.hpp"
 #include "tickflow/core/config.hpp"
 #include "tickflow/core/crc32c.hpp"

@@ -27,6 +27,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "tickflow/core/ids.hpp"
@@ -57,21 +58,28 @@ struct delta {
   return ((mask[i / 64] >> (i % 64)) & 1U) != 0;
 }
 
+/// Checks a delta given by its parts (the columnar batch uses this form).
+[[nodiscard]] inline result<void> check_shape(std::uint32_t offset, std::uint32_t length, delta_kind kind,
+                                              std::span<const std::uint64_t> mask, std::size_t payload_size) noexcept {
+  if (length == 0) return unexpected(errc::out_of_range, 0, "empty window");
+  if (std::uint64_t{offset} + length > 0xFFFFFFFFULL) return unexpected(errc::out_of_range, offset, "window end overflows");
+  if (mask.size() != mask_words(length)) return unexpected(errc::mask_length, mask.size(), "mask word count does not match the window");
+  if (length % 64 != 0 && (mask.back() >> (length % 64)) != 0)
+    return unexpected(errc::stray_mask_bits, length, "mask bits set past the window");
+  if (kind != delta_kind::dense && kind != delta_kind::sparse)
+    return unexpected(errc::invalid_argument, static_cast<std::uint64_t>(kind), "unknown delta kind");
+  std::size_t want = length;
+  if (kind == delta_kind::sparse) {
+    want = 0;
+    for (auto w : mask) want += static_cast<std::size_t>(std::popcount(w));
+  }
+  if (payload_size != want) return unexpected(errc::payload_mismatch, payload_size, "payload length does not match the kind");
+  return {};
+}
+
 /// Checks everything about `d` that does not need its page (see the file contract).
 [[nodiscard]] inline result<void> check_shape(const delta& d) noexcept {
-  if (d.length == 0) return unexpected(errc::out_of_range, 0, "empty window");
-  if (std::uint64_t{d.offset} + d.length > 0xFFFFFFFFULL) return unexpected(errc::out_of_range, d.offset, "window end overflows");
-  if (d.mask.size() != mask_words(d.length))
-    return unexpected(errc::mask_length, d.mask.size(), "mask word count does not match the window");
-  if (d.length % 64 != 0 && (d.mask.back() >> (d.length % 64)) != 0)
-    return unexpected(errc::stray_mask_bits, d.length, "mask bits set past the window");
-  if (d.kind != delta_kind::dense && d.kind != delta_kind::sparse)
-    return unexpected(errc::invalid_argument, static_cast<std::uint64_t>(d.kind), "unknown delta kind");
-  std::size_t set = 0;
-  for (auto w : d.mask) set += static_cast<std::size_t>(std::popcount(w));
-  const std::size_t want = d.kind == delta_kind::dense ? d.length : set;
-  if (d.payload.size() != want) return unexpected(errc::payload_mismatch, d.payload.size(), "payload length does not match the kind");
-  return {};
+  return check_shape(d.offset, d.length, d.kind, d.mask, d.payload.size());
 }
 
 /// Calls f(window_index, byte) for every byte `d` writes, in window order. `d` must be well-formed.

@@ -1,0 +1,148 @@
+// tickflow/columnar/delta_batch.hpp — deltas as columns: the structure-of-arrays batch.
+//
+// Contract
+//   * delta_batch stores n deltas as parallel columns (page, epoch, delta id, offset, length,
+//     kind) plus, per row, where its mask words start in one contiguous mask arena and where its
+//     payload starts in one contiguous payload arena. Row i is the i-th delta appended.
+//   * push_back(delta) appends any delta (well-formed or not: validation is the applier's job);
+//     from_deltas / to_deltas convert whole vectors; the round trip is exact (tests check it).
+//   * reserve(rows, mask_words, payload_bytes) allocates once; push_back then never allocates
+//     while within the reservation.
+//   * row(i) returns a lightweight view of row i (spans into the arenas), valid until the next
+//     mutation of the batch.
+//
+// Thread-safety: a value; concurrent const access is fine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "tickflow/core/ids.hpp"
+#include "tickflow/page/delta.hpp"
+
+namespace tickflow {
+
+/// A read-only view of one row of a delta_batch.
+struct delta_row {
+  page_id page;
+  epoch at;
+  delta_id id;
+  std::uint32_t offset;
+  std::uint32_t length;
+  delta_kind kind;
+  std::span<const std::uint64_t> mask;
+  std::span<const std::byte> payload;
+};
+
+class delta_batch {
+ public:
+  delta_batch() = default;
+
+  [[nodiscard]] std::size_t size() const noexcept { return page_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return page_.empty(); }
+
+  void reserve(std::size_t rows, std::size_t mask_words_total, std::size_t payload_bytes) {
+    page_.reserve(rows);
+    epoch_.reserve(rows);
+    id_.reserve(rows);
+    offset_.reserve(rows);
+    length_.reserve(rows);
+    kind_.reserve(rows);
+    mask_begin_.reserve(rows + 1);
+    payload_begin_.reserve(rows + 1);
+    masks_.reserve(mask_words_total);
+    payloads_.reserve(payload_bytes);
+  }
+
+  void clear() noexcept {
+    page_.clear();
+    epoch_.clear();
+    id_.clear();
+    offset_.clear();
+    length_.clear();
+    kind_.clear();
+    mask_begin_.assign(1, 0);
+    payload_begin_.assign(1, 0);
+    masks_.clear();
+    payloads_.clear();
+  }
+
+  void push_back(const delta& d) {
+    page_.push_back(d.page.value());
+    epoch_.push_back(d.at.value());
+    id_.push_back(d.id.value());
+    offset_.push_back(d.offset);
+    length_.push_back(d.length);
+    kind_.push_back(static_cast<std::uint8_t>(d.kind));
+    masks_.insert(masks_.end(), d.mask.begin(), d.mask.end());
+    payloads_.insert(payloads_.end(), d.payload.begin(), d.payload.end());
+    mask_begin_.push_back(masks_.size());
+    payload_begin_.push_back(payloads_.size());
+  }
+
+  [[nodiscard]] static delta_batch from_deltas(std::span<const delta> ds) {
+    delta_batch b;
+    std::size_t words = 0, bytes = 0;
+    for (const auto& d : ds) {
+      words += d.mask.size();
+      bytes += d.payload.size();
+    }
+    b.reserve(ds.size(), words, bytes);
+    for (const auto& d : ds) b.push_back(d);
+    return b;
+  }
+
+  [[nodiscard]] delta to_delta(std::size_t i) const {
+    const delta_row r = row(i);
+    delta d;
+    d.page = r.page;
+    d.at = r.at;
+    d.id = r.id;
+    d.offset = r.offset;
+    d.length = r.length;
+    d.kind = r.kind;
+    d.mask.assign(r.mask.begin(), r.mask.end());
+    d.payload.assign(r.payload.begin(), r.payload.end());
+    return d;
+  }
+  [[nodiscard]] std::vector<delta> to_deltas() const {
+    std::vector<delta> out;
+    out.reserve(size());
+    for (std::size_t i = 0; i < size(); ++i) out.push_back(to_delta(i));
+    return out;
+  }
+
+  [[nodiscard]] delta_row row(std::size_t i) const noexcept {
+    return delta_row{page_id{page_[i]},
+                     epoch{epoch_[i]},
+                     delta_id{id_[i]},
+                     offset_[i],
+                     length_[i],
+                     static_cast<delta_kind>(kind_[i]),
+                     std::span<const std::uint64_t>(masks_.data() + mask_begin_[i], mask_begin_[i + 1] - mask_begin_[i]),
+                     std::span<const std::byte>(payloads_.data() + payload_begin_[i], payload_begin_[i + 1] - payload_begin_[i])};
+  }
+
+  // Columns, for scans and kernels.
+  [[nodiscard]] std::span<const std::uint64_t> pages() const noexcept { return page_; }
+  [[nodiscard]] std::span<const std::uint32_t> epochs() const noexcept { return epoch_; }
+  [[nodiscard]] std::span<const std::uint64_t> ids() const noexcept { return id_; }
+  [[nodiscard]] std::span<const std::uint32_t> offsets() const noexcept { return offset_; }
+  [[nodiscard]] std::span<const std::uint32_t> lengths() const noexcept { return length_; }
+
+ private:
+  std::vector<std::uint64_t> page_;
+  std::vector<std::uint32_t> epoch_;
+  std::vector<std::uint64_t> id_;
+  std::vector<std::uint32_t> offset_;
+  std::vector<std::uint32_t> length_;
+  std::vector<std::uint8_t> kind_;
+  std::vector<std::size_t> mask_begin_{0};
+  std::vector<std::size_t> payload_begin_{0};
+  std::vector<std::uint64_t> masks_;
+  std::vector<std::byte> payloads_;
+};
+
+}  // namespace tickflow
