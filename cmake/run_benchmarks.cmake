@@ -1,5 +1,5 @@
 # Runs the tickflow bench binaries and gathers their results into one file.
-#   cmake -DBINARIES="a;b" -DOUT_DIR=dir [-DEXTRA_ARGS="--benchmark_repetitions=9"] -P run_benchmarks.cmake
+#   cmake -DBINARIES="a|b" -DOUT_DIR=dir [-DEXTRA_ARGS="--benchmark_repetitions=9"] -P run_benchmarks.cmake
 # For each binary: its console output streams through; its Google Benchmark JSON goes to
 # OUT_DIR/<binary>.json; its budget lines (DESIGN.md §3) are collected. At the end every
 # budget line is printed again together, and OUT_DIR/results.json holds, per binary, the exit
@@ -8,6 +8,8 @@
 if(NOT DEFINED BINARIES OR NOT DEFINED OUT_DIR)
   message(FATAL_ERROR "run_benchmarks.cmake: BINARIES and OUT_DIR are required")
 endif()
+# Binaries may be separated by ';' or '|' (the latter survives custom-command quoting).
+string(REPLACE "|" ";" BINARIES "${BINARIES}")
 file(MAKE_DIRECTORY "${OUT_DIR}")
 separate_arguments(extra UNIX_COMMAND "${EXTRA_ARGS}")
 
