@@ -142,12 +142,19 @@ void bm_bookkeeping(benchmark::State& state) {
 
 // 8M dense 64-byte deltas onto 1M pages of 64 bytes, uniformly random page, one thread, through
 // page_store::apply (one validated delta at a time, in input order).
-void bm_apply_aos(benchmark::State& state) {
-  constexpr std::size_t pages = 1'000'000, deltas = 8'000'000;
-  page_store s;
+constexpr std::size_t apply_pages = 1'000'000, apply_deltas = 8'000'000;
+
+std::vector<page_id> make_pages(page_store& s, std::size_t n) {
   std::vector<page_id> ids;
-  ids.reserve(pages);
-  for (std::size_t i = 0; i < pages; ++i) ids.push_back(*s.create(64));
+  ids.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) ids.push_back(*s.create(64));
+  return ids;
+}
+
+void bm_apply_aos(benchmark::State& state) {
+  constexpr std::size_t pages = apply_pages, deltas = apply_deltas;
+  page_store s;
+  const auto ids = make_pages(s, pages);
   std::mt19937_64 rng(2);
   std::vector<delta> work;
   work.reserve(deltas);
@@ -162,11 +169,9 @@ void bm_apply_aos(benchmark::State& state) {
 // The same workload through the columnar batch and batch_applier (validate all, then write
 // with pages prefetched ahead), in input order.
 void bm_apply_batch(benchmark::State& state) {
-  constexpr std::size_t pages = 1'000'000, deltas = 8'000'000;
+  constexpr std::size_t pages = apply_pages, deltas = apply_deltas;
   page_store s;
-  std::vector<page_id> ids;
-  ids.reserve(pages);
-  for (std::size_t i = 0; i < pages; ++i) ids.push_back(*s.create(64));
+  const auto ids = make_pages(s, pages);
   std::mt19937_64 rng(2);
   delta_batch batch;
   batch.reserve(deltas, deltas, deltas * 64);
