@@ -6,6 +6,9 @@
 
 #include "tickflow/columnar/batch_apply.hpp"
 #include "tickflow/columnar/delta_batch.hpp"
+#if __has_include(<xsimd/xsimd.hpp>)
+#  include "tickflow/columnar/scan.hpp"  // needs the xsimd headers
+#endif
 #include "tickflow/core/cache_padded.hpp"
 #include "tickflow/core/config.hpp"
 #include "tickflow/core/crc32c.hpp"
