@@ -26,7 +26,7 @@
 namespace tickflow {
 
 namespace spsc_layout {
-/// Cells of one cache line; contiguous runs of items; zero-copy spans. The default.
+/// 4 KiB cells; contiguous runs of items; zero-copy spans. The default.
 struct packed {};
 /// A sequence word per slot; neighbouring items on different lines. Single-item streaming.
 struct spread {};

@@ -31,14 +31,15 @@
 //     not notify, to keep that RMW off their path: a parked peer then sees their progress
 //     within one park_wait::max_sleep slice (1 ms by default).
 //
-// Layout (spsc_layout.hpp): `packed` (default) keeps items contiguous in line-sized cells, for
-// zero-copy spans and batches; `spread` gives every slot its own sequence word and puts
-// neighbouring items on different lines, for single-item streaming. In both the consumer tests a
-// sequence word in the line that holds the item (one miss per item, not two), and the producer
-// learns about free space from a cached copy of the consumer's position, re-read only when the
-// ring looks full. Each side keeps its cursor on its own cache line.
+// Layout (spsc_layout.hpp): `packed` (default) keeps items contiguous in 4 KiB cells, for
+// zero-copy spans and batches; `spread` gives every slot its own sequence word in the item's
+// line and puts neighbouring items on different lines, for single-item streaming (one miss per
+// item, not two). In both the consumer learns that an item is there from a sequence word next
+// to it, and the producer learns about free space from a cached copy of the consumer's
+// position, re-read only when the ring looks full. Each side keeps its cursor on its own line.
 //
-// Complexity: O(1) per item; batch calls O(n) with one index publication per call.
+// Complexity: O(1) per item; batch calls O(n) with one release store per cell touched (packed)
+// or per item (spread) and one cursor publication per call.
 #pragma once
 
 #include <algorithm>
