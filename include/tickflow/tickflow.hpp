@@ -6,6 +6,7 @@
 
 #include "tickflow/columnar/batch_apply.hpp"
 #include "tickflow/columnar/delta_batch.hpp"
+#include "tickflow/columnar/fwd.hpp"
 #if __has_include(<xsimd/xsimd.hpp>)
 #  include "tickflow/columnar/scan.hpp"  // needs the xsimd headers
 #endif
