@@ -9,8 +9,9 @@
 //   * How: pass 1 resolves every row's page (prefetching table entries ahead) and checks it,
 //     recording the page address; pass 2 writes, prefetching the pages of rows a fixed distance
 //     ahead so that the cache misses of random pages overlap instead of queueing. Dense rows copy
-//     whole 64-byte mask words with one store (AVX-512 masked byte stores for partial words when
-//     the CPU has AVX-512BW, a bit loop otherwise).
+//     whole 64-byte mask words with one store; partial words use AVX-512 masked byte stores when
+//     the CPU has AVX-512BW, an AVX2 load-blend-store when it has AVX2, a bit loop otherwise
+//     (chosen at run time; each is tested against the bit loop).
 //   * Allocation: scratch buffers grow to the largest batch seen and are reused: a warmed-up
 //     applier does not allocate.
 //
@@ -44,8 +45,30 @@ __attribute__((target("avx512bw"))) inline void masked_copy64_avx512(std::byte* 
   const __m512i v = _mm512_loadu_si512(static_cast<const void*>(src));
   _mm512_mask_storeu_epi8(static_cast<void*>(dst), static_cast<__mmask64>(mask), v);
 }
+// 32 mask bits -> 32 bytes of 0x00 / 0xFF: byte j takes mask byte j/8, then tests bit j%8.
+__attribute__((target("avx2"))) inline __m256i expand_mask32_avx2(std::uint32_t bits) noexcept {
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+__attribute__((target("avx2"))) inline void masked_copy64_avx2(std::byte* dst, const std::byte* src,
+                                                                std::uint64_t mask) noexcept {
+  for (int half = 0; half < 2; ++half) {
+    auto* d = reinterpret_cast<__m256i*>(dst + 32 * half);
+    const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 * half));
+    const __m256i old = _mm256_loadu_si256(d);
+    const __m256i m = expand_mask32_avx2(static_cast<std::uint32_t>(mask >> (32 * half)));
+    _mm256_storeu_si256(d, _mm256_blendv_epi8(old, s, m));
+  }
+}
 inline bool have_avx512bw() noexcept {
   static const bool yes = __builtin_cpu_supports("avx512bw");
+  return yes;
+}
+inline bool have_avx2() noexcept {
+  static const bool yes = __builtin_cpu_supports("avx2");
   return yes;
 }
 #endif
@@ -61,6 +84,10 @@ inline void masked_copy_word(std::byte* dst, const std::byte* src, std::uint64_t
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if (whole && have_avx512bw()) {
     masked_copy64_avx512(dst, src, mask);
+    return;
+  }
+  if (whole && have_avx2()) {
+    masked_copy64_avx2(dst, src, mask);  // read-modify-write of the 64 bytes: the blend
     return;
   }
 #endif
