@@ -11,6 +11,16 @@
 
 #include "support/catch.hpp"
 
+/// Mismatches of both kernels on a small hand-checked column (0 when they are right).
+inline int small_case_errors() {
+  const std::vector<std::uint32_t> small{1, 5, 9, 5, 2, 7, 5, 0, 3, 4, 6, 8, 5, 5, 1, 2, 9, 9};
+  std::vector<std::uint32_t> idx(small.size());
+  int errors = tickflow::count_in_range<std::uint32_t>(small, 4, 6) == 7 ? 0 : 1;
+  const std::size_t n = tickflow::select_in_range<std::uint32_t>(small, 9, 9, idx.data());
+  errors += (n == 3 && idx[0] == 2 && idx[1] == 16 && idx[2] == 17) ? 0 : 1;
+  return errors;
+}
+
 template <class T>
 void check_scans_against_oracle() {
   std::mt19937_64 rng(sizeof(T) * 7919);
