@@ -4,12 +4,17 @@
 //   * delta_batch stores n deltas as parallel columns (page, epoch, delta id, offset, length,
 //     kind) plus, per row, where its mask words start in one contiguous mask arena and where its
 //     payload starts in one contiguous payload arena. Row i is the i-th delta appended.
-//   * push_back(delta) appends any delta (well-formed or not: validation is the applier's job);
+//   * push_back(delta) appends any delta, well-formed or not (rejecting is the applier's job),
+//     with the strong exception guarantee. It runs check_shape on the row while its bytes are in
+//     cache and remembers the first ill-formed row and its error (first_ill_formed,
+//     shape_error); the applier checks the rest, which needs the page store.
 //     from_deltas / to_deltas convert whole vectors; the round trip is exact (tests check it).
 //   * reserve(rows, mask_words, payload_bytes) allocates once; push_back then never allocates
 //     while within the reservation.
 //   * row(i) returns a lightweight view of row i (spans into the arenas), valid until the next
 //     mutation of the batch.
+//
+//   * Big columns and arenas are allocated with huge_page_allocator (core/huge_alloc.hpp).
 //
 // Thread-safety: a value; concurrent const access is fine.
 #pragma once
@@ -19,7 +24,9 @@
 #include <span>
 #include <vector>
 
+#include "tickflow/core/huge_alloc.hpp"
 #include "tickflow/core/ids.hpp"
+#include "tickflow/core/result.hpp"
 #include "tickflow/page/delta.hpp"
 
 namespace tickflow {
@@ -67,19 +74,32 @@ class delta_batch {
     payload_begin_.assign(1, 0);
     masks_.clear();
     payloads_.clear();
+    ill_formed_ = no_row;
+    shape_error_ = error{};
   }
 
+  /// Appends d. Strong guarantee: if an allocation throws, the batch is as before.
   void push_back(const delta& d) {
-    page_.push_back(d.page.value());
-    epoch_.push_back(d.at.value());
-    id_.push_back(d.id.value());
-    offset_.push_back(d.offset);
-    length_.push_back(d.length);
-    kind_.push_back(static_cast<std::uint8_t>(d.kind));
-    masks_.insert(masks_.end(), d.mask.begin(), d.mask.end());
-    payloads_.insert(payloads_.end(), d.payload.begin(), d.payload.end());
-    mask_begin_.push_back(masks_.size());
-    payload_begin_.push_back(payloads_.size());
+    const std::size_t rows = page_.size(), words = masks_.size(), bytes = payloads_.size();
+    try {
+      page_.push_back(d.page.value());
+      epoch_.push_back(d.at.value());
+      id_.push_back(d.id.value());
+      offset_.push_back(d.offset);
+      length_.push_back(d.length);
+      kind_.push_back(static_cast<std::uint8_t>(d.kind));
+      masks_.insert(masks_.end(), d.mask.begin(), d.mask.end());
+      payloads_.insert(payloads_.end(), d.payload.begin(), d.payload.end());
+      mask_begin_.push_back(masks_.size());
+      payload_begin_.push_back(payloads_.size());
+    } catch (...) {
+      truncate(rows, words, bytes);
+      throw;
+    }
+    if (ill_formed_ == no_row) {
+      if (auto ok = check_shape(d.offset, d.length, d.kind, d.mask, d.payload.size()); !ok)
+        ill_formed_ = rows, shape_error_ = error{ok.error().code, rows, ok.error().message};
+    }
   }
 
   [[nodiscard]] static delta_batch from_deltas(std::span<const delta> ds) {
@@ -131,18 +151,47 @@ class delta_batch {
   [[nodiscard]] std::span<const std::uint64_t> ids() const noexcept { return id_; }
   [[nodiscard]] std::span<const std::uint32_t> offsets() const noexcept { return offset_; }
   [[nodiscard]] std::span<const std::uint32_t> lengths() const noexcept { return length_; }
+  /// The first row that fails check_shape (delta.hpp), or no_row. Shapes are checked as rows
+  /// are appended, while their bytes are in cache; appliers then check only what needs a page.
+  static constexpr std::size_t no_row = ~std::size_t{0};
+  [[nodiscard]] std::size_t first_ill_formed() const noexcept { return ill_formed_; }
+  /// check_shape's error for first_ill_formed() (detail: the row); errc::ok if every row is well-formed.
+  [[nodiscard]] error shape_error() const noexcept { return shape_error_; }
+  [[nodiscard]] std::span<const std::uint8_t> kinds() const noexcept { return kind_; }
+  [[nodiscard]] const std::uint64_t* mask_arena() const noexcept { return masks_.data(); }
+  /// Where row i's payload starts in the payload arena (size() + 1 entries; the last is the end).
+  [[nodiscard]] std::span<const std::size_t> payload_offsets() const noexcept { return payload_begin_; }
+  [[nodiscard]] const std::byte* payload_arena() const noexcept { return payloads_.data(); }
 
  private:
-  std::vector<std::uint64_t> page_;
-  std::vector<std::uint32_t> epoch_;
-  std::vector<std::uint64_t> id_;
-  std::vector<std::uint32_t> offset_;
-  std::vector<std::uint32_t> length_;
-  std::vector<std::uint8_t> kind_;
-  std::vector<std::size_t> mask_begin_{0};
-  std::vector<std::size_t> payload_begin_{0};
-  std::vector<std::uint64_t> masks_;
-  std::vector<std::byte> payloads_;
+  // Columns of a big batch span hundreds of MiB: huge pages spare the kernels a TLB miss per 4 KiB.
+  template <class T>
+  using column = std::vector<T, huge_page_allocator<T>>;
+  column<std::uint64_t> page_;
+  column<std::uint32_t> epoch_;
+  column<std::uint64_t> id_;
+  column<std::uint32_t> offset_;
+  column<std::uint32_t> length_;
+  column<std::uint8_t> kind_;
+  column<std::size_t> mask_begin_ = column<std::size_t>(1, 0);
+  column<std::size_t> payload_begin_ = column<std::size_t>(1, 0);
+  column<std::uint64_t> masks_;
+  column<std::byte> payloads_;
+  std::size_t ill_formed_ = no_row;
+  error shape_error_{};
+
+  void truncate(std::size_t rows, std::size_t words, std::size_t bytes) noexcept {
+    page_.resize(rows);
+    epoch_.resize(rows);
+    id_.resize(rows);
+    offset_.resize(rows);
+    length_.resize(rows);
+    kind_.resize(rows);
+    mask_begin_.resize(rows + 1);
+    payload_begin_.resize(rows + 1);
+    masks_.resize(words);
+    payloads_.resize(bytes);
+  }
 };
 
 }  // namespace tickflow

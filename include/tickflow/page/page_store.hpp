@@ -65,6 +65,12 @@ class page_store {
   /// above max_page_bytes.
   [[nodiscard]] result<page_id> create(std::size_t bytes) {
     if (bytes == 0 || bytes > max_page_bytes) return unexpected(errc::invalid_argument, bytes, "page size out of range");
+    if (free_ids_.empty() && (entries_.size() == entries_.capacity() || generations_.size() == generations_.capacity())) {
+      // Grow both tables first (geometrically), so that the push_backs below cannot throw.
+      const std::size_t want = std::max<std::size_t>(64, 2 * entries_.size());
+      entries_.reserve(want);
+      generations_.reserve(want);
+    }
     const auto lines = static_cast<std::uint32_t>((bytes + line - 1) / line);
     const std::uint16_t cls = class_for(lines);
     auto& c = classes_[cls];
@@ -85,16 +91,19 @@ class page_store {
     } else {
       index = static_cast<std::uint32_t>(entries_.size());
       entries_.push_back({});
+      generations_.push_back(0);
     }
     entry& e = entries_[index];
-    e.generation += 1;
+    std::uint32_t& generation = generations_[index];
+    generation += 1;
+    if (generation == 0) generation = 1;  // 0 is never a valid generation
     e.bytes = static_cast<std::uint32_t>(bytes);
     e.slot = slot;
     e.cls = cls;
     e.live = true;
     e.at = epoch{0};
     ++live_;
-    return page_id{(std::uint64_t{index} << 32) | e.generation};
+    return page_id{(std::uint64_t{index} << 32) | generation};
   }
 
   /// Frees a page; its id becomes unknown. errc::not_found if it is not alive.
@@ -219,6 +228,7 @@ class page_store {
     } else {
       for (std::size_t i = entries_.size(); i < index; ++i) free_ids_.push_back(static_cast<std::uint32_t>(i));
       entries_.resize(index + 1);
+      generations_.resize(index + 1);
     }
     // Allocate through create() on a scratch index, then move the slot under the wanted index.
     auto made = create(content.size());
@@ -227,9 +237,9 @@ class page_store {
     entry e = entries_[scratch];
     entries_[scratch].live = false;
     free_ids_.push_back(static_cast<std::uint32_t>(scratch));
-    e.generation = generation;
     e.at = at;
     entries_[index] = e;
+    generations_[index] = generation;
     std::memcpy(classes_[e.cls].page(e.slot), content.data(), content.size());
     return {};
   }
@@ -240,7 +250,7 @@ class page_store {
     for (std::size_t i = 0; i < entries_.size(); ++i) {
       const entry& e = entries_[i];
       if (!e.live) continue;
-      f(page_id{(std::uint64_t{i} << 32) | e.generation},
+      f(page_id{(std::uint64_t{i} << 32) | generations_[i]},
         std::span<const std::byte>(classes_[e.cls].page(e.slot), e.bytes), e.at);
     }
   }
@@ -260,19 +270,16 @@ class page_store {
  private:
   friend class batch_applier;
 
+  // The generation of each index lives in its own dense array (generations_), which batch
+  // kernels scan apart from the rest of the entry.
   struct entry {
-    std::uint32_t generation = 0;
     std::uint32_t bytes = 0;
     std::uint32_t slot = 0;
     std::uint16_t cls = 0;
     bool live = false;
     epoch at{0};
-    // Scratch of batch_applier's validation pass (the page's epoch as the batch so far leaves
-    // it), next to the entry it reads anyway: one cache miss per row instead of two.
-    std::uint32_t batch_stamp = 0;
-    epoch batch_epoch{0};
   };
-  static_assert(sizeof(entry) <= 28, "bookkeeping per page stays small");
+  static_assert(sizeof(entry) == 16, "bookkeeping per page stays small: 16 + 4 bytes of generation");
 
   struct aligned_delete {
     void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{cache_line_size}); }
@@ -309,7 +316,7 @@ class page_store {
     const std::uint64_t index = id.value() >> 32;
     if (index >= entries_.size()) return nullptr;
     const entry& e = entries_[index];
-    return e.live && e.generation == static_cast<std::uint32_t>(id.value()) ? &e : nullptr;
+    return e.live && generations_[index] == static_cast<std::uint32_t>(id.value()) ? &e : nullptr;
   }
   entry* find(page_id id) noexcept { return const_cast<entry*>(std::as_const(*this).find(id)); }
 
@@ -345,6 +352,7 @@ class page_store {
   }
 
   std::vector<entry> entries_;
+  std::vector<std::uint32_t> generations_;  // parallel to entries_
   std::vector<std::uint32_t> free_ids_;
   std::vector<size_class> classes_;
   std::size_t live_ = 0;
