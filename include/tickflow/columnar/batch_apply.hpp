@@ -3,28 +3,39 @@
 // Contract
 //   * batch_applier::apply(store, batch) validates every row exactly as page_store::validate
 //     would, each against the epochs the earlier rows leave (so a row whose epoch is below an
-//     earlier row's on the same page is an epoch regression), and applies all rows in batch order
-//     only if every row is valid. Otherwise nothing changes and the error's detail is the index of
-//     the first invalid row. The result equals applying the rows one by one (tests check digests).
-//   * How: pass 1 resolves every row's page (prefetching table entries ahead) and checks it,
-//     recording the page address; pass 2 writes, prefetching the pages of rows a fixed distance
-//     ahead so that the cache misses of random pages overlap instead of queueing. Dense rows copy
-//     whole 64-byte mask words with one store; partial words use AVX-512 masked byte stores when
-//     the CPU has AVX-512BW, an AVX2 load-blend-store when it has AVX2, a bit loop otherwise
-//     (chosen at run time; each is tested against the bit loop).
-//   * Allocation: scratch buffers grow to the largest batch seen and are reused: a warmed-up
-//     applier does not allocate.
+//     earlier row's on the same page is an epoch regression), and applies all rows only if every
+//     row is valid. Otherwise nothing changes and the error's detail is the index of the first
+//     invalid row in batch order. The result equals applying the rows one by one, in batch order
+//     (tests check digests, page bytes and epochs).
+//   * How (docs/decisions.md has the measurements behind it):
+//       1. In batch order, the checks that need no page (the shapes, which delta_batch checked
+//          as the rows were appended; the id's index in the table), and a 32-byte record per
+//          row appended to its bucket: a stable radix partition on the high bits of the page's
+//          table index, sized so that one bucket's pages, table entries and coverage bits fit
+//          in a core's L2 (`bucket_bytes`).
+//       2. Bucket by bucket, rows newest first: the checks against the page, and for each row the
+//          bytes it still owns, i.e. that no later row on its page writes (one coverage bit per
+//          page byte). A row that owns nothing is dropped; nothing is written yet.
+//       3. If every row is valid, the owned bytes of the remaining rows are written, bucket by
+//          bucket, with payloads and pages prefetched ahead. Each page byte is written at most
+//          once. Dense rows use a masked 64-byte copy: AVX-512BW masked byte stores when the CPU
+//          has them, an AVX2 load-blend-store with AVX2, a bit loop otherwise (chosen at run time;
+//          each is tested against the bit loop). Sparse rows scatter their bytes.
+//   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
+//   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
+//     records) grow as needed and are kept: after a batch or two of similar size and spread over
+//     the pages, apply() does not allocate.
 //
 // Thread-safety: an applier is used by one thread at a time; the store must not be used
 // concurrently with apply().
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -32,6 +43,7 @@
 #endif
 
 #include "tickflow/columnar/delta_batch.hpp"
+#include "tickflow/core/huge_alloc.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/page/page_store.hpp"
 
@@ -101,72 +113,325 @@ inline void masked_copy_word(std::byte* dst, const std::byte* src, std::uint64_t
 
 class batch_applier {
  public:
-  /// Rows ahead of the current one whose pages are prefetched.
-  static constexpr std::size_t prefetch_distance = 16;
+  /// Target bytes of one bucket's working set (its pages, their table entries and coverage
+  /// bits); a bucket's pages are written while they sit in one core's L2.
+  std::size_t bucket_bytes = 256 * 1024;
 
   /// Validates then applies every row of `batch` (see the file contract). Returns the rows applied.
   result<std::size_t> apply(page_store& store, const delta_batch& batch) {
     const std::size_t n = batch.size();
-    if (pages_.size() < n) pages_.resize(n);
-    // A fresh stamp marks "touched by this batch"; stamps are per applier and per call, and a
-    // wrap-around (2^32 calls) clears the marks.
-    stamp_ = next_stamp();
-    if (stamp_ == 1)
-      for (auto& e : store.entries_) e.batch_stamp = 0;
-    const auto page_col = batch.pages();
-    // Pass 1: resolve and check, in batch order.
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + prefetch_distance < n) store.prefetch_entry(page_id{page_col[i + prefetch_distance]});
-      const delta_row r = batch.row(i);
-      if (auto ok = check_shape(r.offset, r.length, r.kind, r.mask, r.payload.size()); !ok)
-        return unexpected(ok.error().code, i, ok.error().message);
-      page_store::entry* e = store.find(r.page);
-      if (e == nullptr) return unexpected(errc::not_found, i, "delta to an unknown page");
-      if (std::uint64_t{r.offset} + r.length > e->bytes) return unexpected(errc::out_of_range, i, "window past the end of the page");
-      // Running epoch per page: the page's own on first touch in this batch, then the last row's.
-      const epoch current = e->batch_stamp == stamp_ ? e->batch_epoch : e->at;
-      if (r.at < current) return unexpected(errc::epoch_regression, i, "delta epoch below the page's");
-      e->batch_stamp = stamp_;
-      e->batch_epoch = r.at;
-      pages_[i] = page_store::page_handle{store.classes_[e->cls].page(e->slot), e->bytes, &e->at};
+    if (n > max_rows) return unexpected(errc::invalid_argument, n, "batch has more than 2^32 - 1 rows");
+    plan_buckets(store);
+    reserve_blocks(n);
+    std::size_t first_bad = n;  // the first invalid row, if < n
+    error bad{};
+
+    // Pass 1, batch order: the id must be in the table (the batch has checked every row's shape
+    // as it was appended), and a record per row into its bucket.
+    if (batch.first_ill_formed() < n) {
+      first_bad = batch.first_ill_formed();
+      bad = batch.shape_error();
     }
-    // Pass 2: write, prefetching pages ahead.
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + prefetch_distance < n) {
-        const page_store::page_handle& ahead = pages_[i + prefetch_distance];
-        __builtin_prefetch(ahead.data + batch.offsets()[i + prefetch_distance], 1, 3);
+    const std::size_t table = store.entries_.size();
+    const std::uint64_t* page_col = batch.pages().data();
+    const std::uint32_t* epoch_col = batch.epochs().data();
+    const std::uint32_t* offset_col = batch.offsets().data();
+    const std::uint32_t* length_col = batch.lengths().data();
+    const std::uint8_t* kind_col = batch.kinds().data();
+    const std::uint64_t* masks = batch.mask_arena();
+    std::size_t mask_at = 0;  // row i's first mask word: shapes are valid, so it is the running sum
+    for (std::size_t i = 0; i < first_bad; ++i) {
+      const std::uint64_t index = page_col[i] >> 32;
+      // Generation 0 is never valid; it also marks dead pages in pass 2.
+      if (index >= table || static_cast<std::uint32_t>(page_col[i]) == 0) [[unlikely]] {
+        first_bad = i;
+        bad = error{errc::not_found, i, "delta to an unknown page"};
+        break;
       }
-      const delta_row r = batch.row(i);
-      std::byte* base = pages_[i].data + r.offset;
-      if (r.kind == delta_kind::dense) {
-        const std::size_t words = r.mask.size();
-        for (std::size_t w = 0; w < words; ++w) {
-          const bool whole = (w + 1) * 64 <= r.length;
-          detail::masked_copy_word(base + w * 64, r.payload.data() + w * 64, r.mask[w], whole);
-        }
-      } else {
-        std::size_t k = 0;
-        for (std::size_t w = 0; w < r.mask.size(); ++w)
-          for (std::uint64_t b = r.mask[w]; b != 0; b &= b - 1)
-            base[w * 64 + static_cast<std::size_t>(std::countr_zero(b))] = r.payload[k++];
-      }
-      *pages_[i].at = r.at;
+      const std::uint32_t length = length_col[i];
+      record* out = append(static_cast<std::size_t>(index >> shift_));
+      const auto local = static_cast<std::uint32_t>(index & ((std::size_t{1} << shift_) - 1));
+      *out = record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]), offset_col[i],
+                    length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]};
+      mask_at += mask_words(length);
     }
+
+    // Pass 2, bucket by bucket: the checks against the page, then (newest row first) the bytes
+    // each row still owns; nothing is written yet.
+    touched_.clear();
+    live_.clear();
+    extra_masks_.clear();
+    for (std::size_t b = 0; b < buckets_; ++b) {
+      if (blocks_of_[b].empty()) continue;
+      const std::size_t lo = b << shift_;
+      const std::size_t hi = std::min(table, lo + (std::size_t{1} << shift_));
+      prepare_bucket(store, lo, hi);
+      scan_bucket(store, batch, b, lo, n, first_bad, bad);
+      for (std::size_t i = lo; i < hi; ++i)
+        if (local_[i - lo].later_row != none) touched_.push_back(touched_page{static_cast<std::uint32_t>(i), local_[i - lo].final_at});
+    }
+    if (first_bad < n) return unexpected(bad.code, bad.detail, bad.message);
+
+    // Pass 3, bucket by bucket: write the owned bytes. Every byte is written at most once.
+    const auto payload_at = batch.payload_offsets();
+    const std::byte* arena = batch.payload_arena();
+    const std::size_t live = live_.size();
+    for (std::size_t k = 0; k < live; ++k) {
+      if (k + 2 * prefetch_distance < live) __builtin_prefetch(&payload_at[live_[k + 2 * prefetch_distance].row], 0, 3);
+      if (k + prefetch_distance < live) {
+        const live_row& ahead = live_[k + prefetch_distance];
+        __builtin_prefetch(arena + payload_at[ahead.row], 0, 3);
+        __builtin_prefetch(ahead.dst, 1, 3);
+      }
+      const live_row& w = live_[k];
+      write_owned(w, arena + payload_at[w.row], batch);
+    }
+    for (const touched_page& t : touched_) store.entries_[t.index].at = epoch{t.at};
     return n;
   }
 
  private:
-  // Stamps come from one counter shared by all appliers, so two appliers used in turn on one
-  // store never mistake each other's marks for their own.
-  static std::uint32_t next_stamp() noexcept {
-    static std::atomic<std::uint32_t> counter{0};
-    std::uint32_t s = counter.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (s == 0) s = counter.fetch_add(1, std::memory_order_relaxed) + 1;
-    return s;
+  static constexpr std::size_t prefetch_distance = 16;
+  static constexpr std::size_t max_rows = 0xFFFFFFFF;  // rows are numbered in 32 bits
+  // Records per block: 64 KiB + 64 bytes, so that the blocks' starts (where the buckets' write
+  // heads begin) fall on different cache sets.
+  static constexpr std::size_t per_block = 2050;
+
+  // A row as pass 1 leaves it: what pass 2 needs to check it against its page and to find the
+  // bytes it owns. Two records per cache line.
+  struct record {
+    std::uint32_t row;
+    std::uint32_t at;
+    std::uint32_t generation;
+    std::uint32_t offset;
+    std::uint64_t mask;          // the mask word, when the window is at most 64 bytes
+    std::uint32_t length;
+    std::uint32_t local_kind;    // index within the bucket << 1 | kind
+  };
+  static_assert(sizeof(record) == 32);
+
+  // A row that still owns bytes after every later row on its page: where, which, from where.
+  struct live_row {
+    std::byte* dst;       // page bytes at the window
+    std::uint64_t owned;  // owned bits (windows <= 64 bytes), else index into extra_masks_
+    std::uint32_t row;
+    std::uint32_t length_kind;  // length (<= 2^24) | kind << 31
+  };
+
+  void plan_buckets(const page_store& store) {
+    // Bytes per table index: its entry, its page (padded), and coverage bits for the page.
+    std::size_t lines = 0;
+    for (const auto& c : store.classes_) lines += std::size_t{c.next_slot} * c.lines;
+    const std::size_t table = std::max<std::size_t>(1, store.entries_.size());
+    const std::size_t per_index = sizeof(page_store::entry) + (lines * (page_store::line + 8)) / table;
+    unsigned shift = 6;
+    while (shift < 31 && (std::size_t{2} << shift) * per_index <= bucket_bytes) ++shift;
+    shift_ = shift;
+    buckets_ = (table + (std::size_t{1} << shift) - 1) >> shift;
+    if (blocks_of_.size() < buckets_) blocks_of_.resize(buckets_);
+    for (std::size_t b = 0; b < buckets_; ++b) blocks_of_[b].clear();
+    fill_.assign(buckets_, nullptr);
+    block_lo_.assign(buckets_, nullptr);
+    next_block_ = 0;
   }
 
-  std::vector<page_store::page_handle> pages_;
-  std::uint32_t stamp_ = 0;
+  void reserve_blocks(std::size_t n) {
+    const std::size_t need = n / per_block + buckets_ + 1;  // each bucket wastes under one block
+    if (blocks_.size() < need * per_block) blocks_.resize(need * per_block);
+  }
+
+  // Blocks fill downwards: a bucket's newest record is at the lowest address of its newest
+  // block, so reading newest first (pass 2) walks each block upwards.
+  record* append(std::size_t b) noexcept {
+    record* slot = fill_[b];
+    if (slot == block_lo_[b]) {
+      record* block = blocks_.data() + next_block_ * per_block;
+      blocks_of_[b].push_back(static_cast<std::uint32_t>(next_block_));
+      block_lo_[b] = block;
+      slot = block + per_block;
+      ++next_block_;
+    }
+    fill_[b] = --slot;
+    return slot;
+  }
+
+  // Per page of the bucket, for pass 2: a copy of what the checks read from the page's entry,
+  // next to the scan's own state, so that a row costs one lookup.
+  struct local_page {
+    std::uint32_t generation;  // 0 if the page is not alive (0 is never a valid generation)
+    std::uint32_t bytes;
+    std::uint32_t at;          // the page's epoch before the batch
+    std::uint32_t cov;         // where its coverage bits start
+    std::uint32_t later_row;   // none: no later row of this batch on the page
+    std::uint32_t later_at;    // none while later_row is
+    std::uint32_t final_at;    // the epoch of the page's newest row of this batch
+    std::uint32_t uncovered;   // page bytes no row seen so far writes; at 0 older rows own nothing
+  };
+  static_assert(sizeof(local_page) == 32);
+  static constexpr std::uint32_t none = 0xFFFFFFFF;
+
+  // Sets up the pages of table indices [lo, hi): coverage bits (one per byte, zeroed) and no
+  // later row. Reading the entries in order also brings them into cache for the lookups after.
+  void prepare_bucket(const page_store& store, std::size_t lo, std::size_t hi) {
+    local_.resize(hi - lo);
+    std::size_t words = 0;
+    for (std::size_t i = lo; i < hi; ++i) {
+      const auto& e = store.entries_[i];
+      local_[i - lo] = local_page{e.live ? store.generations_[i] : 0, e.bytes, e.at.value(), static_cast<std::uint32_t>(words),
+                                  none, none, 0, e.live ? e.bytes : 0};
+      if (e.live) words += (e.bytes + 63) / 64;
+    }
+    if (coverage_.size() < words) coverage_.resize(words);
+    std::fill_n(coverage_.begin(), words, std::uint64_t{0});
+  }
+
+  // One pass over bucket b's rows, newest first. It checks each row against its page exactly as
+  // page_store::validate would in batch order: the checks of one row need no other row, except
+  // the epoch, and "each row's epoch is at least the page's and at least its predecessor's on
+  // the page" is checked from the other side, as "a row's successor is not below it". The
+  // lowest failing row is therefore the first error of batch order (the error returned). It also
+  // keeps, for each row, only the bytes no later row on its page writes: the final pages are the
+  // same, and a row that owns nothing is never read again.
+  void scan_bucket(page_store& store, const delta_batch& batch, std::size_t b, std::size_t lo, std::size_t no_error,
+                   std::size_t& first_bad, error& bad) {
+    std::size_t bad_row = first_bad;
+    const auto fail = [&](std::uint32_t row, errc code, const char* why) {
+      if (row < bad_row) {
+        bad_row = row;
+        bad = error{code, row, why};
+      }
+    };
+    const page_store::entry* entries = store.entries_.data() + lo;
+    local_page* local = local_.data();
+    std::uint64_t* coverage = coverage_.data();
+    const auto& list = blocks_of_[b];
+    for (std::size_t k = list.size(); k-- > 0;) {
+      const record* block = blocks_.data() + std::size_t{list[k]} * per_block;
+      const record* first = k + 1 == list.size() ? fill_[b] : block;
+      const record* last = block + per_block;
+      if (k > 0) {  // the head of the block read next
+        const auto* next = reinterpret_cast<const char*>(blocks_.data() + std::size_t{list[k - 1]} * per_block);
+        for (std::size_t line = 0; line < 8; ++line) __builtin_prefetch(next + 64 * line, 0, 3);
+      }
+      for (const record* p = first; p != last; ++p) {
+        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + 512), 0, 3);
+        // Rows after a known error need no check (the lowest error wins) but are harmless to
+        // check, so there is no test for them here.
+        const record r = *p;
+        const std::size_t local_index = r.local_kind >> 1;
+        local_page& pg = local[local_index];
+        const std::uint32_t offset = r.offset, length = r.length;
+        const bool known = pg.generation == r.generation;
+        const bool fits = known & (std::uint64_t{offset} + length <= pg.bytes) & (r.at >= pg.at);
+        if (!fits) [[unlikely]] {
+          if (!known)
+            fail(r.row, errc::not_found, "delta to an unknown page");
+          else if (std::uint64_t{offset} + length > pg.bytes)
+            fail(r.row, errc::out_of_range, "window past the end of the page");
+          else
+            fail(r.row, errc::epoch_regression, "delta epoch below the page's");
+          continue;
+        }
+        if (pg.later_at < r.at) [[unlikely]]  // never true while the page has no later row
+          fail(pg.later_row, errc::epoch_regression, "delta epoch below the page's");
+        pg.final_at = pg.later_row == none ? r.at : pg.final_at;  // the newest row's epoch
+        pg.later_row = r.row;
+        pg.later_at = r.at;
+        if (bad_row != no_error || pg.uncovered == 0) continue;  // nothing will be written / owned
+        std::uint64_t* cov = coverage + pg.cov;
+        std::uint64_t owned = 0;
+        if (length <= 64) {
+          owned = r.mask & ~take_bits(cov, offset, length);
+          if (owned == 0) continue;
+          put_bits(cov, offset, length, owned);
+          pg.uncovered -= static_cast<std::uint32_t>(std::popcount(owned));
+        } else {
+          const auto mask = batch.row(r.row).mask;
+          const std::size_t at = extra_masks_.size();
+          bool any = false;
+          for (std::size_t w = 0; w < mask.size(); ++w) {
+            const std::uint32_t bits = std::min<std::uint32_t>(64, length - static_cast<std::uint32_t>(w) * 64);
+            const std::uint32_t off = offset + static_cast<std::uint32_t>(w) * 64;
+            const std::uint64_t mine = mask[w] & ~take_bits(cov, off, bits);
+            put_bits(cov, off, bits, mine);
+            pg.uncovered -= static_cast<std::uint32_t>(std::popcount(mine));
+            extra_masks_.push_back(mine);
+            any = any || mine != 0;
+          }
+          if (!any) {
+            extra_masks_.resize(at);
+            continue;
+          }
+          owned = at;
+        }
+        const page_store::entry& e = entries[local_index];
+        live_.push_back(live_row{store.classes_[e.cls].page(e.slot) + offset, owned, r.row, length | ((r.local_kind & 1) << 31)});
+      }
+    }
+    first_bad = bad_row;
+  }
+
+  // `bits` (<= 64) coverage bits starting at bit `off`, as the low bits of a word.
+  static std::uint64_t take_bits(const std::uint64_t* cov, std::uint32_t off, std::uint32_t bits) noexcept {
+    const std::uint32_t w = off / 64, sh = off % 64;
+    std::uint64_t v = cov[w] >> sh;
+    if (sh != 0 && sh + bits > 64) v |= cov[w + 1] << (64 - sh);
+    return bits == 64 ? v : v & ((std::uint64_t{1} << bits) - 1);
+  }
+  static void put_bits(std::uint64_t* cov, std::uint32_t off, std::uint32_t bits, std::uint64_t v) noexcept {
+    const std::uint32_t w = off / 64, sh = off % 64;
+    cov[w] |= v << sh;
+    if (sh != 0 && sh + bits > 64) cov[w + 1] |= v >> (64 - sh);
+  }
+
+  void write_owned(const live_row& w, const std::byte* payload, const delta_batch& batch) const noexcept {
+    const std::uint32_t length = w.length_kind & 0x7FFFFFFF;
+    const auto kind = static_cast<delta_kind>(w.length_kind >> 31);
+    if (length <= 64) {
+      if (kind == delta_kind::dense) {
+        detail::masked_copy_word(w.dst, payload, w.owned, length == 64);
+      } else {
+        // Sparse payload: the k-th byte belongs to the k-th set bit of the row's whole mask.
+        const std::uint64_t mask = batch.row(w.row).mask[0];
+        std::size_t k = 0;
+        for (std::uint64_t b = mask; b != 0; b &= b - 1, ++k) {
+          const int i = std::countr_zero(b);
+          if ((w.owned >> i) & 1) w.dst[i] = payload[k];
+        }
+      }
+      return;
+    }
+    const std::uint64_t* owned = extra_masks_.data() + w.owned;
+    const std::size_t words = mask_words(length);
+    if (kind == delta_kind::dense) {
+      for (std::size_t i = 0; i < words; ++i)
+        detail::masked_copy_word(w.dst + i * 64, payload + i * 64, owned[i], (i + 1) * 64 <= length);
+    } else {
+      const auto mask = batch.row(w.row).mask;
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < words; ++i)
+        for (std::uint64_t b = mask[i]; b != 0; b &= b - 1, ++k) {
+          const int bit = std::countr_zero(b);
+          if ((owned[i] >> bit) & 1) w.dst[i * 64 + static_cast<std::size_t>(bit)] = payload[k];
+        }
+    }
+  }
+
+  unsigned shift_ = 0;
+  std::size_t buckets_ = 0;
+  std::vector<std::vector<std::uint32_t>> blocks_of_;  // per bucket: its blocks, in fill order
+  std::vector<record*> fill_, block_lo_;  // per bucket: its newest record, its newest block
+  std::vector<record, huge_page_allocator<record>> blocks_;
+  std::size_t next_block_ = 0;
+  std::vector<std::uint64_t> coverage_;
+  std::vector<live_row> live_;
+  std::vector<std::uint64_t> extra_masks_;
+  struct touched_page {
+    std::uint32_t index;
+    std::uint32_t at;
+  };
+  std::vector<touched_page> touched_;
+  std::vector<local_page> local_;
 };
 
 }  // namespace tickflow
