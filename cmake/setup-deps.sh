@@ -6,7 +6,7 @@
 set -euo pipefail
 
 required=(cmake ninja-build g++ catch2 libbenchmark-dev libxsimd-dev libfmt-dev)
-optional=(libboost-dev libboost-graph-dev libconcurrentqueue-dev libreaderwriterqueue-dev libtbb-dev)
+optional=(libboost-dev libboost-graph-dev libconcurrentqueue-dev libreaderwriterqueue-dev libtbb-dev libabsl-dev)
 
 want=("${required[@]}")
 [ "${1:-}" = "--minimal" ] || want+=("${optional[@]}")
@@ -14,7 +14,7 @@ want=("${required[@]}")
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-deps: this script knows Debian/Ubuntu (apt-get) only." >&2
   echo "setup-deps: install by hand: CMake >= 3.25, Ninja, a C++20 compiler (GCC >= 12 or Clang >= 15)," >&2
-  echo "            Catch2 (v2.13 or v3), Google Benchmark, xsimd, fmt; optionally Boost, moodycamel queues, oneTBB." >&2
+  echo "            Catch2 (v2.13 or v3), Google Benchmark, xsimd, fmt; optionally Boost, moodycamel queues, oneTBB, Abseil." >&2
   exit 1
 fi
 

@@ -121,18 +121,18 @@ inline void run_and_collect(int& argc, char** argv, median_collector& collector)
   (void)only_aggregates;
 }
 
-enum class goal_op { at_least, at_most };
+enum class goal_op { at_least, at_most, below };
 
 /// Prints one budget line. `value` empty means SKIP, with `why` printed as a comment above.
 inline bool print_budget(const std::string& metric, std::optional<double> value, const char* unit,
                          goal_op op, double goal, const std::string& why = {}) {
-  const char* op_text = op == goal_op::at_least ? ">=" : "<=";
+  const char* op_text = op == goal_op::at_least ? ">=" : op == goal_op::at_most ? "<=" : "<";
   if (!value) {
     std::printf("# %s: %s\n", metric.c_str(), why.empty() ? "not measured" : why.c_str());
     std::printf("budget %s value=nan unit=%s goal=%s%g SKIP\n", metric.c_str(), unit, op_text, goal);
     return true;
   }
-  const bool pass = op == goal_op::at_least ? *value >= goal : *value <= goal;
+  const bool pass = op == goal_op::at_least ? *value >= goal : op == goal_op::at_most ? *value <= goal : *value < goal;
   std::printf("budget %s value=%.4g unit=%s goal=%s%g %s\n", metric.c_str(), *value, unit, op_text, goal,
               pass ? "PASS" : "FAIL");
   return pass;
