@@ -49,6 +49,7 @@
 namespace tickflow {
 
 class batch_applier;
+class integrity_checker;
 
 class page_store {
  public:
@@ -269,6 +270,7 @@ class page_store {
 
  private:
   friend class batch_applier;
+  friend class integrity_checker;
 
   // The generation of each index lives in its own dense array (generations_), which batch
   // kernels scan apart from the rest of the entry.
