@@ -2,6 +2,7 @@
 // or nothing with the index of the first bad row.
 #include <tickflow/columnar/batch_apply.hpp>
 #include <tickflow/columnar/delta_batch.hpp>
+#include <tickflow/columnar/tlog_batch.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -65,6 +66,7 @@ TEST_CASE("batch_applier equals applying the rows one by one", "[columnar]") {
     make_world(b, r2, 50, seed * 1000);
     const auto ds = random_batch(rng, a, 2000);
     batch_applier applier;
+    applier.in_order_bytes = seed % 2 == 0 ? 0 : applier.in_order_bytes;  // both paths: partition, in order
     auto r = applier.apply(a.store, delta_batch::from_deltas(ds));
     REQUIRE(r);
     CHECK(*r == ds.size());
@@ -87,6 +89,7 @@ TEST_CASE("batch_applier is all or nothing and names the first bad row", "[colum
   auto ds = random_batch(rng, w, 400);
   const std::uint64_t before = w.store.digest();
   batch_applier applier;
+  applier.in_order_bytes = GENERATE(std::size_t{0}, std::size_t{1} << 30);  // partitioned, in order
 
   SECTION("ill-formed row") {
     ds[250].mask.push_back(0);
@@ -179,6 +182,7 @@ TEST_CASE("batch_applier over many buckets equals applying the rows one by one",
       make_churned(b, seed, 3000);
       std::mt19937_64 rng(seed + 100);
       batch_applier applier;
+      applier.in_order_bytes = 0;  // the partitioned path (the store is small enough for the other)
       applier.bucket_bytes = bucket_bytes;
       for (int round = 0; round < 3; ++round) {
         auto ds = churned_batch(rng, a, 6000, 20);
@@ -200,6 +204,7 @@ TEST_CASE("batch_applier reports the first bad row of batch order, whichever buc
   auto base = churned_batch(rng, w, 4000, 20);
   const std::uint64_t before = w.store.digest();
   batch_applier applier;
+  applier.in_order_bytes = 0;
   applier.bucket_bytes = 1;  // 64 pages per bucket: the rows spread over ~47 buckets
   // The highest and the lowest table index among live pages (they fall in different buckets).
   std::size_t hi_k = 0, lo_k = 0;
@@ -269,6 +274,7 @@ TEST_CASE("batch_applier: an id with generation 0 is unknown, even on a dead ind
     std::vector<delta> rows{d, d, d};
     rows[1].page = page_id{raw};
     batch_applier applier;
+    if ((raw & 1) != 0) applier.in_order_bytes = 0;  // both paths
     auto r = applier.apply(s, delta_batch::from_deltas(rows));
     REQUIRE_FALSE(r);
     CHECK(r.error().code == errc::not_found);
@@ -329,5 +335,27 @@ TEST_CASE("masked 64-byte copy kernels equal the bit loop", "[columnar][simd]") 
       REQUIRE(std::memcmp(out, expect, 64) == 0);
     }
 #endif
+  }
+}
+
+TEST_CASE("recover_into agrees with parse_tlog on long logs, torn and damaged anywhere", "[columnar][tlog]") {
+  std::mt19937_64 rng(21);
+  std::vector<std::byte> image(tickflow::detail::tlog_header_bytes, std::byte{0});
+  std::memcpy(image.data(), tickflow::detail::tlog_magic, 8);
+  image[8] = static_cast<std::byte>(tickflow::detail::tlog_version);
+  for (int i = 0; i < 400; ++i) tickflow::detail::encode_record(tt::random_delta(rng, page_id{rng()}, 1 + rng() % 300, epoch{1}), image);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<std::byte> img = image;
+    if (trial % 3 == 0) img.resize(tickflow::detail::tlog_header_bytes + rng() % (img.size() - tickflow::detail::tlog_header_bytes));
+    if (trial % 3 == 1) img[tickflow::detail::tlog_header_bytes + rng() % (img.size() - tickflow::detail::tlog_header_bytes)] ^= std::byte{0x10};
+    const auto want = parse_tlog(img);
+    REQUIRE(want);
+    delta_batch batch;
+    const auto got = recover_into(img, batch);
+    REQUIRE(got);
+    REQUIRE(got->records == want->records.size());
+    REQUIRE(got->intact_bytes == want->intact_bytes);
+    REQUIRE(got->stop == want->stop);
+    REQUIRE(batch.to_deltas() == want->records);
   }
 }

@@ -2,6 +2,7 @@
 // that the fuzzer reaches the record parser at once) and the checkpoint. Built with libFuzzer
 // when clang is available (.ci/run runs it for a bounded time); tests/fuzz/replay_main.cpp
 // drives the same function over the committed corpus under ctest everywhere.
+#include <tickflow/columnar/tlog_batch.hpp>
 #include <tickflow/page/checkpoint.hpp>
 #include <tickflow/page/tlog.hpp>
 
@@ -21,6 +22,12 @@ void check_log(std::span<const std::byte> in) {
   if (r->intact_bytes > in.size()) fail();
   for (const auto& d : r->records)
     if (!tickflow::check_shape(d)) fail();  // recovery must never return an ill-formed record
+  // The columnar recovery agrees with parse_tlog record for record, and on where and why it stopped.
+  tickflow::delta_batch batch;
+  auto b = tickflow::recover_into(in, batch);
+  if (!b || b->records != r->records.size() || b->intact_bytes != r->intact_bytes || b->stop != r->stop ||
+      b->reason != r->reason || batch.to_deltas() != r->records || batch.first_ill_formed() != tickflow::delta_batch::no_row)
+    fail();
 }
 }  // namespace
 

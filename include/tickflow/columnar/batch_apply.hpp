@@ -21,6 +21,8 @@
 //          once. Dense rows use a masked 64-byte copy: AVX-512BW masked byte stores when the CPU
 //          has them, an AVX2 load-blend-store with AVX2, a bit loop otherwise (chosen at run time;
 //          each is tested against the bit loop). Sparse rows scatter their bytes.
+//   * Stores whose pages total at most `in_order_bytes` (4 MiB) fit in cache: there the rows are
+//     validated, then written, in batch order, with the same results and errors.
 //   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
 //   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
 //     records) grow as needed and are kept: after a batch or two of similar size and spread over
@@ -118,9 +120,16 @@ class batch_applier {
   std::size_t bucket_bytes = 256 * 1024;
 
   /// Validates then applies every row of `batch` (see the file contract). Returns the rows applied.
+  /// Stores whose pages total at most this many bytes stay in cache whole: their batches are
+  /// applied in batch order, without the partition.
+  std::size_t in_order_bytes = 4 * 1024 * 1024;
+
   result<std::size_t> apply(page_store& store, const delta_batch& batch) {
     const std::size_t n = batch.size();
     if (n > max_rows) return unexpected(errc::invalid_argument, n, "batch has more than 2^32 - 1 rows");
+    std::size_t lines = 0;
+    for (const auto& c : store.classes_) lines += std::size_t{c.next_slot} * c.lines;
+    if (lines * page_store::line <= in_order_bytes) return apply_in_order(store, batch);
     plan_buckets(store);
     reserve_blocks(n);
     std::size_t first_bad = n;  // the first invalid row, if < n
@@ -384,6 +393,73 @@ class batch_applier {
     if (sh != 0 && sh + bits > 64) cov[w + 1] |= v >> (64 - sh);
   }
 
+  // Small stores: validate in batch order against a running epoch per table index, then write in
+  // batch order. Page addresses are resolved once per table index, not once per row.
+  result<std::size_t> apply_in_order(page_store& store, const delta_batch& batch) {
+    const std::size_t n = batch.size(), table = store.entries_.size();
+    small_.resize(table);
+    for (std::size_t i = 0; i < table; ++i) {
+      const auto& e = store.entries_[i];
+      small_[i] = small_page{e.live ? store.classes_[e.cls].page(e.slot) : nullptr, e.live ? store.generations_[i] : 0,
+                             e.bytes, e.at.value(), 0};
+    }
+    const std::size_t checked = std::min(n, batch.first_ill_formed());
+    const std::uint64_t* page_col = batch.pages().data();
+    const std::uint32_t* epoch_col = batch.epochs().data();
+    const std::uint32_t* offset_col = batch.offsets().data();
+    const std::uint32_t* length_col = batch.lengths().data();
+    for (std::size_t i = 0; i < checked; ++i) {
+      if (i + prefetch_distance < checked) {
+        const std::uint64_t ahead = page_col[i + prefetch_distance] >> 32;
+        if (ahead < table) __builtin_prefetch(&small_[ahead], 1, 3);
+      }
+      const std::uint64_t index = page_col[i] >> 32;
+      const auto gen = static_cast<std::uint32_t>(page_col[i]);
+      // Generation 0 is never valid and marks dead pages here.
+      if (index >= table || gen == 0 || small_[index].generation != gen) return unexpected(errc::not_found, i, "delta to an unknown page");
+      small_page& pg = small_[index];
+      if (std::uint64_t{offset_col[i]} + length_col[i] > pg.bytes) return unexpected(errc::out_of_range, i, "window past the end of the page");
+      if (epoch_col[i] < pg.running) return unexpected(errc::epoch_regression, i, "delta epoch below the page's");
+      pg.running = epoch_col[i];
+    }
+    if (checked < n) {
+      const error e = batch.shape_error();
+      return unexpected(e.code, e.detail, e.message);
+    }
+    const std::uint8_t* kind_col = batch.kinds().data();
+    const std::uint64_t* masks = batch.mask_arena();
+    const std::byte* payloads = batch.payload_arena();
+    const auto payload_at = batch.payload_offsets();
+    std::size_t mask_at = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      // Ahead: the page's entry, then (once that is in cache) the page bytes themselves.
+      if (i + 2 * prefetch_distance < n) __builtin_prefetch(&small_[page_col[i + 2 * prefetch_distance] >> 32], 0, 3);
+      if (i + prefetch_distance < n) __builtin_prefetch(small_[page_col[i + prefetch_distance] >> 32].base + offset_col[i + prefetch_distance], 1, 3);
+      const std::uint32_t length = length_col[i];
+      std::byte* dst = small_[page_col[i] >> 32].base + offset_col[i];
+      if (length <= 64 && kind_col[i] == static_cast<std::uint8_t>(delta_kind::dense)) {
+        detail::masked_copy_word(dst, payloads + payload_at[i], masks[mask_at], length == 64);
+      } else {
+        write_row(dst, batch.row(i));
+      }
+      mask_at += mask_words(length);
+    }
+    for (std::size_t i = 0; i < table; ++i) store.entries_[i].at = epoch{small_[i].running};
+    return n;
+  }
+
+  static void write_row(std::byte* base, const delta_row& r) noexcept {
+    if (r.kind == delta_kind::dense) {
+      for (std::size_t w = 0; w < r.mask.size(); ++w)
+        detail::masked_copy_word(base + w * 64, r.payload.data() + w * 64, r.mask[w], (w + 1) * 64 <= r.length);
+    } else {
+      std::size_t k = 0;
+      for (std::size_t w = 0; w < r.mask.size(); ++w)
+        for (std::uint64_t b = r.mask[w]; b != 0; b &= b - 1)
+          base[w * 64 + static_cast<std::size_t>(std::countr_zero(b))] = r.payload[k++];
+    }
+  }
+
   void write_owned(const live_row& w, const std::byte* payload, const delta_batch& batch) const noexcept {
     const std::uint32_t length = w.length_kind & 0x7FFFFFFF;
     const auto kind = static_cast<delta_kind>(w.length_kind >> 31);
@@ -432,6 +508,15 @@ class batch_applier {
   };
   std::vector<touched_page> touched_;
   std::vector<local_page> local_;
+  // Small-store path: per table index, what the checks and writes need, on one line.
+  struct small_page {
+    std::byte* base;          // the page's bytes (null if dead)
+    std::uint32_t generation;  // 0 if dead
+    std::uint32_t bytes;
+    std::uint32_t running;    // its epoch as the batch so far leaves it
+    std::uint32_t pad;
+  };
+  std::vector<small_page> small_;
 };
 
 }  // namespace tickflow

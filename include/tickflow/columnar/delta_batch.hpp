@@ -19,12 +19,14 @@
 // Thread-safety: a value; concurrent const access is fine.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
 
-#include "tickflow/core/huge_alloc.hpp"
+#include "tickflow/core/pod_buffer.hpp"
 #include "tickflow/core/ids.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/page/delta.hpp"
@@ -51,14 +53,7 @@ class delta_batch {
   [[nodiscard]] bool empty() const noexcept { return page_.empty(); }
 
   void reserve(std::size_t rows, std::size_t mask_words_total, std::size_t payload_bytes) {
-    page_.reserve(rows);
-    epoch_.reserve(rows);
-    id_.reserve(rows);
-    offset_.reserve(rows);
-    length_.reserve(rows);
-    kind_.reserve(rows);
-    mask_begin_.reserve(rows + 1);
-    payload_begin_.reserve(rows + 1);
+    reserve_rows(rows);
     masks_.reserve(mask_words_total);
     payloads_.reserve(payload_bytes);
   }
@@ -79,27 +74,80 @@ class delta_batch {
   }
 
   /// Appends d. Strong guarantee: if an allocation throws, the batch is as before.
-  void push_back(const delta& d) {
-    const std::size_t rows = page_.size(), words = masks_.size(), bytes = payloads_.size();
-    try {
-      page_.push_back(d.page.value());
-      epoch_.push_back(d.at.value());
-      id_.push_back(d.id.value());
-      offset_.push_back(d.offset);
-      length_.push_back(d.length);
-      kind_.push_back(static_cast<std::uint8_t>(d.kind));
-      masks_.insert(masks_.end(), d.mask.begin(), d.mask.end());
-      payloads_.insert(payloads_.end(), d.payload.begin(), d.payload.end());
-      mask_begin_.push_back(masks_.size());
-      payload_begin_.push_back(payloads_.size());
-    } catch (...) {
-      truncate(rows, words, bytes);
-      throw;
-    }
-    if (ill_formed_ == no_row) {
-      if (auto ok = check_shape(d.offset, d.length, d.kind, d.mask, d.payload.size()); !ok)
+  void push_back(const delta& d) { push_back(d.page, d.at, d.id, d.offset, d.length, d.kind, d.mask, d.payload); }
+
+  /// Appends one row given by its fields (same guarantees as push_back(delta)).
+  void push_back(page_id page, epoch at, delta_id id, std::uint32_t offset, std::uint32_t length, delta_kind kind,
+                 std::span<const std::uint64_t> mask, std::span<const std::byte> payload) {
+    // Every allocation happens first (strong guarantee); the appends after cannot fail.
+    const std::size_t rows = page_.size();
+    if (rows == page_.capacity()) reserve_rows(std::max<std::size_t>(64, 2 * rows));
+    masks_.reserve_more(mask.size());
+    payloads_.reserve_more(payload.size());
+    page_.push_back_unchecked(page.value());
+    epoch_.push_back_unchecked(at.value());
+    id_.push_back_unchecked(id.value());
+    offset_.push_back_unchecked(offset);
+    length_.push_back_unchecked(length);
+    kind_.push_back_unchecked(static_cast<std::uint8_t>(kind));
+    masks_.append_unchecked(mask.data(), mask.size());
+    payloads_.append_unchecked(payload.data(), payload.size());
+    mask_begin_.push_back_unchecked(masks_.size());
+    payload_begin_.push_back_unchecked(payloads_.size());
+    if (ill_formed_ == no_row) [[likely]] {
+      if (auto ok = check_shape(offset, length, kind, mask, payload.size()); !ok)
         ill_formed_ = rows, shape_error_ = error{ok.error().code, rows, ok.error().message};
     }
+  }
+
+  /// Appends one row whose mask words are given as little-endian bytes (8 per word), as a log
+  /// record holds them; otherwise as push_back. Returns errc::ok or the row's shape error.
+  errc push_back_encoded(page_id page, epoch at, delta_id id, std::uint32_t offset, std::uint32_t length, delta_kind kind,
+                         const std::byte* mask_le, std::size_t words, std::span<const std::byte> payload) {
+    const std::size_t rows = page_.size();
+    if (rows == page_.capacity()) reserve_rows(std::max<std::size_t>(64, 2 * rows));
+    masks_.reserve_more(words);
+    payloads_.reserve_more(payload.size());
+    const std::size_t first_word = masks_.size();
+    if constexpr (std::endian::native == std::endian::little) {
+      masks_.append_raw_unchecked(mask_le, words);
+    } else {
+      for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t v = 0;
+        for (int b = 7; b >= 0; --b) v = (v << 8) | static_cast<std::uint64_t>(mask_le[8 * w + static_cast<std::size_t>(b)]);
+        masks_.push_back_unchecked(v);
+      }
+    }
+    page_.push_back_unchecked(page.value());
+    epoch_.push_back_unchecked(at.value());
+    id_.push_back_unchecked(id.value());
+    offset_.push_back_unchecked(offset);
+    length_.push_back_unchecked(length);
+    kind_.push_back_unchecked(static_cast<std::uint8_t>(kind));
+    payloads_.append_unchecked(payload.data(), payload.size());
+    mask_begin_.push_back_unchecked(masks_.size());
+    payload_begin_.push_back_unchecked(payloads_.size());
+    const auto ok = check_shape(offset, length, kind, std::span<const std::uint64_t>(masks_.data() + first_word, words), payload.size());
+    if (ok) return errc::ok;
+    if (ill_formed_ == no_row) ill_formed_ = rows, shape_error_ = error{ok.error().code, rows, ok.error().message};
+    return ok.error().code;
+  }
+
+  /// Removes the last row (nothing if empty).
+  void pop_back() noexcept {
+    const std::size_t rows = page_.size();
+    if (rows == 0) return;
+    page_.resize_down(rows - 1);
+    epoch_.resize_down(rows - 1);
+    id_.resize_down(rows - 1);
+    offset_.resize_down(rows - 1);
+    length_.resize_down(rows - 1);
+    kind_.resize_down(rows - 1);
+    mask_begin_.resize_down(rows);
+    payload_begin_.resize_down(rows);
+    masks_.resize_down(mask_begin_.back());
+    payloads_.resize_down(payload_begin_.back());
+    if (ill_formed_ == rows - 1) ill_formed_ = no_row, shape_error_ = error{};
   }
 
   [[nodiscard]] static delta_batch from_deltas(std::span<const delta> ds) {
@@ -164,9 +212,11 @@ class delta_batch {
   [[nodiscard]] const std::byte* payload_arena() const noexcept { return payloads_.data(); }
 
  private:
-  // Columns of a big batch span hundreds of MiB: huge pages spare the kernels a TLB miss per 4 KiB.
+  // Columns of a big batch span hundreds of MiB: huge pages spare the kernels a TLB miss per 4 KiB
+  // (pod_buffer allocates through huge_page_allocator). The row columns always have room for
+  // the same number of rows (reserve_rows), so one check per appended row suffices.
   template <class T>
-  using column = std::vector<T, huge_page_allocator<T>>;
+  using column = pod_buffer<T>;
   column<std::uint64_t> page_;
   column<std::uint32_t> epoch_;
   column<std::uint64_t> id_;
@@ -180,17 +230,15 @@ class delta_batch {
   std::size_t ill_formed_ = no_row;
   error shape_error_{};
 
-  void truncate(std::size_t rows, std::size_t words, std::size_t bytes) noexcept {
-    page_.resize(rows);
-    epoch_.resize(rows);
-    id_.resize(rows);
-    offset_.resize(rows);
-    length_.resize(rows);
-    kind_.resize(rows);
-    mask_begin_.resize(rows + 1);
-    payload_begin_.resize(rows + 1);
-    masks_.resize(words);
-    payloads_.resize(bytes);
+  void reserve_rows(std::size_t rows) {
+    page_.reserve(rows);
+    epoch_.reserve(rows);
+    id_.reserve(rows);
+    offset_.reserve(rows);
+    length_.reserve(rows);
+    kind_.reserve(rows);
+    mask_begin_.reserve(rows + 1);
+    payload_begin_.reserve(rows + 1);
   }
 };
 

@@ -70,6 +70,31 @@ __attribute__((target("sse4.2"))) inline std::uint32_t crc32c_hw(std::uint32_t c
   while (n-- != 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return c32;
 }
+// Four independent buffers: the crc32 instruction has a latency of 3 cycles and a throughput of
+// 1, so four interleaved streams beat one (short log records are checked this way).
+__attribute__((target("sse4.2"))) inline void crc32c_hw_x4(const unsigned char* p0, const unsigned char* p1,
+                                                            const unsigned char* p2, const unsigned char* p3,
+                                                            const std::size_t* n, std::uint32_t* out) noexcept {
+  std::uint64_t c0 = 0xFFFFFFFFU, c1 = 0xFFFFFFFFU, c2 = 0xFFFFFFFFU, c3 = 0xFFFFFFFFU;
+  std::size_t common = n[0] < n[1] ? n[0] : n[1];
+  common = common < n[2] ? common : n[2];
+  common = (common < n[3] ? common : n[3]) & ~std::size_t{7};
+  for (std::size_t i = 0; i < common; i += 8) {
+    std::uint64_t a, b, c, d;
+    std::memcpy(&a, p0 + i, 8);
+    std::memcpy(&b, p1 + i, 8);
+    std::memcpy(&c, p2 + i, 8);
+    std::memcpy(&d, p3 + i, 8);
+    c0 = __builtin_ia32_crc32di(c0, a);
+    c1 = __builtin_ia32_crc32di(c1, b);
+    c2 = __builtin_ia32_crc32di(c2, c);
+    c3 = __builtin_ia32_crc32di(c3, d);
+  }
+  out[0] = ~crc32c_hw(static_cast<std::uint32_t>(c0), p0 + common, n[0] - common);
+  out[1] = ~crc32c_hw(static_cast<std::uint32_t>(c1), p1 + common, n[1] - common);
+  out[2] = ~crc32c_hw(static_cast<std::uint32_t>(c2), p2 + common, n[2] - common);
+  out[3] = ~crc32c_hw(static_cast<std::uint32_t>(c3), p3 + common, n[3] - common);
+}
 inline bool crc32c_hw_available() noexcept {
   static const bool yes = __builtin_cpu_supports("sse4.2");
   return yes;
@@ -77,6 +102,19 @@ inline bool crc32c_hw_available() noexcept {
 #endif
 
 }  // namespace detail
+
+/// out[k] = crc32c(data[k]) for four buffers at once (faster than four calls for short ones).
+inline void crc32c_x4(const std::span<const std::byte>* data, std::uint32_t* out) noexcept {
+  const auto p = [&](int k) { return reinterpret_cast<const unsigned char*>(data[k].data()); };
+#if defined(TICKFLOW_HAVE_CRC32C_HW)
+  if (detail::crc32c_hw_available()) {
+    const std::size_t n[4] = {data[0].size(), data[1].size(), data[2].size(), data[3].size()};
+    detail::crc32c_hw_x4(p(0), p(1), p(2), p(3), n, out);
+    return;
+  }
+#endif
+  for (int k = 0; k < 4; ++k) out[k] = ~detail::crc32c_sw(0xFFFFFFFFU, p(k), data[k].size());
+}
 
 /// CRC-32C of `data`, continuing from `seed` (the CRC of what came before; 0 to start).
 [[nodiscard]] inline std::uint32_t crc32c(std::span<const std::byte> data, std::uint32_t seed = 0) noexcept {

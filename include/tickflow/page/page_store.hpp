@@ -19,6 +19,10 @@
 //     error's detail is the index of the first invalid delta (its code says why).
 //   * digest(): digest64 (core/digest.hpp) over the live pages in id order: id, size, epoch,
 //     then the page's bytes. Two stores with the same pages, bytes and epochs have equal digests.
+//   * snapshot() copies every live page (id, size, epoch, bytes) into a value; restore(s)
+//     replaces the whole store with that state, ids included (strong guarantee: on failure the
+//     store is unchanged). Together with apply and digest they make page_store a replay engine
+//     (validate/replay.hpp).
 //   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
 //   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
 //     do; apply_all allocates a scratch table sized by the batch.
@@ -254,6 +258,42 @@ class page_store {
       f(page_id{(std::uint64_t{i} << 32) | generations_[i]},
         std::span<const std::byte>(classes_[e.cls].page(e.slot), e.bytes), e.at);
     }
+  }
+
+  /// A copy of every live page, in id order.
+  struct snapshot_type {
+    std::vector<std::uint64_t> ids;
+    std::vector<std::uint32_t> sizes;
+    std::vector<std::uint32_t> epochs;
+    std::vector<std::byte> bytes;  // the pages' bytes, back to back
+  };
+  [[nodiscard]] snapshot_type snapshot() const {
+    snapshot_type s;
+    s.ids.reserve(live_);
+    s.sizes.reserve(live_);
+    s.epochs.reserve(live_);
+    for_each_page([&](page_id id, std::span<const std::byte> b, epoch at) {
+      s.ids.push_back(id.value());
+      s.sizes.push_back(static_cast<std::uint32_t>(b.size()));
+      s.epochs.push_back(at.value());
+      s.bytes.insert(s.bytes.end(), b.begin(), b.end());
+    });
+    return s;
+  }
+  /// Replaces the store's contents with `s` (errc::invalid_argument if `s` is inconsistent).
+  result<void> restore(const snapshot_type& s) {
+    if (s.sizes.size() != s.ids.size() || s.epochs.size() != s.ids.size())
+      return unexpected(errc::invalid_argument, s.ids.size(), "snapshot columns differ in length");
+    page_store fresh;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < s.ids.size(); ++i) {
+      if (s.sizes[i] > s.bytes.size() - at) return unexpected(errc::invalid_argument, i, "snapshot bytes too short");
+      if (auto ok = fresh.insert_with_id(page_id{s.ids[i]}, std::span<const std::byte>(s.bytes.data() + at, s.sizes[i]), epoch{s.epochs[i]}); !ok)
+        return ok;
+      at += s.sizes[i];
+    }
+    *this = std::move(fresh);
+    return {};
   }
 
   /// Digest of the live pages in id order (see the file contract).

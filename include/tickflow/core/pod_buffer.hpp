@@ -1,0 +1,123 @@
+// tickflow/core/pod_buffer.hpp — a growable array of trivially copyable values, for columns.
+//
+// Contract
+//   * pod_buffer<T> (T trivially copyable) is a value type like std::vector<T> restricted to
+//     what columnar code needs: size, capacity, data, indexing, clear, reserve, resize (new
+//     elements value-initialised), push_back, append(range), and spans over it.
+//   * reserve() is the only operation that allocates (through huge_page_allocator, growing
+//     geometrically from push_back/append/resize); it gives the strong guarantee. The
+//     *_unchecked operations require capacity the caller has reserved: they never allocate or
+//     throw, which lets a caller reserve once for a whole row and then append to every column
+//     without a check per column.
+//
+// Thread-safety: a value.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+#include "tickflow/core/huge_alloc.hpp"
+
+namespace tickflow {
+
+template <class T>
+class pod_buffer {
+  static_assert(std::is_trivially_copyable_v<T>, "pod_buffer holds trivially copyable values");
+
+ public:
+  pod_buffer() = default;
+  pod_buffer(std::size_t n, const T& value) { assign(n, value); }
+  pod_buffer(const pod_buffer& o) {
+    reserve(o.size_);
+    if (o.size_ != 0) std::memcpy(data_, o.data_, o.size_ * sizeof(T));
+    size_ = o.size_;
+  }
+  pod_buffer(pod_buffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), cap_(std::exchange(o.cap_, 0)) {}
+  pod_buffer& operator=(const pod_buffer& o) {
+    if (this != &o) {
+      pod_buffer copy(o);
+      swap(copy);
+    }
+    return *this;
+  }
+  pod_buffer& operator=(pod_buffer&& o) noexcept {
+    pod_buffer moved(std::move(o));
+    swap(moved);
+    return *this;
+  }
+  ~pod_buffer() {
+    if (data_ != nullptr) huge_page_allocator<T>{}.deallocate(data_, cap_);
+  }
+  void swap(pod_buffer& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    std::swap(cap_, o.cap_);
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] T* data() noexcept { return data_; }
+  [[nodiscard]] const T* data() const noexcept { return data_; }
+  [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
+  [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  [[nodiscard]] T& back() noexcept { return data_[size_ - 1]; }
+  [[nodiscard]] const T* begin() const noexcept { return data_; }
+  [[nodiscard]] const T* end() const noexcept { return data_ + size_; }
+  operator std::span<const T>() const noexcept { return {data_, size_}; }  // NOLINT(google-explicit-constructor)
+
+  void clear() noexcept { size_ = 0; }
+  void reserve(std::size_t n) {
+    if (n <= cap_) return;
+    T* fresh = huge_page_allocator<T>{}.allocate(n);
+    if (size_ != 0) std::memcpy(fresh, data_, size_ * sizeof(T));
+    if (data_ != nullptr) huge_page_allocator<T>{}.deallocate(data_, cap_);
+    data_ = fresh;
+    cap_ = n;
+  }
+  /// Room for `extra` more elements, growing geometrically.
+  void reserve_more(std::size_t extra) {
+    if (extra > cap_ - size_) reserve(std::max(size_ + extra, 2 * cap_ + 16));
+  }
+  void resize(std::size_t n) {
+    reserve(n);
+    if (n > size_) std::fill(data_ + size_, data_ + n, T{});
+    size_ = n;
+  }
+  void assign(std::size_t n, const T& value) {
+    reserve(n);
+    std::fill(data_, data_ + n, value);
+    size_ = n;
+  }
+  void push_back(const T& v) {
+    reserve_more(1);
+    data_[size_++] = v;
+  }
+  void append(const T* p, std::size_t n) {
+    reserve_more(n);
+    append_unchecked(p, n);
+  }
+  void push_back_unchecked(const T& v) noexcept { data_[size_++] = v; }
+  /// Appends n elements copied from raw bytes (n * sizeof(T) of them, any alignment).
+  void append_raw_unchecked(const std::byte* p, std::size_t n) noexcept {
+    if (n != 0) std::memcpy(static_cast<void*>(data_ + size_), p, n * sizeof(T));
+    size_ += n;
+  }
+  /// Shrinks to n <= size() elements.
+  void resize_down(std::size_t n) noexcept { size_ = n < size_ ? n : size_; }
+  void append_unchecked(const T* p, std::size_t n) noexcept {
+    if (n != 0) std::memcpy(data_ + size_, p, n * sizeof(T));
+    size_ += n;
+  }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t size_ = 0, cap_ = 0;
+};
+
+}  // namespace tickflow
