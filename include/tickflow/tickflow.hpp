@@ -7,6 +7,7 @@
 #include "tickflow/columnar/batch_apply.hpp"
 #include "tickflow/columnar/delta_batch.hpp"
 #include "tickflow/columnar/fwd.hpp"
+#include "tickflow/columnar/tlog_batch.hpp"
 #if __has_include(<xsimd/xsimd.hpp>)
 #  include "tickflow/columnar/scan.hpp"  // needs the xsimd headers
 #endif
@@ -15,9 +16,13 @@
 #include "tickflow/core/crc32c.hpp"
 #include "tickflow/core/digest.hpp"
 #include "tickflow/core/fwd.hpp"
+#include "tickflow/core/huge_alloc.hpp"
 #include "tickflow/core/ids.hpp"
+#include "tickflow/core/pod_buffer.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/core/wait.hpp"
+#include "tickflow/graph/csr.hpp"
+#include "tickflow/graph/page_graph.hpp"
 #include "tickflow/page/checkpoint.hpp"
 #include "tickflow/page/delta.hpp"
 #include "tickflow/page/fwd.hpp"
@@ -32,3 +37,6 @@
 #include "tickflow/semiring/fwd.hpp"
 #include "tickflow/semiring/semiring.hpp"
 #include "tickflow/semiring/ulp.hpp"
+#include "tickflow/validate/integrity.hpp"
+#include "tickflow/validate/invariants.hpp"
+#include "tickflow/validate/replay.hpp"
