@@ -26,6 +26,7 @@
 #include "tickflow/page/checkpoint.hpp"
 #include "tickflow/page/delta.hpp"
 #include "tickflow/page/fwd.hpp"
+#include "tickflow/page/log_apply.hpp"
 #include "tickflow/page/page_store.hpp"
 #include "tickflow/page/tlog.hpp"
 #include "tickflow/queue/concepts.hpp"

@@ -54,6 +54,7 @@ namespace tickflow {
 
 class batch_applier;
 class integrity_checker;
+class page_log_applier;
 
 class page_store {
  public:
@@ -311,6 +312,7 @@ class page_store {
  private:
   friend class batch_applier;
   friend class integrity_checker;
+  friend class page_log_applier;
 
   // The generation of each index lives in its own dense array (generations_), which batch
   // kernels scan apart from the rest of the entry.

@@ -14,9 +14,10 @@
 //     in both; NaN against anything else counts as infinite), pages whose epochs differ, pages
 //     missing from the replay and extra pages in it. report.ok() holds iff all of those match
 //     and every record applied. No I/O.
-//   * For page_store the log is decoded into a delta_batch and applied with batch_applier (all
-//     or nothing: a record that fails to apply leaves the replay at its checkpoint state);
-//     other engines get the records one at a time through apply(), up to the first failure.
+//   * For page_store the records are applied straight from the log image with
+//     apply_log_records (page/log_apply.hpp: all or nothing, so a record that fails to apply
+//     leaves the replay at its checkpoint state); other engines get the records one at a time
+//     through apply(), up to the first failure.
 //
 // Thread-safety: a validator is used by one thread at a time.
 #pragma once
@@ -32,12 +33,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "tickflow/columnar/batch_apply.hpp"
-#include "tickflow/columnar/delta_batch.hpp"
-#include "tickflow/columnar/tlog_batch.hpp"
 #include "tickflow/core/ids.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/page/delta.hpp"
+#include "tickflow/page/log_apply.hpp"
 #include "tickflow/page/page_store.hpp"
 #include "tickflow/page/tlog.hpp"
 
@@ -161,13 +160,12 @@ class replay_validator {
     // The records after the checkpoint: the log image from the checkpoint's offset on.
     const std::span<const std::byte> tail(log_.data() + points_[k].log_offset, log_.size() - points_[k].log_offset);
     if constexpr (std::is_same_v<E, page_store>) {
-      batch_.clear();
-      const tlog_scan scan = recover_records_into(tail, batch_);
-      rep.log_stop = scan.stop;
-      if (auto applied = applier_.apply(scratch, batch_); !applied) {
+      auto applied = log_applier_.apply(scratch, tail);
+      if (!applied) {
         rep.apply_error = applied.error();
       } else {
-        rep.records_replayed = *applied;
+        rep.records_replayed = applied->records;
+        rep.log_stop = applied->stop;
       }
     } else {
       std::vector<std::byte> image(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(detail::tlog_header_bytes));
@@ -199,8 +197,7 @@ class replay_validator {
   std::vector<std::byte> log_;
   std::vector<point> points_;
   std::uint64_t records_ = 0;
-  delta_batch batch_;
-  batch_applier applier_;
+  page_log_applier log_applier_;
 };
 
 }  // namespace tickflow

@@ -1,0 +1,191 @@
+// tickflow/page/log_apply.hpp — applying the records of a log image to a page store, atomically,
+// without building a delta per record.
+//
+// Contract
+//   * apply_log_records(store, records) takes the bytes that follow a log header (page/tlog.hpp
+//     format; e.g. the tail of a log from a checkpoint's position). It reads the intact prefix
+//     exactly as parse_tlog would (same stop rules: torn, or damaged by length, CRC, parse or
+//     shape), validates every record of it against the store as page_store::apply would in
+//     order (unknown page, window past the page, epoch below the page's as the earlier records
+//     leave it), and applies them all only if every one is valid. Otherwise the store is
+//     unchanged and the error's detail is the index of the first invalid record.
+//   * The result says how many records were applied and where and why reading stopped.
+//   * Two passes over the bytes: check (CRC-32C, four records at a time where possible), then
+//     write. Per-page state lives in a table built once per call, one entry per table index.
+//
+// Thread-safety: the store must not be used concurrently.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "tickflow/core/crc32c.hpp"
+#include "tickflow/core/result.hpp"
+#include "tickflow/page/delta.hpp"
+#include "tickflow/page/page_store.hpp"
+#include "tickflow/page/tlog.hpp"
+
+namespace tickflow {
+
+struct log_apply_result {
+  std::uint64_t records = 0;       ///< records applied (the whole intact prefix)
+  std::uint64_t intact_bytes = 0;  ///< where the intact prefix ends, from the start of `records`
+  tlog_stop stop = tlog_stop::end_of_file;
+  errc reason = errc::ok;          ///< for damaged: why
+};
+
+class page_log_applier {
+ public:
+  result<log_apply_result> apply(page_store& store, std::span<const std::byte> records) {
+    const std::size_t table = store.entries_.size();
+    pages_.resize(table);
+    for (std::size_t i = 0; i < table; ++i) {
+      const auto& e = store.entries_[i];
+      pages_[i] = state{e.live ? store.classes_[e.cls].page(e.slot) : nullptr, e.live ? store.generations_[i] : 0, e.bytes, e.at.value()};
+    }
+    log_apply_result res;
+    // Pass 1: read and check.
+    std::size_t pos = 0;
+    std::uint32_t ahead_crc[4];
+    std::size_t ahead_pos[4];
+    int ahead = 0, used = 0;
+    std::uint64_t mask_buf[16];
+    std::vector<std::uint64_t> big_mask;
+    const auto stop = [&](tlog_stop why, errc reason) {
+      res.stop = why;
+      res.reason = reason;
+    };
+    while (pos < records.size()) {
+      const std::size_t left = records.size() - pos;
+      if (left < detail::tlog_record_header_bytes) {
+        stop(tlog_stop::torn, errc::ok);
+        break;
+      }
+      const auto len = static_cast<std::uint32_t>(detail::get_le(records.data() + pos, 4));
+      const auto crc = static_cast<std::uint32_t>(detail::get_le(records.data() + pos + 4, 4));
+      if (len > max_record_bytes) {
+        stop(tlog_stop::damaged, errc::corrupt_data);
+        break;
+      }
+      if (len > left - detail::tlog_record_header_bytes) {
+        stop(tlog_stop::torn, errc::ok);
+        break;
+      }
+      const std::byte* p = records.data() + pos + detail::tlog_record_header_bytes;
+      if (used == ahead) {  // four whole records ahead: their CRCs together
+        ahead = used = 0;
+        std::span<const std::byte> bodies[4];
+        for (std::size_t q = pos; ahead < 4 && records.size() - q >= detail::tlog_record_header_bytes; ++ahead) {
+          const auto l = static_cast<std::uint32_t>(detail::get_le(records.data() + q, 4));
+          if (l > max_record_bytes || l > records.size() - q - detail::tlog_record_header_bytes) break;
+          ahead_pos[ahead] = q;
+          bodies[ahead] = std::span<const std::byte>(records.data() + q + detail::tlog_record_header_bytes, l);
+          q += detail::tlog_record_header_bytes + l;
+        }
+        if (ahead == 4) {
+          crc32c_x4(bodies, ahead_crc);
+        } else {
+          ahead = 0;
+        }
+      }
+      const std::uint32_t actual = used < ahead && ahead_pos[used] == pos ? ahead_crc[used++] : crc32c(std::span<const std::byte>(p, len));
+      const auto f = fields::parse(p, len);
+      if (actual != crc || !f) {
+        stop(tlog_stop::damaged, errc::corrupt_data);
+        break;
+      }
+      std::uint64_t* mask = mask_buf;
+      if (f->words > 16) {
+        big_mask.resize(f->words);
+        mask = big_mask.data();
+      }
+      for (std::size_t w = 0; w < f->words; ++w) mask[w] = detail::get_le(p + fields::fixed + 8 * w, 8);
+      if (auto ok = check_shape(f->offset, f->length, f->kind, std::span<const std::uint64_t>(mask, f->words), f->payload_bytes); !ok) {
+        stop(tlog_stop::damaged, ok.error().code);
+        break;
+      }
+      // The record is intact: now the rules against the store, in order.
+      const std::uint64_t index = f->page >> 32;
+      const auto gen = static_cast<std::uint32_t>(f->page);
+      if (index >= table || gen == 0 || pages_[index].generation != gen) return unexpected(errc::not_found, res.records, "delta to an unknown page");
+      state& pg = pages_[index];
+      if (std::uint64_t{f->offset} + f->length > pg.bytes) return unexpected(errc::out_of_range, res.records, "window past the end of the page");
+      if (f->at < pg.running) return unexpected(errc::epoch_regression, res.records, "delta epoch below the page's");
+      pg.running = f->at;
+      ++res.records;
+      pos += detail::tlog_record_header_bytes + len;
+      res.intact_bytes = pos;
+    }
+    // Pass 2: write the intact prefix.
+    for (std::size_t q = 0; q < res.intact_bytes;) {
+      const auto len = static_cast<std::uint32_t>(detail::get_le(records.data() + q, 4));
+      const std::byte* p = records.data() + q + detail::tlog_record_header_bytes;
+      const auto f = *fields::parse(p, len);
+      std::byte* base = pages_[f.page >> 32].base + f.offset;
+      const std::byte* mask_bytes = p + fields::fixed;
+      const std::byte* payload = p + fields::fixed + 8 * f.words + 4;
+      std::size_t k = 0;  // next sparse payload byte
+      for (std::size_t w = 0; w < f.words; ++w) {
+        const std::uint64_t bits = detail::get_le(mask_bytes + 8 * w, 8);
+        if (f.kind == delta_kind::dense && bits == ~std::uint64_t{0}) {
+          std::memcpy(base + 64 * w, payload + 64 * w, 64);
+          continue;
+        }
+        for (std::uint64_t b = bits; b != 0; b &= b - 1) {
+          const std::size_t i = 64 * w + static_cast<std::size_t>(std::countr_zero(b));
+          base[i] = f.kind == delta_kind::dense ? payload[i] : payload[k++];
+        }
+      }
+      q += detail::tlog_record_header_bytes + len;
+    }
+    for (std::size_t i = 0; i < table; ++i) store.entries_[i].at = epoch{pages_[i].running};
+    return res;
+  }
+
+ private:
+  struct state {
+    std::byte* base;           // the page's bytes (null if dead)
+    std::uint32_t generation;  // 0 if dead
+    std::uint32_t bytes;
+    std::uint32_t running;     // its epoch as the records so far leave it
+  };
+  // The fixed part of a record body, checked against the body's length.
+  struct fields {
+    static constexpr std::size_t fixed = 8 + 4 + 8 + 4 + 4 + 1;
+    std::uint64_t page;
+    std::uint32_t at, offset, length;
+    delta_kind kind;
+    std::size_t words, payload_bytes;
+    static std::optional<fields> parse(const std::byte* p, std::uint32_t len) noexcept {
+      if (len < fixed + 4) return std::nullopt;
+      fields f;
+      f.page = detail::get_le(p, 8);
+      f.at = static_cast<std::uint32_t>(detail::get_le(p + 8, 4));
+      f.offset = static_cast<std::uint32_t>(detail::get_le(p + 20, 4));
+      f.length = static_cast<std::uint32_t>(detail::get_le(p + 24, 4));
+      const auto kind = static_cast<std::uint8_t>(p[28]);
+      if (kind > 1) return std::nullopt;
+      f.kind = static_cast<delta_kind>(kind);
+      f.words = mask_words(f.length);
+      if (f.words > (len - fixed - 4) / 8) return std::nullopt;
+      const std::size_t at = fixed + 8 * f.words;
+      f.payload_bytes = static_cast<std::size_t>(detail::get_le(p + at, 4));
+      if (f.payload_bytes != len - at - 4) return std::nullopt;
+      return f;
+    }
+  };
+  std::vector<state> pages_;
+};
+
+/// See the file contract.
+[[nodiscard]] inline result<log_apply_result> apply_log_records(page_store& store, std::span<const std::byte> records) {
+  page_log_applier a;
+  return a.apply(store, records);
+}
+
+}  // namespace tickflow
