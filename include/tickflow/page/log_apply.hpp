@@ -89,6 +89,12 @@ class page_log_applier {
         }
         if (ahead == 4) {
           crc32c_x4(bodies, ahead_crc);
+          // Their pages' states are read below: fetch them now.
+          for (int k = 0; k < 4; ++k) {
+            if (bodies[k].size() < 8) continue;
+            const std::uint64_t idx = detail::get_le(bodies[k].data(), 8) >> 32;
+            if (idx < table) __builtin_prefetch(&pages_[idx], 1, 3);
+          }
         } else {
           ahead = 0;
         }
@@ -121,8 +127,18 @@ class page_log_applier {
       pos += detail::tlog_record_header_bytes + len;
       res.intact_bytes = pos;
     }
-    // Pass 2: write the intact prefix.
+    // Pass 2: write the intact prefix (every record of it was checked: its page is alive),
+    // fetching the page bytes of the record `lookahead` ahead.
+    constexpr int lookahead = 8;
+    std::size_t pf = 0;
+    for (int k = 0; k < lookahead && pf < res.intact_bytes; ++k)
+      pf += detail::tlog_record_header_bytes + static_cast<std::uint32_t>(detail::get_le(records.data() + pf, 4));
     for (std::size_t q = 0; q < res.intact_bytes;) {
+      if (pf < res.intact_bytes) {
+        const std::byte* ap = records.data() + pf + detail::tlog_record_header_bytes;
+        __builtin_prefetch(pages_[detail::get_le(ap, 8) >> 32].base + detail::get_le(ap + 20, 4), 1, 3);
+        pf += detail::tlog_record_header_bytes + static_cast<std::uint32_t>(detail::get_le(records.data() + pf, 4));
+      }
       const auto len = static_cast<std::uint32_t>(detail::get_le(records.data() + q, 4));
       const std::byte* p = records.data() + q + detail::tlog_record_header_bytes;
       const auto f = *fields::parse(p, len);
