@@ -18,6 +18,7 @@
 #include <tickflow/validate/replay.hpp>
 
 #include "support/harness.hpp"
+#include "support/workload.hpp"
 
 namespace {
 
@@ -38,24 +39,10 @@ recorded_run& data() {
     std::vector<page_id> ids;
     for (std::size_t i = 0; i < pages; ++i) ids.push_back(*out.live.create(64));
     out.validator = std::make_unique<replay_validator<page_store>>(out.live);
-    std::mt19937_64 rng(5);
-    delta d;
-    d.offset = 0;
-    d.length = 64;
-    d.kind = delta_kind::dense;
-    d.mask.assign(1, ~std::uint64_t{0});
-    d.payload.resize(64);
-    for (std::size_t i = 0; i < deltas; ++i) {
-      d.page = ids[rng() % pages];
-      d.at = epoch{static_cast<std::uint32_t>(1 + i / 4096)};
-      d.id = delta_id{i + 1};
-      for (std::size_t k = 0; k < 64; k += 8) {
-        const std::uint64_t v = rng();
-        std::memcpy(d.payload.data() + k, &v, 8);
-      }
+    tb::for_each_dense64(ids, deltas, 5, [&](const delta& d) {
       (void)out.live.apply(d);
       (void)out.validator->record(d);
-    }
+    });
     out.log_bytes = out.validator->log_image().size();
     return out;
   }();

@@ -17,6 +17,7 @@
 #include <tickflow/validate/integrity.hpp>
 
 #include "support/harness.hpp"
+#include "support/workload.hpp"
 
 namespace {
 
@@ -41,23 +42,12 @@ workload& data() {
       ids.push_back(*out.store.create(64));
       (void)out.graph.add_page(ids.back());
     }
-    std::mt19937_64 rng(9);
     out.batch.reserve(deltas, deltas, deltas * 64);
-    delta d;
-    d.offset = 0;
-    d.length = 64;
-    d.kind = delta_kind::dense;
-    d.mask.assign(1, ~std::uint64_t{0});
-    d.payload.resize(64);
-    for (std::size_t i = 0; i < deltas; ++i) {
-      d.page = ids[rng() % pages];
-      d.at = epoch{static_cast<std::uint32_t>(1 + i / 4096)};
-      d.id = delta_id{i + 1};
-      const std::uint64_t v = rng();
-      std::memcpy(d.payload.data(), &v, 8);
+    std::size_t i = 0;
+    tb::for_each_dense64(ids, deltas, 9, [&](const delta& d) {
       out.batch.push_back(d);
-      if (i < 1'000'000) out.aos.push_back(d);
-    }
+      if (i++ < 1'000'000) out.aos.push_back(d);
+    });
     return out;
   }();
   return w;

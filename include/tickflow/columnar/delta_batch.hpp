@@ -79,35 +79,18 @@ class delta_batch {
   /// Appends one row given by its fields (same guarantees as push_back(delta)).
   void push_back(page_id page, epoch at, delta_id id, std::uint32_t offset, std::uint32_t length, delta_kind kind,
                  std::span<const std::uint64_t> mask, std::span<const std::byte> payload) {
-    // Every allocation happens first (strong guarantee); the appends after cannot fail.
-    const std::size_t rows = page_.size();
-    if (rows == page_.capacity()) reserve_rows(std::max<std::size_t>(64, 2 * rows));
-    masks_.reserve_more(mask.size());
-    payloads_.reserve_more(payload.size());
-    page_.push_back_unchecked(page.value());
-    epoch_.push_back_unchecked(at.value());
-    id_.push_back_unchecked(id.value());
-    offset_.push_back_unchecked(offset);
-    length_.push_back_unchecked(length);
-    kind_.push_back_unchecked(static_cast<std::uint8_t>(kind));
+    reserve_row(mask.size(), payload.size());
     masks_.append_unchecked(mask.data(), mask.size());
-    payloads_.append_unchecked(payload.data(), payload.size());
-    mask_begin_.push_back_unchecked(masks_.size());
-    payload_begin_.push_back_unchecked(payloads_.size());
-    if (ill_formed_ == no_row) [[likely]] {
-      if (auto ok = check_shape(offset, length, kind, mask, payload.size()); !ok)
-        ill_formed_ = rows, shape_error_ = error{ok.error().code, rows, ok.error().message};
-    }
+    append_row(page, at, id, offset, length, kind, payload);
+    if (ill_formed_ == no_row) [[likely]]
+      (void)note_shape(offset, length, kind, mask, payload.size());
   }
 
   /// Appends one row whose mask words are given as little-endian bytes (8 per word), as a log
   /// record holds them; otherwise as push_back. Returns errc::ok or the row's shape error.
   errc push_back_encoded(page_id page, epoch at, delta_id id, std::uint32_t offset, std::uint32_t length, delta_kind kind,
                          const std::byte* mask_le, std::size_t words, std::span<const std::byte> payload) {
-    const std::size_t rows = page_.size();
-    if (rows == page_.capacity()) reserve_rows(std::max<std::size_t>(64, 2 * rows));
-    masks_.reserve_more(words);
-    payloads_.reserve_more(payload.size());
+    reserve_row(words, payload.size());
     const std::size_t first_word = masks_.size();
     if constexpr (std::endian::native == std::endian::little) {
       masks_.append_raw_unchecked(mask_le, words);
@@ -118,19 +101,8 @@ class delta_batch {
         masks_.push_back_unchecked(v);
       }
     }
-    page_.push_back_unchecked(page.value());
-    epoch_.push_back_unchecked(at.value());
-    id_.push_back_unchecked(id.value());
-    offset_.push_back_unchecked(offset);
-    length_.push_back_unchecked(length);
-    kind_.push_back_unchecked(static_cast<std::uint8_t>(kind));
-    payloads_.append_unchecked(payload.data(), payload.size());
-    mask_begin_.push_back_unchecked(masks_.size());
-    payload_begin_.push_back_unchecked(payloads_.size());
-    const auto ok = check_shape(offset, length, kind, std::span<const std::uint64_t>(masks_.data() + first_word, words), payload.size());
-    if (ok) return errc::ok;
-    if (ill_formed_ == no_row) ill_formed_ = rows, shape_error_ = error{ok.error().code, rows, ok.error().message};
-    return ok.error().code;
+    append_row(page, at, id, offset, length, kind, payload);
+    return note_shape(offset, length, kind, std::span<const std::uint64_t>(masks_.data() + first_word, words), payload.size());
   }
 
   /// Removes the last row (nothing if empty).
@@ -230,6 +202,36 @@ class delta_batch {
   std::size_t ill_formed_ = no_row;
   error shape_error_{};
 
+  // Every allocation of a row append happens here, before anything is appended (so a throw
+  // leaves the batch as it was); the appends after cannot fail.
+  void reserve_row(std::size_t words, std::size_t payload_bytes) {
+    const std::size_t rows = page_.size();
+    if (rows == page_.capacity()) reserve_rows(std::max<std::size_t>(64, 2 * rows));
+    masks_.reserve_more(words);
+    payloads_.reserve_more(payload_bytes);
+  }
+  // The row's columns and payload, after its mask words (reserve_row first).
+  void append_row(page_id page, epoch at, delta_id id, std::uint32_t offset, std::uint32_t length, delta_kind kind,
+                  std::span<const std::byte> payload) noexcept {
+    page_.push_back_unchecked(page.value());
+    epoch_.push_back_unchecked(at.value());
+    id_.push_back_unchecked(id.value());
+    offset_.push_back_unchecked(offset);
+    length_.push_back_unchecked(length);
+    kind_.push_back_unchecked(static_cast<std::uint8_t>(kind));
+    payloads_.append_unchecked(payload.data(), payload.size());
+    mask_begin_.push_back_unchecked(masks_.size());
+    payload_begin_.push_back_unchecked(payloads_.size());
+  }
+  // check_shape for the row just appended; remembers the first ill-formed row.
+  errc note_shape(std::uint32_t offset, std::uint32_t length, delta_kind kind, std::span<const std::uint64_t> mask,
+                  std::size_t payload_bytes) noexcept {
+    const auto ok = check_shape(offset, length, kind, mask, payload_bytes);
+    if (ok) return errc::ok;
+    const std::size_t row = page_.size() - 1;
+    if (ill_formed_ == no_row) ill_formed_ = row, shape_error_ = error{ok.error().code, row, ok.error().message};
+    return ok.error().code;
+  }
   void reserve_rows(std::size_t rows) {
     page_.reserve(rows);
     epoch_.reserve(rows);

@@ -37,72 +37,42 @@ struct tlog_scan {
 /// result count from the start of `records`.
 [[nodiscard]] inline tlog_scan recover_records_into(std::span<const std::byte> records, delta_batch& out) {
   tlog_scan scan;
-  std::size_t pos = 0;
-  const std::span<const std::byte> file = records;
+  tlog_record_reader reader(records);
   constexpr std::size_t fixed = 8 + 4 + 8 + 4 + 4 + 1;
-  const auto damaged = [&](errc why) {
-    scan.stop = tlog_stop::damaged;
-    scan.reason = why;
-    return scan;
-  };
-  // Where four whole records lie ahead, their CRCs are computed together (crc32c_x4); each
-  // record is then still checked and decoded in order.
-  std::uint32_t ahead_crc[4];
-  std::size_t ahead_pos[4];
-  int ahead = 0, used = 0;
-  while (pos < file.size()) {
-    const std::size_t left = file.size() - pos;
-    if (left < detail::tlog_record_header_bytes) {
-      scan.stop = tlog_stop::torn;
-      return scan;
+  while (auto body = reader.next()) {
+    const std::byte* p = body->data();
+    const std::size_t len = body->size();
+    if (len < fixed + 4 || static_cast<std::uint8_t>(p[28]) > 1) {
+      reader.reject(errc::corrupt_data);
+      break;
     }
-    const auto len = static_cast<std::uint32_t>(detail::get_le(file.data() + pos, 4));
-    const auto crc = static_cast<std::uint32_t>(detail::get_le(file.data() + pos + 4, 4));
-    if (len > max_record_bytes) return damaged(errc::corrupt_data);
-    if (len > left - detail::tlog_record_header_bytes) {
-      scan.stop = tlog_stop::torn;
-      return scan;
-    }
-    const std::byte* p = file.data() + pos + detail::tlog_record_header_bytes;
-    if (used == ahead) {
-      ahead = used = 0;
-      std::span<const std::byte> bodies[4];
-      for (std::size_t q = pos; ahead < 4 && file.size() - q >= detail::tlog_record_header_bytes; ++ahead) {
-        const auto l = static_cast<std::uint32_t>(detail::get_le(file.data() + q, 4));
-        if (l > max_record_bytes || l > file.size() - q - detail::tlog_record_header_bytes) break;
-        ahead_pos[ahead] = q;
-        bodies[ahead] = std::span<const std::byte>(file.data() + q + detail::tlog_record_header_bytes, l);
-        q += detail::tlog_record_header_bytes + l;
-      }
-      if (ahead == 4) {
-        crc32c_x4(bodies, ahead_crc);
-      } else {
-        ahead = 0;
-      }
-    }
-    const std::uint32_t actual = used < ahead && ahead_pos[used] == pos ? ahead_crc[used++] : crc32c(std::span<const std::byte>(p, len));
-    if (actual != crc) return damaged(errc::corrupt_data);
-    if (len < fixed + 4) return damaged(errc::corrupt_data);
     const auto length = static_cast<std::uint32_t>(detail::get_le(p + 24, 4));
-    const auto kind = static_cast<std::uint8_t>(p[28]);
-    if (kind > 1) return damaged(errc::corrupt_data);
     const std::size_t words = mask_words(length);
-    if (words > (len - fixed - 4) / 8) return damaged(errc::corrupt_data);
+    if (words > (len - fixed - 4) / 8) {
+      reader.reject(errc::corrupt_data);
+      break;
+    }
     const std::size_t at = fixed + 8 * words;
     const std::uint64_t payload = detail::get_le(p + at, 4);
-    if (payload != len - at - 4) return damaged(errc::corrupt_data);
-    const std::span<const std::byte> payload_span(p + at + 4, static_cast<std::size_t>(payload));
+    if (payload != len - at - 4) {
+      reader.reject(errc::corrupt_data);
+      break;
+    }
     const errc shape = out.push_back_encoded(page_id{detail::get_le(p, 8)}, epoch{static_cast<std::uint32_t>(detail::get_le(p + 8, 4))},
                                              delta_id{detail::get_le(p + 12, 8)}, static_cast<std::uint32_t>(detail::get_le(p + 20, 4)),
-                                             length, static_cast<delta_kind>(kind), p + fixed, words, payload_span);
+                                             length, static_cast<delta_kind>(p[28]), p + fixed, words,
+                                             std::span<const std::byte>(p + at + 4, static_cast<std::size_t>(payload)));
     if (shape != errc::ok) {
       out.pop_back();  // a damaged record is never returned
-      return damaged(shape);
+      reader.reject(shape);
+      break;
     }
     ++scan.records;
-    pos += detail::tlog_record_header_bytes + len;
-    scan.intact_bytes = pos;
+    reader.accept();
   }
+  scan.intact_bytes = reader.position();
+  scan.stop = reader.stop();
+  scan.reason = reader.reason();
   return scan;
 }
 

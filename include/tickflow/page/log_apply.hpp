@@ -50,59 +50,23 @@ class page_log_applier {
     }
     log_apply_result res;
     // Pass 1: read and check.
-    std::size_t pos = 0;
-    std::uint32_t ahead_crc[4];
-    std::size_t ahead_pos[4];
-    int ahead = 0, used = 0;
+    tlog_record_reader reader(records);
     std::uint64_t mask_buf[16];
     std::vector<std::uint64_t> big_mask;
-    const auto stop = [&](tlog_stop why, errc reason) {
-      res.stop = why;
-      res.reason = reason;
-    };
-    while (pos < records.size()) {
-      const std::size_t left = records.size() - pos;
-      if (left < detail::tlog_record_header_bytes) {
-        stop(tlog_stop::torn, errc::ok);
-        break;
-      }
-      const auto len = static_cast<std::uint32_t>(detail::get_le(records.data() + pos, 4));
-      const auto crc = static_cast<std::uint32_t>(detail::get_le(records.data() + pos + 4, 4));
-      if (len > max_record_bytes) {
-        stop(tlog_stop::damaged, errc::corrupt_data);
-        break;
-      }
-      if (len > left - detail::tlog_record_header_bytes) {
-        stop(tlog_stop::torn, errc::ok);
-        break;
-      }
-      const std::byte* p = records.data() + pos + detail::tlog_record_header_bytes;
-      if (used == ahead) {  // four whole records ahead: their CRCs together
-        ahead = used = 0;
-        std::span<const std::byte> bodies[4];
-        for (std::size_t q = pos; ahead < 4 && records.size() - q >= detail::tlog_record_header_bytes; ++ahead) {
-          const auto l = static_cast<std::uint32_t>(detail::get_le(records.data() + q, 4));
-          if (l > max_record_bytes || l > records.size() - q - detail::tlog_record_header_bytes) break;
-          ahead_pos[ahead] = q;
-          bodies[ahead] = std::span<const std::byte>(records.data() + q + detail::tlog_record_header_bytes, l);
-          q += detail::tlog_record_header_bytes + l;
-        }
-        if (ahead == 4) {
-          crc32c_x4(bodies, ahead_crc);
-          // Their pages' states are read below: fetch them now.
-          for (int k = 0; k < 4; ++k) {
-            if (bodies[k].size() < 8) continue;
-            const std::uint64_t idx = detail::get_le(bodies[k].data(), 8) >> 32;
-            if (idx < table) __builtin_prefetch(&pages_[idx], 1, 3);
-          }
-        } else {
-          ahead = 0;
+    while (auto body = reader.next()) {
+      {  // the pages of the records whose CRCs are already done: fetch their states now
+        std::span<const std::byte> soon[4];
+        const int n = reader.upcoming(soon);
+        for (int k = 0; k < n; ++k) {
+          if (soon[k].size() < 8) continue;
+          const std::uint64_t idx = detail::get_le(soon[k].data(), 8) >> 32;
+          if (idx < table) __builtin_prefetch(&pages_[idx], 1, 3);
         }
       }
-      const std::uint32_t actual = used < ahead && ahead_pos[used] == pos ? ahead_crc[used++] : crc32c(std::span<const std::byte>(p, len));
-      const auto f = fields::parse(p, len);
-      if (actual != crc || !f) {
-        stop(tlog_stop::damaged, errc::corrupt_data);
+      const std::byte* p = body->data();
+      const auto f = fields::parse(p, static_cast<std::uint32_t>(body->size()));
+      if (!f) {
+        reader.reject(errc::corrupt_data);
         break;
       }
       std::uint64_t* mask = mask_buf;
@@ -112,7 +76,7 @@ class page_log_applier {
       }
       for (std::size_t w = 0; w < f->words; ++w) mask[w] = detail::get_le(p + fields::fixed + 8 * w, 8);
       if (auto ok = check_shape(f->offset, f->length, f->kind, std::span<const std::uint64_t>(mask, f->words), f->payload_bytes); !ok) {
-        stop(tlog_stop::damaged, ok.error().code);
+        reader.reject(ok.error().code);
         break;
       }
       // The record is intact: now the rules against the store, in order.
@@ -124,9 +88,11 @@ class page_log_applier {
       if (f->at < pg.running) return unexpected(errc::epoch_regression, res.records, "delta epoch below the page's");
       pg.running = f->at;
       ++res.records;
-      pos += detail::tlog_record_header_bytes + len;
-      res.intact_bytes = pos;
+      reader.accept();
     }
+    res.intact_bytes = reader.position();
+    res.stop = reader.stop();
+    res.reason = reader.reason();
     // Pass 2: write the intact prefix (every record of it was checked: its page is alive),
     // fetching the page bytes of the record `lookahead` ahead.
     constexpr int lookahead = 8;

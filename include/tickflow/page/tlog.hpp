@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -139,6 +140,83 @@ inline result<delta> decode_body(std::span<const std::byte> body) {
 /// Largest record body read_tlog accepts (a defence against corrupt lengths).
 inline constexpr std::uint32_t max_record_bytes = 64U << 20;
 
+/// Walks the records that follow a log header and yields each record body whose length and
+/// CRC-32C are intact (four CRCs at a time where four whole records lie ahead). The caller parses
+/// the body and calls accept() or reject(reason); reading stops at the first torn or damaged
+/// record, and position() is then the end of the intact prefix (relative to `records`).
+class tlog_record_reader {
+ public:
+  explicit tlog_record_reader(std::span<const std::byte> records) noexcept : data_(records) {}
+
+  /// The next body, or an empty optional once reading has stopped (see stop()).
+  [[nodiscard]] std::optional<std::span<const std::byte>> next() noexcept {
+    if (done_ || pos_ == data_.size()) {
+      done_ = true;
+      return std::nullopt;
+    }
+    const std::size_t left = data_.size() - pos_;
+    if (left < detail::tlog_record_header_bytes) return halt(tlog_stop::torn, errc::ok);
+    const auto len = static_cast<std::uint32_t>(detail::get_le(data_.data() + pos_, 4));
+    const auto crc = static_cast<std::uint32_t>(detail::get_le(data_.data() + pos_ + 4, 4));
+    if (len > max_record_bytes) return halt(tlog_stop::damaged, errc::corrupt_data);
+    if (len > left - detail::tlog_record_header_bytes) return halt(tlog_stop::torn, errc::ok);
+    const std::span<const std::byte> body(data_.data() + pos_ + detail::tlog_record_header_bytes, len);
+    if (used_ == ahead_) look_ahead();
+    const std::uint32_t actual = used_ < ahead_ && ahead_pos_[used_] == pos_ ? ahead_crc_[used_++] : crc32c(body);
+    if (actual != crc) return halt(tlog_stop::damaged, errc::corrupt_data);
+    pending_ = pos_ + detail::tlog_record_header_bytes + len;
+    return body;
+  }
+  /// The body last returned was well-formed: it joins the intact prefix.
+  void accept() noexcept { pos_ = pending_; }
+  /// The body last returned does not parse (or holds an ill-formed delta): reading stops before it.
+  void reject(errc reason) noexcept { (void)halt(tlog_stop::damaged, reason); }
+
+  [[nodiscard]] std::size_t position() const noexcept { return pos_; }
+  [[nodiscard]] tlog_stop stop() const noexcept { return stop_; }
+  [[nodiscard]] errc reason() const noexcept { return reason_; }
+  /// The bodies of up to four records after the current one whose CRCs are already computed
+  /// (so a caller can fetch what they will need): their count, and the bodies in `out`.
+  [[nodiscard]] int upcoming(std::span<const std::byte>* out) const noexcept {
+    int n = 0;
+    for (int k = used_; k < ahead_; ++k) out[n++] = ahead_body_[k];
+    return n;
+  }
+
+ private:
+  std::nullopt_t halt(tlog_stop why, errc reason) noexcept {
+    done_ = true;
+    stop_ = why;
+    reason_ = reason;
+    return std::nullopt;
+  }
+  void look_ahead() noexcept {
+    ahead_ = used_ = 0;
+    for (std::size_t q = pos_; ahead_ < 4 && data_.size() - q >= detail::tlog_record_header_bytes; ++ahead_) {
+      const auto l = static_cast<std::uint32_t>(detail::get_le(data_.data() + q, 4));
+      if (l > max_record_bytes || l > data_.size() - q - detail::tlog_record_header_bytes) break;
+      ahead_pos_[ahead_] = q;
+      ahead_body_[ahead_] = std::span<const std::byte>(data_.data() + q + detail::tlog_record_header_bytes, l);
+      q += detail::tlog_record_header_bytes + l;
+    }
+    if (ahead_ == 4) {
+      crc32c_x4(ahead_body_, ahead_crc_);
+    } else {
+      ahead_ = 0;
+    }
+  }
+
+  std::span<const std::byte> data_;
+  std::size_t pos_ = 0, pending_ = 0;
+  bool done_ = false;
+  tlog_stop stop_ = tlog_stop::end_of_file;
+  errc reason_ = errc::ok;
+  std::span<const std::byte> ahead_body_[4];
+  std::size_t ahead_pos_[4] = {};
+  std::uint32_t ahead_crc_[4] = {};
+  int ahead_ = 0, used_ = 0;
+};
+
 /// Recovers the intact prefix of an in-memory log image (see the file contract).
 [[nodiscard]] inline result<recovered_tlog> parse_tlog(std::span<const std::byte> file) {
   if (file.size() < detail::tlog_header_bytes) {
@@ -159,41 +237,19 @@ inline constexpr std::uint32_t max_record_bytes = 64U << 20;
   recovered_tlog out;
   // A record is at least 49 bytes; reserving for ~100-byte records avoids most regrowth.
   out.records.reserve(file.size() / 100);
-  std::size_t pos = detail::tlog_header_bytes;
-  out.intact_bytes = pos;
-  while (pos < file.size()) {
-    const std::size_t left = file.size() - pos;
-    if (left < detail::tlog_record_header_bytes) {
-      out.stop = tlog_stop::torn;
-      return out;
-    }
-    const auto len = static_cast<std::uint32_t>(detail::get_le(file.data() + pos, 4));
-    const auto crc = static_cast<std::uint32_t>(detail::get_le(file.data() + pos + 4, 4));
-    if (len > max_record_bytes) {
-      out.stop = tlog_stop::damaged;
-      out.reason = errc::corrupt_data;
-      return out;
-    }
-    if (len > left - detail::tlog_record_header_bytes) {
-      out.stop = tlog_stop::torn;
-      return out;
-    }
-    const std::span<const std::byte> body(file.data() + pos + detail::tlog_record_header_bytes, len);
-    if (crc32c(body) != crc) {
-      out.stop = tlog_stop::damaged;
-      out.reason = errc::corrupt_data;
-      return out;
-    }
-    auto d = detail::decode_body(body);
+  tlog_record_reader reader(file.subspan(detail::tlog_header_bytes));
+  while (auto body = reader.next()) {
+    auto d = detail::decode_body(*body);
     if (!d) {
-      out.stop = tlog_stop::damaged;
-      out.reason = d.error().code;
-      return out;
+      reader.reject(d.error().code);
+      break;
     }
     out.records.push_back(std::move(*d));
-    pos += detail::tlog_record_header_bytes + len;
-    out.intact_bytes = pos;
+    reader.accept();
   }
+  out.intact_bytes = detail::tlog_header_bytes + reader.position();
+  out.stop = reader.stop();
+  out.reason = reader.reason();
   return out;
 }
 
