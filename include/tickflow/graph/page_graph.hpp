@@ -110,9 +110,7 @@ class page_graph {
       u = static_cast<std::uint32_t>(page_of_.size());
       page_of_.emplace_back();
       alive_.push_back(false);
-      out_.emplace_back();
-      in_.emplace_back();
-      ord_.push_back(u);
+      nodes_.push_back(node_rec{u, {}, {}});
       node_at_.push_back(u);
     }
     index_.insert(p, u, live_);
@@ -126,8 +124,8 @@ class page_graph {
   result<void> remove_page(page_id p) {
     const auto u = node(p);
     if (!u) return unexpected(errc::not_found, p.value(), "no such page");
-    while (!out_[*u].empty()) unlink(*u, out_[*u].back().child);
-    while (!in_[*u].empty()) unlink(in_[*u].back(), *u);
+    while (!nodes_[*u].out.empty()) unlink(*u, nodes_[*u].out.back().child);
+    while (!nodes_[*u].in.empty()) unlink(nodes_[*u].in.back(), *u);
     index_.erase(p);
     alive_[*u] = false;
     free_nodes_.push_back(*u);
@@ -162,31 +160,31 @@ class page_graph {
     if (!u || !v) return std::nullopt;
     const std::size_t k = find_out(*u, *v);
     if (k == npos) return std::nullopt;
-    const out_edge& o = out_[*u][k];
+    const out_edge& o = nodes_[*u].out[k];
     return graph_edge<W>{parent, child, o.kind, o.weight};
   }
   /// A page with no parents (errc::not_found for an unknown page).
   [[nodiscard]] result<bool> is_source(page_id p) const noexcept {
     const auto u = node(p);
     if (!u) return unexpected(errc::not_found, p.value(), "no such page");
-    return in_[*u].empty();
+    return nodes_[*u].in.empty();
   }
   template <class F>
   void for_each_child(page_id p, F&& f) const {
     if (const auto u = node(p))
-      for (const out_edge& o : out_[*u]) f(graph_edge<W>{p, page_of_[o.child], o.kind, o.weight});
+      for (const out_edge& o : nodes_[*u].out) f(graph_edge<W>{p, page_of_[o.child], o.kind, o.weight});
   }
   template <class F>
   void for_each_parent(page_id p, F&& f) const {
     if (const auto u = node(p))
-      for (std::uint32_t x : in_[*u]) f(page_of_[x]);
+      for (std::uint32_t x : nodes_[*u].in) f(page_of_[x]);
   }
   /// Every edge, parents in node order, children in insertion order.
   [[nodiscard]] std::vector<graph_edge<W>> edge_list() const {
     std::vector<graph_edge<W>> out;
     out.reserve(edges_);
-    for (std::uint32_t u = 0; u < out_.size(); ++u)
-      for (const out_edge& o : out_[u]) out.push_back({page_of_[u], page_of_[o.child], o.kind, o.weight});
+    for (std::uint32_t u = 0; u < nodes_.size(); ++u)
+      for (const out_edge& o : nodes_[u].out) out.push_back({page_of_[u], page_of_[o.child], o.kind, o.weight});
     return out;
   }
 
@@ -198,12 +196,12 @@ class page_graph {
   };
   [[nodiscard]] snapshot_type snapshot() const {
     snapshot_type s;
-    const std::size_t n = out_.size();
+    const std::size_t n = nodes_.size();
     s.csr.offsets.assign(n + 1, 0);
     s.csr.targets.reserve(edges_);
     for (std::size_t u = 0; u < n; ++u) {
       const std::size_t first = s.csr.targets.size();
-      for (const out_edge& o : out_[u]) s.csr.targets.push_back(o.child);
+      for (const out_edge& o : nodes_[u].out) s.csr.targets.push_back(o.child);
       std::sort(s.csr.targets.begin() + static_cast<std::ptrdiff_t>(first), s.csr.targets.end());
       s.csr.offsets[u + 1] = static_cast<std::uint32_t>(s.csr.targets.size());
     }
@@ -221,7 +219,7 @@ class page_graph {
   [[nodiscard]] result<graph_report> validate_from(page_id p) {
     const auto u = node(p);
     if (!u) return unexpected(errc::not_found, p.value(), "no such page");
-    const auto r = check_reachable(out_.size(), *u, [this](std::uint32_t x) { return child_view{&out_[x]}; }, scratch_);
+    const auto r = check_reachable(nodes_.size(), *u, [this](std::uint32_t x) { return child_view{&nodes_[x].out}; }, scratch_);
     return graph_report{r.acyclic, to_pages(r.witness), r.visited};
   }
 
@@ -232,27 +230,25 @@ class page_graph {
 
   /// Renumbers nodes in topological order (children after parents).
   void renumber_topologically() {
-    const std::size_t n = out_.size();
+    const std::size_t n = nodes_.size();
     std::vector<std::uint32_t> new_of(n);
     for (std::size_t pos = 0; pos < n; ++pos) new_of[node_at_[pos]] = static_cast<std::uint32_t>(pos);
-    std::vector<std::vector<out_edge>> out(n);
-    std::vector<std::vector<std::uint32_t>> in(n);
+    std::vector<node_rec> nodes(n);
     std::vector<page_id> page_of(n);
     std::vector<bool> alive(n);
     for (std::size_t u = 0; u < n; ++u) {
       const std::uint32_t nu = new_of[u];
-      out[nu] = std::move(out_[u]);
-      for (out_edge& o : out[nu]) o.child = new_of[o.child];
-      in[nu] = std::move(in_[u]);
-      for (std::uint32_t& x : in[nu]) x = new_of[x];
+      nodes[nu].out = std::move(nodes_[u].out);
+      for (out_edge& o : nodes[nu].out) o.child = new_of[o.child];
+      nodes[nu].in = std::move(nodes_[u].in);
+      for (std::uint32_t& x : nodes[nu].in) x = new_of[x];
       page_of[nu] = page_of_[u];
       alive[nu] = alive_[u];
     }
-    out_ = std::move(out);
-    in_ = std::move(in);
+    nodes_ = std::move(nodes);
     page_of_ = std::move(page_of);
     alive_ = std::move(alive);
-    for (std::size_t u = 0; u < n; ++u) ord_[u] = node_at_[u] = static_cast<std::uint32_t>(u);
+    for (std::size_t u = 0; u < n; ++u) nodes_[u].ord = node_at_[u] = static_cast<std::uint32_t>(u);
     for (auto& x : free_nodes_) x = new_of[x];
     index_.remap(new_of);
   }
@@ -261,31 +257,31 @@ class page_graph {
   [[nodiscard]] std::optional<std::uint32_t> node(page_id p) const noexcept {
     return index_.find(p);
   }
-  [[nodiscard]] std::uint32_t position(std::uint32_t u) const noexcept { return ord_[u]; }
+  [[nodiscard]] std::uint32_t position(std::uint32_t u) const noexcept { return nodes_[u].ord; }
 
   /// Internal consistency (see the file contract); the error's detail is the offending node.
   [[nodiscard]] result<void> check_invariants() const {
-    const std::size_t n = out_.size();
+    const std::size_t n = nodes_.size();
     std::size_t edges = 0, live = 0;
     for (std::size_t pos = 0; pos < n; ++pos)
-      if (node_at_[pos] >= n || ord_[node_at_[pos]] != pos) return unexpected(errc::corrupt_data, pos, "order is not a permutation");
+      if (node_at_[pos] >= n || nodes_[node_at_[pos]].ord != pos) return unexpected(errc::corrupt_data, pos, "order is not a permutation");
     for (std::uint32_t u = 0; u < n; ++u) {
       if (alive_[u]) {
         ++live;
         if (index_.find(page_of_[u]) != std::optional<std::uint32_t>(u)) return unexpected(errc::corrupt_data, u, "page index out of step");
-      } else if (!out_[u].empty() || !in_[u].empty()) {
+      } else if (!nodes_[u].out.empty() || !nodes_[u].in.empty()) {
         return unexpected(errc::corrupt_data, u, "a dead node has edges");
       }
-      for (const out_edge& o : out_[u]) {
+      for (const out_edge& o : nodes_[u].out) {
         ++edges;
-        if (o.child >= n || ord_[u] >= ord_[o.child]) return unexpected(errc::corrupt_data, u, "edge against the topological order");
-        if (std::count(in_[o.child].begin(), in_[o.child].end(), u) != 1) return unexpected(errc::corrupt_data, u, "in-edges do not mirror out-edges");
-        if (std::count_if(out_[u].begin(), out_[u].end(), [&](const out_edge& x) { return x.child == o.child; }) != 1)
+        if (o.child >= n || nodes_[u].ord >= nodes_[o.child].ord) return unexpected(errc::corrupt_data, u, "edge against the topological order");
+        if (std::count(nodes_[o.child].in.begin(), nodes_[o.child].in.end(), u) != 1) return unexpected(errc::corrupt_data, u, "in-edges do not mirror out-edges");
+        if (std::count_if(nodes_[u].out.begin(), nodes_[u].out.end(), [&](const out_edge& x) { return x.child == o.child; }) != 1)
           return unexpected(errc::corrupt_data, u, "duplicate edge");
       }
     }
     std::size_t in_edges = 0;
-    for (const auto& v : in_) in_edges += v.size();
+    for (const auto& v : nodes_) in_edges += v.in.size();
     if (edges != edges_ || in_edges != edges_) return unexpected(errc::corrupt_data, edges, "edge count out of step");
     if (live != live_ || index_.size() != live_) return unexpected(errc::corrupt_data, live, "page count out of step");
     return {};
@@ -318,22 +314,22 @@ class page_graph {
   static constexpr std::size_t npos = ~std::size_t{0};
 
   [[nodiscard]] std::size_t find_out(std::uint32_t u, std::uint32_t v) const noexcept {
-    const auto& o = out_[u];
+    const auto& o = nodes_[u].out;
     for (std::size_t k = 0; k < o.size(); ++k)
       if (o[k].child == v) return k;
     return npos;
   }
   void link(std::uint32_t u, std::uint32_t v, edge_kind kind, const W& w) {
-    out_[u].push_back(out_edge{v, kind, w});
-    in_[v].push_back(u);
+    nodes_[u].out.push_back(out_edge{v, kind, w});
+    nodes_[v].in.push_back(u);
     ++edges_;
   }
   // Removes u -> v; returns where it was in each list (for an exact undo).
   std::pair<std::size_t, std::size_t> unlink(std::uint32_t u, std::uint32_t v) {
     const std::size_t k = find_out(u, v);
-    const std::size_t j = static_cast<std::size_t>(std::find(in_[v].begin(), in_[v].end(), u) - in_[v].begin());
-    out_[u].erase(out_[u].begin() + static_cast<std::ptrdiff_t>(k));
-    in_[v].erase(in_[v].begin() + static_cast<std::ptrdiff_t>(j));
+    const std::size_t j = static_cast<std::size_t>(std::find(nodes_[v].in.begin(), nodes_[v].in.end(), u) - nodes_[v].in.begin());
+    nodes_[u].out.erase(nodes_[u].out.begin() + static_cast<std::ptrdiff_t>(k));
+    nodes_[v].in.erase(nodes_[v].in.begin() + static_cast<std::ptrdiff_t>(j));
     --edges_;
     return {k, j};
   }
@@ -353,9 +349,9 @@ class page_graph {
       if (witness) *witness = {page_of_[u]};
       return false;
     }
-    const std::uint32_t lb = ord_[v], ub = ord_[u];
+    const std::uint32_t lb = nodes_[v].ord, ub = nodes_[u].ord;
     if (ub < lb) return true;  // already in order
-    scratch_.fit(out_.size());
+    scratch_.fit(nodes_.size());
     auto& pred = scratch_.aux();
     // Forward from v through nodes placed no later than u.
     fwd_.clear();
@@ -366,7 +362,7 @@ class page_graph {
       const std::uint32_t x = stack_.back();
       stack_.pop_back();
       fwd_.push_back(x);
-      for (const out_edge& o : out_[x]) {
+      for (const out_edge& o : nodes_[x].out) {
         const std::uint32_t y = o.child;
         if (y == u) {
           if (witness) {
@@ -378,7 +374,7 @@ class page_graph {
           }
           return false;
         }
-        if (ord_[y] < ub && !scratch_.seen(y)) {
+        if (nodes_[y].ord < ub && !scratch_.seen(y)) {
           scratch_.set_gray(y);
           pred[y] = x;
           stack_.push_back(y);
@@ -393,19 +389,19 @@ class page_graph {
       const std::uint32_t x = stack_.back();
       stack_.pop_back();
       bwd_.push_back(x);
-      for (std::uint32_t y : in_[x])
-        if (ord_[y] > lb && !scratch_.seen(y)) {
+      for (std::uint32_t y : nodes_[x].in)
+        if (nodes_[y].ord > lb && !scratch_.seen(y)) {
           scratch_.set_black(y);
           stack_.push_back(y);
         }
     }
     // The backward set goes first, then the forward set, into the union of their positions.
-    const auto by_ord = [this](std::uint32_t a, std::uint32_t b) { return ord_[a] < ord_[b]; };
+    const auto by_ord = [this](std::uint32_t a, std::uint32_t b) { return nodes_[a].ord < nodes_[b].ord; };
     std::sort(fwd_.begin(), fwd_.end(), by_ord);
     std::sort(bwd_.begin(), bwd_.end(), by_ord);
     slots_.clear();
-    for (std::uint32_t x : bwd_) slots_.push_back(ord_[x]);
-    for (std::uint32_t x : fwd_) slots_.push_back(ord_[x]);
+    for (std::uint32_t x : bwd_) slots_.push_back(nodes_[x].ord);
+    for (std::uint32_t x : fwd_) slots_.push_back(nodes_[x].ord);
     std::sort(slots_.begin(), slots_.end());
     if (undo)
       for (std::uint32_t s : slots_) undo->emplace_back(s, node_at_[s]);
@@ -415,7 +411,7 @@ class page_graph {
     return true;
   }
   void place(std::uint32_t x, std::uint32_t pos) noexcept {
-    ord_[x] = pos;
+    nodes_[x].ord = pos;
     node_at_[pos] = x;
   }
 
@@ -475,7 +471,7 @@ class page_graph {
     std::vector<removed_edge> undone;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> order_undo;
     for (const auto& [u, v] : removes) {
-      const out_edge attrs = out_[u][find_out(u, v)];
+      const out_edge attrs = nodes_[u].out[find_out(u, v)];
       const auto [k, j] = unlink(u, v);
       undone.push_back({u, v, k, j, attrs});
     }
@@ -493,14 +489,14 @@ class page_graph {
     // Roll back: insertions (newest first), positions, then removals (newest first).
     for (std::size_t i = added; i-- > 0;) {
       const auto [u, v] = adds[i];
-      out_[u].pop_back();
-      in_[v].pop_back();
+      nodes_[u].out.pop_back();
+      nodes_[v].in.pop_back();
       --edges_;
     }
     for (auto it = order_undo.rbegin(); it != order_undo.rend(); ++it) place(it->second, it->first);
     for (auto it = undone.rbegin(); it != undone.rend(); ++it) {
-      out_[it->u].insert(out_[it->u].begin() + static_cast<std::ptrdiff_t>(it->out_pos), it->attrs);
-      in_[it->v].insert(in_[it->v].begin() + static_cast<std::ptrdiff_t>(it->in_pos), it->u);
+      nodes_[it->u].out.insert(nodes_[it->u].out.begin() + static_cast<std::ptrdiff_t>(it->out_pos), it->attrs);
+      nodes_[it->v].in.insert(nodes_[it->v].in.begin() + static_cast<std::ptrdiff_t>(it->in_pos), it->u);
       ++edges_;
     }
     return rep;
@@ -515,11 +511,11 @@ class page_graph {
     std::sort(removed.begin(), removed.end());
     std::vector<std::pair<std::uint32_t, std::uint32_t>> all;
     all.reserve(edges_ + adds.size());
-    for (std::uint32_t u = 0; u < out_.size(); ++u)
-      for (const out_edge& o : out_[u])
+    for (std::uint32_t u = 0; u < nodes_.size(); ++u)
+      for (const out_edge& o : nodes_[u].out)
         if (!std::binary_search(removed.begin(), removed.end(), (std::uint64_t{u} << 32) | o.child)) all.emplace_back(u, o.child);
     all.insert(all.end(), adds.begin(), adds.end());
-    auto g = csr_graph::from_edges(out_.size(), all);
+    auto g = csr_graph::from_edges(nodes_.size(), all);
     if (!g) {
       rep.err = g.error();
       return rep;
@@ -604,9 +600,13 @@ class page_graph {
   page_index index_;
   std::vector<page_id> page_of_;
   std::vector<bool> alive_;
-  std::vector<std::vector<out_edge>> out_;
-  std::vector<std::vector<std::uint32_t>> in_;
-  std::vector<std::uint32_t> ord_;      // node -> position in the topological order
+  // Per node, on one cache line: its position in the topological order and its adjacency.
+  struct node_rec {
+    std::uint32_t ord;
+    std::vector<out_edge> out;
+    std::vector<std::uint32_t> in;
+  };
+  std::vector<node_rec> nodes_;
   std::vector<std::uint32_t> node_at_;  // position -> node
   std::vector<std::uint32_t> free_nodes_;
   std::size_t live_ = 0, edges_ = 0;
