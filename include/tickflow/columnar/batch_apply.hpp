@@ -449,15 +449,7 @@ class batch_applier {
   }
 
   static void write_row(std::byte* base, const delta_row& r) noexcept {
-    if (r.kind == delta_kind::dense) {
-      for (std::size_t w = 0; w < r.mask.size(); ++w)
-        detail::masked_copy_word(base + w * 64, r.payload.data() + w * 64, r.mask[w], (w + 1) * 64 <= r.length);
-    } else {
-      std::size_t k = 0;
-      for (std::size_t w = 0; w < r.mask.size(); ++w)
-        for (std::uint64_t b = r.mask[w]; b != 0; b &= b - 1)
-          base[w * 64 + static_cast<std::size_t>(std::countr_zero(b))] = r.payload[k++];
-    }
+    write_masked(base, r.kind, r.mask.size(), [&](std::size_t w) { return r.mask[w]; }, r.payload.data());
   }
 
   void write_owned(const live_row& w, const std::byte* payload, const delta_batch& batch) const noexcept {

@@ -27,6 +27,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -90,6 +91,26 @@ void for_each_write(const delta& d, F&& f) {
     for (std::uint64_t bits = d.mask[w]; bits != 0; bits &= bits - 1) {
       const std::size_t i = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
       f(i, d.kind == delta_kind::dense ? d.payload[i] : d.payload[k++]);
+    }
+  }
+}
+
+/// Writes the bytes of a well-formed delta at `base` (the first byte of its window): mask word w
+/// is word(w) for w < words, the payload starts at `payload`. A dense word with every bit set is
+/// one 64-byte copy; the rest goes byte by byte. The one writer of page_store::apply, the
+/// columnar apply's general rows, and apply_log_records.
+template <class MaskWord>
+void write_masked(std::byte* base, delta_kind kind, std::size_t words, MaskWord&& word, const std::byte* payload) noexcept {
+  std::size_t k = 0;  // next sparse payload byte
+  for (std::size_t w = 0; w < words; ++w) {
+    const std::uint64_t bits = word(w);
+    if (kind == delta_kind::dense && bits == ~std::uint64_t{0}) {
+      std::memcpy(base + 64 * w, payload + 64 * w, 64);
+      continue;
+    }
+    for (std::uint64_t b = bits; b != 0; b &= b - 1) {
+      const std::size_t i = 64 * w + static_cast<std::size_t>(std::countr_zero(b));
+      base[i] = kind == delta_kind::dense ? payload[i] : payload[k++];
     }
   }
 }

@@ -108,21 +108,9 @@ class page_log_applier {
       const auto len = static_cast<std::uint32_t>(detail::get_le(records.data() + q, 4));
       const std::byte* p = records.data() + q + detail::tlog_record_header_bytes;
       const auto f = *fields::parse(p, len);
-      std::byte* base = pages_[f.page >> 32].base + f.offset;
       const std::byte* mask_bytes = p + fields::fixed;
-      const std::byte* payload = p + fields::fixed + 8 * f.words + 4;
-      std::size_t k = 0;  // next sparse payload byte
-      for (std::size_t w = 0; w < f.words; ++w) {
-        const std::uint64_t bits = detail::get_le(mask_bytes + 8 * w, 8);
-        if (f.kind == delta_kind::dense && bits == ~std::uint64_t{0}) {
-          std::memcpy(base + 64 * w, payload + 64 * w, 64);
-          continue;
-        }
-        for (std::uint64_t b = bits; b != 0; b &= b - 1) {
-          const std::size_t i = 64 * w + static_cast<std::size_t>(std::countr_zero(b));
-          base[i] = f.kind == delta_kind::dense ? payload[i] : payload[k++];
-        }
-      }
+      write_masked(pages_[f.page >> 32].base + f.offset, f.kind, f.words,
+                   [&](std::size_t w) { return detail::get_le(mask_bytes + 8 * w, 8); }, p + fields::fixed + 8 * f.words + 4);
       q += detail::tlog_record_header_bytes + len;
     }
     for (std::size_t i = 0; i < table; ++i) store.entries_[i].at = epoch{pages_[i].running};

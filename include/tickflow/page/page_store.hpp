@@ -374,24 +374,8 @@ class page_store {
   // Precondition: validate(d) succeeded.
   void write(const delta& d) noexcept {
     entry& e = *find(d.page);
-    std::byte* base = classes_[e.cls].page(e.slot) + d.offset;
-    if (d.kind == delta_kind::dense) {
-      // Dense: whole 64-byte runs under a full mask word are one copy; the rest byte by byte.
-      for (std::size_t w = 0; w < d.mask.size(); ++w) {
-        const std::uint64_t bits = d.mask[w];
-        const std::size_t first = w * 64;
-        if (bits == ~std::uint64_t{0}) {
-          std::memcpy(base + first, d.payload.data() + first, 64);
-        } else {
-          for (std::uint64_t b = bits; b != 0; b &= b - 1) {
-            const std::size_t i = first + static_cast<std::size_t>(std::countr_zero(b));
-            base[i] = d.payload[i];
-          }
-        }
-      }
-    } else {
-      for_each_write(d, [&](std::size_t i, std::byte b) { base[i] = b; });
-    }
+    write_masked(classes_[e.cls].page(e.slot) + d.offset, d.kind, d.mask.size(), [&](std::size_t w) { return d.mask[w]; },
+                 d.payload.data());
     e.at = d.at;
   }
 
