@@ -19,31 +19,16 @@ namespace tt = tickflow::test;
 
 namespace {
 
-struct world {
-  page_store store;
-  std::vector<page_id> ids;
-  std::vector<std::size_t> sizes;
-};
+using world = tt::page_world;
 
 void make_world(world& w, std::size_t pages, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  for (std::size_t i = 0; i < pages; ++i) {
-    w.sizes.push_back(1 + rng() % 256);
-    w.ids.push_back(*w.store.create(w.sizes.back()));
-  }
+  tt::add_pages(w, rng, pages, 256);
 }
 
 // Valid deltas: random pages and windows, epochs never decreasing, ids increasing.
 std::vector<delta> valid_stream(std::mt19937_64& rng, const world& w, std::size_t n, std::uint32_t first_epoch) {
-  std::vector<delta> out;
-  out.reserve(n);
-  std::uint32_t e = first_epoch;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (rng() % 64 == 0) ++e;
-    const std::size_t k = rng() % w.ids.size();
-    out.push_back(tt::random_delta(rng, w.ids[k], w.sizes[k], epoch{e}));
-  }
-  return out;
+  return tt::random_stream(rng, w, n, first_epoch, 64);
 }
 
 }  // namespace

@@ -21,29 +21,9 @@ using namespace tickflow;
 namespace tt = tickflow::test;
 
 namespace {
-struct world {
-  page_store store;
-  std::vector<page_id> ids;
-  std::vector<std::size_t> sizes;
-};
-void make_world(world& w, std::mt19937_64& rng, std::size_t pages, std::uint64_t seed) {
-  for (std::size_t i = 0; i < pages; ++i) {
-    const std::size_t size = 1 + rng() % 200;
-    w.ids.push_back(*w.store.create(size));
-    w.sizes.push_back(size);
-    tt::fill_random(w.store, w.ids.back(), seed + i);
-  }
-}
-std::vector<delta> random_batch(std::mt19937_64& rng, const world& w, std::size_t n) {
-  std::vector<delta> out;
-  std::uint32_t e = 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (rng() % 8 == 0) ++e;
-    const std::size_t k = rng() % w.ids.size();
-    out.push_back(tt::random_delta(rng, w.ids[k], w.sizes[k], epoch{e}));
-  }
-  return out;
-}
+using world = tt::page_world;
+void make_world(world& w, std::mt19937_64& rng, std::size_t pages, std::uint64_t seed) { tt::add_pages(w, rng, pages, 200, seed); }
+std::vector<delta> random_batch(std::mt19937_64& rng, const world& w, std::size_t n) { return tt::random_stream(rng, w, n, 1, 8); }
 }  // namespace
 
 TEST_CASE("delta_batch round trip is exact", "[columnar]") {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 namespace tickflow::test {
 
@@ -40,6 +41,39 @@ inline delta random_delta(std::mt19937_64& rng, page_id page, std::size_t page_b
 inline void fill_random(page_store& s, page_id p, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   for (auto& b : *s.mutable_bytes(p)) b = static_cast<std::byte>(rng());
+}
+
+/// A store with its pages' ids and sizes, for tests that draw deltas over it.
+struct page_world {
+  page_store store;
+  std::vector<page_id> ids;
+  std::vector<std::size_t> sizes;
+};
+
+/// Adds `pages` pages of 1..max_size bytes (sizes drawn from rng); with fill_seed != 0, page i
+/// of this call is filled from fill_seed + i.
+inline void add_pages(page_world& w, std::mt19937_64& rng, std::size_t pages, std::size_t max_size, std::uint64_t fill_seed = 0) {
+  for (std::size_t i = 0; i < pages; ++i) {
+    const std::size_t size = 1 + rng() % max_size;
+    w.ids.push_back(*w.store.create(size));
+    w.sizes.push_back(size);
+    if (fill_seed != 0) fill_random(w.store, w.ids.back(), fill_seed + i);
+  }
+}
+
+/// n well-formed deltas to random pages of w; the epoch starts at first_epoch and rises by one
+/// before a delta with probability 1/every.
+inline std::vector<delta> random_stream(std::mt19937_64& rng, const page_world& w, std::size_t n, std::uint32_t first_epoch,
+                                        unsigned every) {
+  std::vector<delta> out;
+  out.reserve(n);
+  std::uint32_t e = first_epoch;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (rng() % every == 0) ++e;
+    const std::size_t k = rng() % w.ids.size();
+    out.push_back(random_delta(rng, w.ids[k], w.sizes[k], epoch{e}));
+  }
+  return out;
 }
 
 /// Copies the bytes of page `from` in `a` onto page `to` in `b` (same size).
