@@ -127,7 +127,7 @@ class integrity_checker {
     const auto ids = batch.ids();
     const auto offsets = batch.offsets();
     const auto lengths = batch.lengths();
-    ids_.reserve(ids_.size() + n);
+    if (ids_.capacity() - ids_.size() < n) ids_.reserve(std::max(ids_.size() + n, 2 * ids_.capacity()));  // geometric
     for (std::size_t i = 0; i < n; ++i) {
       if (i + prefetch_distance < n) {
         const std::uint64_t ahead = pages[i + prefetch_distance] >> 32;
