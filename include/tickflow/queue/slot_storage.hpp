@@ -37,6 +37,12 @@ namespace detail {
 /// line is not the one holding the sequence word (spsc_layout::spread is the single-item layout).
 inline constexpr std::size_t packed_cell_bytes = 4096;
 
+/// A slot's sequence word and item storage (for packed cells: the cell's word).
+struct slot_ref {
+  std::atomic<std::size_t>& seq;
+  void* raw;
+};
+
 /// Allocates `n` units plus a guard unit at each end; constructs and destroys the units.
 template <class Unit, class Alloc>
 class guarded_units {
@@ -96,6 +102,11 @@ class packed_cells {
   std::size_t slot_count() const noexcept { return (mask_ + 1) * run; }
   std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].seq; }
   void* raw(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].items + (pos % run) * sizeof(T); }
+  /// Both of the above with one address computation.
+  slot_ref locate(std::size_t pos) const noexcept {
+    cell& c = cells_[(pos / run) & mask_];
+    return {c.seq, c.items + (pos % run) * sizeof(T)};
+  }
   /// Slots from `pos` to the end of its contiguous run.
   static std::size_t run_left(std::size_t pos) noexcept { return run - pos % run; }
   const Alloc& allocator() const noexcept { return cells_.allocator(); }
@@ -142,6 +153,11 @@ class spread_slots {
 
   std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return at(pos).seq; }
   void* raw(std::size_t pos) const noexcept { return at(pos).item; }
+  /// Both of the above with one address computation.
+  slot_ref locate(std::size_t pos) const noexcept {
+    slot& s = at(pos);
+    return {s.seq, s.item};
+  }
   static std::size_t run_left(std::size_t) noexcept { return 1; }
   const Alloc& allocator() const noexcept { return lines_.allocator(); }
 

@@ -104,9 +104,16 @@ class basic_spsc_ring {
       p.cached_tail = cons_->tail.load(std::memory_order_acquire);
       if (pos - p.cached_tail >= capacity_) return false;
     }
-    ::new (store_.raw(pos)) T(std::forward<Args>(args)...);
+    if constexpr (!storage::contiguous) {
+      // Spread layout: ask for the line `write_ahead` positions on in exclusive state now, so
+      // that the store there later does not wait for the consumer's copy to be invalidated.
+      // A hint only (any position maps to a valid slot); it never faults and orders nothing.
+      __builtin_prefetch(store_.raw(pos + write_ahead), 1, 3);
+    }
+    const detail::slot_ref slot = store_.locate(pos);
+    ::new (slot.raw) T(std::forward<Args>(args)...);
     // Release: publishes the item constructed above to the consumer that reads this word.
-    store_.seq(pos).store(pos + 1, std::memory_order_release);
+    slot.seq.store(pos + 1, std::memory_order_release);
     p.head.store(pos + 1, std::memory_order_relaxed);
     return true;
   }
@@ -201,9 +208,10 @@ class basic_spsc_ring {
   {
     auto& c = *cons_;
     const std::size_t tail = c.tail.load(std::memory_order_relaxed);
+    const detail::slot_ref slot = store_.locate(tail);
     // Acquire: pairs with the producer's release of the item's sequence word.
-    if (store_.seq(tail).load(std::memory_order_acquire) <= tail) return false;
-    T* p = item(tail);
+    if (slot.seq.load(std::memory_order_acquire) <= tail) return false;
+    T* p = std::launder(static_cast<T*>(slot.raw));
     out = std::move(*p);
     p->~T();
     finish_pop(c, tail + 1);
@@ -348,6 +356,10 @@ class basic_spsc_ring {
     std::atomic<std::size_t> tail{0};
     size_type peeked = 0;
   };
+
+  // Distance of the producer's write prefetch in the spread layout: two blocks of positions
+  // (docs/decisions.md, spsc_ring).
+  static constexpr std::size_t write_ahead = 32;
 
   static size_type checked(size_type capacity) {
     if (capacity == 0) throw std::invalid_argument("tickflow::spsc_ring: capacity must be at least 1");
