@@ -73,12 +73,31 @@ struct tickflow_contestant {
     std::size_t pop_n(u64* p, std::size_t n) { return s.q.try_pop_n({p, n}); }
   };
 };
+// tickflow's MPMC ring through its handles, which claim runs of positions (the counterpart of
+// moodycamel's tokens). The ring's own calls are measured as tickflow_mpmc_plain.
+template <std::size_t Run>
+struct tickflow_mpmc_handles {
+  static constexpr const char* name = "tickflow_mpmc";
+  tickflow::mpmc_ring<u64> q{ring_capacity};
+  struct producer {
+    explicit producer(tickflow_mpmc_handles& s) : h(s.q.make_producer(Run)) {}
+    tickflow::mpmc_ring<u64>::producer h;
+    bool push(u64 v) { return h.try_push(v); }
+  };
+  struct consumer {
+    explicit consumer(tickflow_mpmc_handles& s) : h(s.q.make_consumer(Run)) {}
+    tickflow::mpmc_ring<u64>::consumer h;
+    bool pop(u64& v) { return h.try_pop(v); }
+  };
+};
+
 constexpr char spsc_name[] = "tickflow_spsc";
 constexpr char spsc_spread_name[] = "tickflow_spsc_spread";
-constexpr char mpmc_name[] = "tickflow_mpmc";
+constexpr char mpmc_name[] = "tickflow_mpmc_plain";
 using tickflow_spsc = tickflow_contestant<tickflow::spsc_ring<u64>, spsc_name>;
 using tickflow_spsc_spread = tickflow_contestant<tickflow::spsc_ring<u64, tickflow::spsc_layout::spread>, spsc_spread_name>;
-using tickflow_mpmc = tickflow_contestant<tickflow::mpmc_ring<u64>, mpmc_name>;
+using tickflow_mpmc_plain = tickflow_contestant<tickflow::mpmc_ring<u64>, mpmc_name>;
+using tickflow_mpmc = tickflow_mpmc_handles<tickflow::mpmc_ring<u64>::default_run>;
 
 struct mutex_deque {
   static constexpr const char* name = "mutex_deque";
@@ -387,6 +406,7 @@ void register_all() {
   register_spsc<mutex_deque>();
   register_batch<tickflow_spsc>();
   register_mpmc<tickflow_mpmc>();
+  register_mpmc<tickflow_mpmc_plain>();
   register_mpmc<mutex_deque>();
 #ifdef TF_HAVE_BOOST
   register_spsc<boost_spsc>();
@@ -430,7 +450,8 @@ void print_budgets(const tb::median_collector& c) {
   std::printf("\n");
   for (const char* info : {"spsc_1x1/tickflow_spsc_spread", "spsc_1x1/tickflow_spsc", "spsc_1x1/boost_spsc", "spsc_1x1/moodycamel_rwq",
                            "spsc_batch256/tickflow_spsc", "spsc_batch256/boost_spsc",
-                           "mpmc_1x1/tickflow_mpmc", "mpmc_1x1/boost_queue", "mpmc_2x2/tickflow_mpmc",
+                           "mpmc_1x1/tickflow_mpmc", "mpmc_1x1/tickflow_mpmc_plain", "mpmc_1x1/boost_queue",
+                           "mpmc_1x1/moodycamel_cq", "mpmc_2x2/tickflow_mpmc", "mpmc_2x2/tickflow_mpmc_plain",
                            "mpmc_2x2/moodycamel_cq"}) {
     if (auto m = c.get(info)) std::printf("# median %-30s %10.2f M items/s\n", info, m->items_per_second / 1e6);
   }

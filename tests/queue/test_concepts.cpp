@@ -1,6 +1,7 @@
 // The ring concepts accept what they must and reject what they must (the compile-fail tests
 // under tests/compile_fail/ check that instantiation really fails for rejected types).
 #include <tickflow/queue/concepts.hpp>
+#include <type_traits>
 #include <tickflow/queue/mpmc_ring.hpp>
 #include <tickflow/queue/spsc_ring.hpp>
 
@@ -52,6 +53,10 @@ TEST_CASE("both rings and a user queue model the endpoint concepts", "[concepts]
   STATIC_REQUIRE(tickflow::ring<tickflow::mpmc_ring<int>>);
   STATIC_REQUIRE(tickflow::batch_producer<tickflow::mpmc_ring<int>>);
   STATIC_REQUIRE(tickflow::batch_consumer<tickflow::mpmc_ring<int>>);
+  STATIC_REQUIRE(tickflow::batch_producer<tickflow::mpmc_ring<int>::producer>);
+  STATIC_REQUIRE(tickflow::batch_consumer<tickflow::mpmc_ring<int>::consumer>);
+  STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<tickflow::mpmc_ring<int>::producer>);
+  STATIC_REQUIRE(std::is_nothrow_move_constructible_v<tickflow::mpmc_ring<int>::consumer>);
   STATIC_REQUIRE(tickflow::ring<tickflow::spsc_ring<std::unique_ptr<int>>>);
   STATIC_REQUIRE_FALSE(tickflow::batch_producer<tickflow::spsc_ring<std::unique_ptr<int>>>);
   STATIC_REQUIRE(tickflow::ring<tickflow::test::locked_queue<int>>);

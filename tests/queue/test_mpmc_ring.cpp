@@ -3,7 +3,10 @@
 #include <tickflow/core/wait.hpp>
 #include <tickflow/queue/mpmc_ring.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -93,9 +96,21 @@ TEST_CASE("mpmc_ring: destruction destroys exactly the queued items", "[mpmc]") 
 
 namespace {
 
+// How the threads of run_mpmc reach the ring.
+enum class via {
+  ring,            // the ring's own calls
+  ring_batches,    // ... alternating with span calls
+  handles,         // producer / consumer handles; producers flush now and then
+  handles_release  // ... and consumers release now and then (parked runs), one consumer on ring calls
+};
+
 // Producer p pushes (p << 40) | k for k = 0..per_producer-1. Each consumer checks that the k of
-// every producer strictly increases in its own sequence; `seen` proves exactly-once delivery.
-void run_mpmc(unsigned producers, unsigned consumers, u64 total, bool batches) {
+// every producer strictly increases in its own sequence (not with releases: an adopted run may
+// be older than what its adopter took before); `seen` proves exactly-once delivery.
+void run_mpmc(unsigned producers, unsigned consumers, u64 total, via mode) {
+  const bool batches = mode == via::ring_batches;
+  const bool handles = mode == via::handles || mode == via::handles_release;
+  const bool releases = mode == via::handles_release;
   mpmc_ring<u64> ring(1024);
   const u64 per_producer = total / producers;
   const u64 n = per_producer * producers;
@@ -109,10 +124,15 @@ void run_mpmc(unsigned producers, unsigned consumers, u64 total, bool batches) {
     threads.emplace_back([&, p] {
       tickflow::backoff bo(16);
       std::vector<u64> buf(32);
+      auto handle = ring.make_producer(1 + p * 7);  // runs of 1, 8, 15, 22
       u64 k = 0;
       while (k < per_producer) {
         bool progressed;
-        if (batches && (k & 1) == 0) {
+        if (handles) {
+          progressed = handle.try_push((u64{p} << 40) | k);
+          k += progressed ? 1 : 0;
+          if (k % 997 == 0) handle.flush();
+        } else if (batches && (k & 1) == 0) {
           const u64 m = std::min<u64>(buf.size(), per_producer - k);
           for (u64 i = 0; i < m; ++i) buf[i] = (u64{p} << 40) | (k + i);
           const std::size_t pushed = ring.try_push_n(std::span<const u64>(buf.data(), m));
@@ -127,21 +147,30 @@ void run_mpmc(unsigned producers, unsigned consumers, u64 total, bool batches) {
     });
   }
   for (unsigned c = 0; c < consumers; ++c) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, c] {
       tickflow::backoff bo(16);
       std::vector<u64> last(producers, ~0ULL);
       std::vector<u64> buf(32);
+      auto handle = ring.make_consumer(1 + c * 9);  // runs of 1, 10, 19, 28
+      const bool on_handle = handles && !(releases && c == 0);
       auto take = [&](u64 v) {
         const u64 p = v >> 40, k = v & ((u64{1} << 40) - 1);
         if (p >= producers || k >= per_producer) { range_errors.fetch_add(1); return; }
-        if (last[p] != ~0ULL && k <= last[p]) order_errors.fetch_add(1);
+        if (!releases && last[p] != ~0ULL && k <= last[p]) order_errors.fetch_add(1);
         last[p] = k;
         seen[p * per_producer + k].fetch_add(1, std::memory_order_relaxed);
       };
       u64 round = 0;
       while (popped.load(std::memory_order_relaxed) < n) {
         std::size_t got = 0;
-        if (batches && (++round & 1) == 0) {
+        ++round;
+        if (on_handle) {
+          if (auto v = handle.try_pop()) {
+            take(*v);
+            got = 1;
+          }
+          if (releases && round % 101 == 0) handle.release();
+        } else if (batches && (round & 1) == 0) {
           got = ring.try_pop_n(std::span<u64>(buf));
           for (std::size_t i = 0; i < got; ++i) take(buf[i]);
         } else if (auto v = ring.try_pop()) {
@@ -153,6 +182,9 @@ void run_mpmc(unsigned producers, unsigned consumers, u64 total, bool batches) {
     });
   }
   for (auto& t : threads) t.join();
+  // Handles leave skip markers (and the ring calls leave none); a drain passes them.
+  CHECK_FALSE(ring.make_consumer().try_pop().has_value());
+  CHECK(ring.check_invariants());
 
   u64 missing = 0, duplicated = 0;
   for (auto& s : seen) {
@@ -173,11 +205,141 @@ void run_mpmc(unsigned producers, unsigned consumers, u64 total, bool batches) {
 
 TEST_CASE("mpmc_ring: exactly once and per-producer order, 1x4 4x1 2x2 4x4", "[mpmc][threads]") {
   const u64 total = tickflow::test::scaled(10'000'000);
-  SECTION("1 producer x 4 consumers") { run_mpmc(1, 4, total, false); }
-  SECTION("4 producers x 1 consumer") { run_mpmc(4, 1, total, false); }
-  SECTION("2 producers x 2 consumers") { run_mpmc(2, 2, total, false); }
-  SECTION("4 producers x 4 consumers") { run_mpmc(4, 4, total, false); }
-  SECTION("2 x 2 with batches") { run_mpmc(2, 2, total / 4, true); }
+  SECTION("1 producer x 4 consumers") { run_mpmc(1, 4, total, via::ring); }
+  SECTION("4 producers x 1 consumer") { run_mpmc(4, 1, total, via::ring); }
+  SECTION("2 producers x 2 consumers") { run_mpmc(2, 2, total, via::ring); }
+  SECTION("4 producers x 4 consumers") { run_mpmc(4, 4, total, via::ring); }
+  SECTION("2 x 2 with batches") { run_mpmc(2, 2, total / 4, via::ring_batches); }
+}
+
+TEST_CASE("mpmc_ring handles: exactly once and per-producer order, 1x4 4x1 2x2 4x4", "[mpmc][handles][threads]") {
+  const u64 total = tickflow::test::scaled(10'000'000);
+  SECTION("1 producer x 4 consumers") { run_mpmc(1, 4, total, via::handles); }
+  SECTION("4 producers x 1 consumer") { run_mpmc(4, 1, total, via::handles); }
+  SECTION("2 producers x 2 consumers") { run_mpmc(2, 2, total, via::handles); }
+  SECTION("4 producers x 4 consumers") { run_mpmc(4, 4, total, via::handles); }
+  SECTION("2 x 2, consumers releasing") { run_mpmc(2, 2, total / 4, via::handles_release); }
+  SECTION("4 x 4, consumers releasing") { run_mpmc(4, 4, total / 4, via::handles_release); }
+}
+
+TEST_CASE("mpmc_ring handles: claims, flush, release", "[mpmc][handles]") {
+  mpmc_ring<u64> r(64);
+  SECTION("a producer's claim holds consumers back until it is filled or flushed") {
+    auto p1 = r.make_producer(8);
+    auto p2 = r.make_producer(8);
+    REQUIRE(p1.try_push(1));  // p1 claims positions 0..7
+    REQUIRE(p2.try_push(2));  // p2 claims 8..15
+    CHECK(p1.held() == 7);
+    auto c = r.make_consumer(16);
+    CHECK(c.try_pop() == std::optional<u64>(1));
+    CHECK_FALSE(c.try_pop().has_value());  // position 1 is claimed by p1, not filled
+    p1.flush();                            // p2 claimed past it: skip markers
+    CHECK(p1.held() == 0);
+    CHECK(c.try_pop() == std::optional<u64>(2));
+    p2.flush();  // p2 is the last claimer: its claim is undone
+    CHECK(r.was_empty());
+    CHECK(r.check_invariants());
+    REQUIRE(r.try_push(3));  // takes position 9, which p2 gave back
+    CHECK(c.try_pop() == std::optional<u64>(3));
+    c.release();
+    CHECK(r.check_invariants());
+  }
+  SECTION("a released run is undone if nobody claimed past it, else parked and adopted first") {
+    for (u64 i = 0; i < 16; ++i) REQUIRE(r.try_push(i));
+    auto c1 = r.make_consumer(4);
+    auto c2 = r.make_consumer(4);
+    CHECK(c1.try_pop() == std::optional<u64>(0));  // c1 holds 1..3
+    CHECK(c2.try_pop() == std::optional<u64>(4));  // c2 holds 5..7
+    c1.release();                                   // c2 claimed past: parked
+    CHECK(c1.held() == 0);
+    CHECK(r.was_size() == 8);  // parked items are below the claim counter
+    c2.release();              // c2 was the last claimer: undone
+    CHECK(r.was_size() == 11);
+    CHECK(r.check_invariants());
+    // The parked run comes first, to ring calls and handles alike.
+    CHECK(r.try_pop() == std::optional<u64>(1));
+    auto c3 = r.make_consumer(8);
+    std::vector<u64> got;
+    while (auto v = c3.try_pop()) got.push_back(*v);
+    CHECK(got == std::vector<u64>{2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+    CHECK(r.was_empty());
+    CHECK(r.check_invariants());
+  }
+  SECTION("moved-from handles hold nothing and release nothing") {
+    for (u64 i = 0; i < 4; ++i) REQUIRE(r.try_push(i));
+    auto c1 = r.make_consumer(4);
+    CHECK(c1.try_pop() == std::optional<u64>(0));
+    auto c2 = std::move(c1);
+    CHECK(c2.held() == 3);
+    CHECK(c1.held() == 0);  // NOLINT(bugprone-use-after-move): the state after a move is specified
+    c1.release();
+    CHECK(c2.try_pop() == std::optional<u64>(1));
+    auto p1 = r.make_producer(4);
+    REQUIRE(p1.try_push(9));
+    auto p2 = std::move(p1);
+    CHECK(p2.held() == 3);
+    p2 = r.make_producer(2);  // the old claim is flushed (undone: nobody claimed past it)
+    CHECK(r.was_size() == 1);  // the 9; c2's two held items are below the claim counter
+    c2.release();
+    CHECK(r.was_size() == 3);
+    CHECK(r.check_invariants());
+  }
+}
+
+TEST_CASE("mpmc_ring handles: a full parking table waits for a consumer to adopt a run", "[mpmc][handles][threads]") {
+  using ring_t = mpmc_ring<u64>;
+  const std::size_t parked = ring_t::max_returned_runs;
+  ring_t r(512);
+  std::vector<ring_t::consumer> cs;
+  for (u64 i = 0; i < 2 * (parked + 2); ++i) REQUIRE(r.try_push(i));
+  for (std::size_t i = 0; i < parked + 2; ++i) {
+    cs.push_back(r.make_consumer(2));
+    CHECK(cs.back().try_pop() == std::optional<u64>(2 * i));  // each holds one item
+  }
+  for (std::size_t i = 0; i < parked; ++i) cs[i].release();  // parks `parked` runs
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    cs[parked].release();  // no room: waits
+    done.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK_FALSE(done.load());
+  std::vector<u64> got;
+  got.push_back(*r.try_pop());  // adopting a whole one-item run frees a place
+  t.join();
+  CHECK(done.load());
+  cs[parked + 1].release();
+  while (auto v = r.try_pop()) got.push_back(*v);
+  std::sort(got.begin(), got.end());
+  std::vector<u64> odd;
+  for (std::size_t i = 0; i < parked + 2; ++i) odd.push_back(2 * i + 1);
+  CHECK(got == odd);
+  CHECK(r.was_empty());
+  CHECK(r.check_invariants());
+}
+
+TEST_CASE("mpmc_ring handles: skip markers and parked runs hold no live items", "[mpmc][handles]") {
+  using tickflow::test::lifetime_registry;
+  using tickflow::test::tracked;
+  auto& reg = lifetime_registry::instance();
+  const long errors0 = reg.errors.load();
+  const long live0 = reg.live_count();
+  {
+    mpmc_ring<tracked> r(64);
+    auto p1 = r.make_producer(8);
+    auto p2 = r.make_producer(8);
+    for (u64 i = 0; i < 3; ++i) REQUIRE(p1.try_push(tracked(i)));
+    for (u64 i = 0; i < 3; ++i) REQUIRE(p2.try_push(tracked(100 + i)));
+    p1.flush();  // five skip markers
+    auto c1 = r.make_consumer(4);
+    auto c2 = r.make_consumer(4);
+    REQUIRE(c1.try_pop());
+    REQUIRE(c2.try_pop());
+    c1.release();  // parked: two items
+    CHECK(reg.live_count() == live0 + 4);
+  }  // handles first (c2 undoes its claim, p2 undoes its claim), then the ring
+  CHECK(reg.live_count() == live0);
+  CHECK(reg.errors.load() == errors0);
 }
 
 TEST_CASE("mpmc_ring: blocking push/pop with parking", "[mpmc][threads]") {

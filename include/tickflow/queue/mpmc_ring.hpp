@@ -9,6 +9,8 @@
 //     which lap it is ready for: a producer may fill slot i when seq == i, a consumer may take it
 //     when seq == i + 1, and then hands it to the next lap by storing i + capacity. No value of T
 //     is reserved as an empty marker.
+//   * A slot may also read "skipped at position i" (i + 1 with the top bit set): a producer
+//     handle gave the position up without an item. Consumers free such slots and pass over them.
 //   * Memory ordering: a producer's sequence store is a release that synchronizes-with the
 //     acquire load of the consumer that takes the item; the consumer's store that frees the slot
 //     synchronizes-with the producer of the next lap.
@@ -30,6 +32,31 @@
 //     thread is woken at once by the other side's blocking calls. try_ calls do not notify: a
 //     parked peer sees their progress within one park_wait::max_sleep slice (1 ms by default).
 //
+// Handles (producer / consumer endpoints with claims held across calls)
+//   * make_producer(run) / make_consumer(run) return move-only handles, each used by one thread
+//     at a time, that satisfy producer_endpoint / consumer_endpoint (and the batch concepts).
+//     A handle claims up to `run` consecutive positions with one CAS and then works through
+//     them with plain loads and release stores, so a stream of single items costs one locked
+//     instruction per run instead of one per item on each side.
+//   * A producer handle claims only slots that are free; it fills them in order. Until it fills
+//     them, consumers cannot pass them: call flush() (or destroy the handle) when the producer
+//     pauses. flush() undoes the rest of the claim if no producer has claimed past it, and
+//     otherwise publishes every unfilled claimed slot as a skip marker, which consumers free and
+//     pass over; it never waits. Skip markers count in was_size() until a consumer passes them.
+//   * A consumer handle claims only positions that are already published (items or skips) and
+//     hands the items out one per call, in position order. Items a handle holds are out of
+//     every other consumer's reach until it returns them. release() (and the destructor) gives
+//     them back: the claim is undone if no consumer has claimed past it; otherwise the run is
+//     parked in the ring, and the next consumer that needs items adopts it first. Nothing is
+//     lost. An adopted run is older than what its adopter may have popped already, so only in
+//     that case may a consumer see one producer's items out of push order. At most
+//     max_returned_runs runs are parked at once; a release that finds no room yields until a
+//     consumer adopts one.
+//   * Handles must be destroyed before their ring. Ring calls and handle calls may be mixed.
+//   * Ordering with handles: a producer's items still take increasing positions and every
+//     consumer takes increasing positions, so the per-producer order above holds (except for
+//     adopted runs, as said).
+//
 // Layout: detail::spread_slots (slot_storage.hpp): slots (sequence word + item) are packed, and
 // consecutive positions live on different cache lines, so neighbouring claims by different
 // threads do not false-share; the producer and consumer claim counters own a line each.
@@ -48,6 +75,7 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -78,11 +106,27 @@ class basic_mpmc_ring {
 
   ~basic_mpmc_ring() {
     if constexpr (!std::is_trivially_destructible_v<T>) {
-      const std::size_t end = head_->load(std::memory_order_relaxed);
-      for (std::size_t pos = tail_->load(std::memory_order_relaxed); pos != end; ++pos)
-        if (slots_.seq(pos).load(std::memory_order_relaxed) == pos + 1) item(pos)->~T();
+      auto destroy = [&](std::size_t first, std::size_t end) {
+        for (std::size_t pos = first; pos != end; ++pos)
+          if (slots_.seq(pos).load(std::memory_order_relaxed) == pos + 1) item(pos)->~T();
+      };
+      destroy(tail_->load(std::memory_order_relaxed), head_->load(std::memory_order_relaxed));
+      for (size_type i = 0; i < returned_count_->load(std::memory_order_relaxed); ++i)
+        destroy(returned_[i].first, returned_[i].end);
     }
   }
+
+  class producer;
+  class consumer;
+  /// Positions a handle claims at once unless told otherwise.
+  static constexpr size_type default_run = 64;
+  /// Runs given back by consumer handles that the ring parks at once (see the file contract).
+  static constexpr size_type max_returned_runs = 64;
+
+  /// A producer handle claiming up to `run` (at least 1) slots at a time. Any thread.
+  [[nodiscard]] producer make_producer(size_type run = default_run) noexcept { return producer(*this, run); }
+  /// A consumer handle claiming up to `run` (at least 1) items at a time. Any thread.
+  [[nodiscard]] consumer make_consumer(size_type run = default_run) noexcept { return consumer(*this, run); }
 
   // ---------------------------------------------------------------- producers
 
@@ -169,14 +213,20 @@ class basic_mpmc_ring {
 
   /// Any thread. Pops up to out.size() items claimed as one contiguous run; returns how many.
   size_type try_pop_n(std::span<T> out) noexcept requires std::is_nothrow_move_assignable_v<T> {
-    const auto [pos, n] = claim_run(*tail_, out.size(), 1);
-    for (size_type i = 0; i < n; ++i) {
-      T* p = item(pos + i);
-      out[i] = std::move(*p);
-      p->~T();
-      free_slot(pos + i);
+    size_type done = 0;
+    while (done == 0) {  // again only if the run held nothing but skip markers
+      claim r = take_returned(out.size());
+      if (r.count == 0) r = claim_run(*tail_, out.size(), 1);
+      if (r.count == 0) break;
+      for (size_type i = 0; i < r.count; ++i) {
+        if (T* p = take(r.first + i)) {
+          out[done++] = std::move(*p);
+          p->~T();
+        }
+        free_slot(r.first + i);
+      }
     }
-    return n;
+    return done;
   }
 
   /// Any thread. Blocks (through `policy`) until an item is popped.
@@ -210,15 +260,25 @@ class basic_mpmc_ring {
 
   /// Expensive (O(capacity)) consistency check, for tests: the claim counters are ordered and
   /// within capacity, every queued slot reads "published for its position" and every other slot
-  /// "free for its position". Call only while no thread is inside a call.
+  /// "free for its position" (parked runs read published). Call only while no thread is inside a
+  /// call and no handle holds a claim.
   [[nodiscard]] bool check_invariants() const noexcept {
     const std::size_t head = head_->load(std::memory_order_acquire);
     const std::size_t tail = tail_->load(std::memory_order_acquire);
     if (tail > head || head - tail > mask_ + 1) return false;
+    auto published = [&](std::size_t pos) {
+      return (slots_.seq(pos).load(std::memory_order_acquire) & ~skip_bit) == pos + 1;
+    };
     for (std::size_t pos = tail; pos != head; ++pos)
-      if (slots_.seq(pos).load(std::memory_order_acquire) != pos + 1) return false;
-    for (std::size_t pos = head; pos != tail + mask_ + 1; ++pos)
-      if (slots_.seq(pos).load(std::memory_order_acquire) != pos) return false;
+      if (!published(pos)) return false;
+    for (std::size_t pos = head; pos != tail + mask_ + 1; ++pos) {
+      // A parked run's positions lie one lap below their slots' positions in this range.
+      if (in_returned(pos - (mask_ + 1))) {
+        if (!published(pos - (mask_ + 1))) return false;
+      } else if (slots_.seq(pos).load(std::memory_order_acquire) != pos) {
+        return false;
+      }
+    }
     return true;
   }
   [[nodiscard]] allocator_type get_allocator() const { return slots_.allocator(); }
@@ -231,18 +291,38 @@ class basic_mpmc_ring {
   }
   T* item(std::size_t pos) const noexcept { return std::launder(static_cast<T*>(slots_.raw(pos))); }
 
-  // Claims one position whose slot is ready for a consumer; false if none is (empty, or the next
-  // slot is still being filled).
+  // The mark of a skipped position (see the file contract). Positions never reach it.
+  static constexpr std::size_t skip_bit = std::size_t{1} << (std::numeric_limits<std::size_t>::digits - 1);
+
+  // The item at a claimed position, or nullptr if the position was skipped. The claim's acquire
+  // load already synchronized with the publication; the word cannot change while claimed.
+  T* take(std::size_t pos) const noexcept {
+    return (slots_.seq(pos).load(std::memory_order_relaxed) & skip_bit) ? nullptr : item(pos);
+  }
+
+  // Claims one position that holds an item; false if none is ready (empty, or the next slot is
+  // still being filled). Skip markers met on the way are freed.
   bool claim_one(std::size_t& claimed) noexcept {
+    for (claim r = take_returned(1); r.count != 0; r = take_returned(1)) {
+      if (take(r.first) != nullptr) {
+        claimed = r.first;
+        return true;
+      }
+      free_slot(r.first);  // a parked skip marker
+    }
     std::size_t pos = tail_->load(std::memory_order_relaxed);
     for (;;) {
       // Acquire: pairs with the producer's release, making the item visible.
       const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire);
-      const auto dif = static_cast<std::intptr_t>(seq - (pos + 1));
+      const auto dif = static_cast<std::intptr_t>((seq & ~skip_bit) - (pos + 1));
       if (dif == 0) {
         if (tail_->compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
-          claimed = pos;
-          return true;
+          if (!(seq & skip_bit)) {
+            claimed = pos;
+            return true;
+          }
+          free_slot(pos);  // a skip marker: pass over it
+          pos = tail_->load(std::memory_order_relaxed);
         }
       } else if (dif < 0) {
         return false;  // not yet published: empty (or a producer is mid-push)
@@ -253,20 +333,22 @@ class basic_mpmc_ring {
   }
   // Claims up to `want` consecutive positions on `counter` whose slots all read seq == pos + lag
   // (lag 0: free for a producer; lag 1: published for a consumer). Returns {first, count}.
-  struct run {
+  struct claim {
     std::size_t first;
     size_type count;
   };
-  run claim_run(std::atomic<std::size_t>& counter, size_type want, std::size_t lag) noexcept {
+  claim claim_run(std::atomic<std::size_t>& counter, size_type want, std::size_t lag) noexcept {
     if (want == 0) return {0, 0};
     std::size_t pos = counter.load(std::memory_order_relaxed);
     for (;;) {
       size_type n = 0;
+      // The skip mark is masked off: skipped slots are claimable for consumers; free slots never
+      // carry it.
       while (n < want && n <= mask_ &&
-             slots_.seq(pos + n).load(std::memory_order_acquire) == pos + n + lag)
+             (slots_.seq(pos + n).load(std::memory_order_acquire) & ~skip_bit) == pos + n + lag)
         ++n;
       if (n == 0) {
-        const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire);
+        const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire) & ~skip_bit;
         if (static_cast<std::intptr_t>(seq - (pos + lag)) < 0) return {pos, 0};
         pos = counter.load(std::memory_order_relaxed);
         continue;
@@ -279,6 +361,54 @@ class basic_mpmc_ring {
     slots_.seq(pos).store(pos + mask_ + 1, std::memory_order_release);
   }
 
+  // ---- runs given back by consumer handles (cold path)
+  struct parked_run {
+    std::size_t first;
+    std::size_t end;
+  };
+  // Takes up to `want` positions from the front of a parked run; {0, 0} if there is none, or if
+  // another thread holds the lock (consumers never wait for it).
+  claim take_returned(size_type want) noexcept {
+    if (TICKFLOW_LIKELY(returned_count_->load(std::memory_order_relaxed) == 0)) return {0, 0};
+    // Acquire: pairs with the release that unlocked after parking, so the run's record (and,
+    // through its releaser's claim, its items) are visible.
+    if (returns_lock_.test_and_set(std::memory_order_acquire)) return {0, 0};
+    claim r{0, 0};
+    if (const size_type k = returned_count_->load(std::memory_order_relaxed); k != 0) {
+      parked_run& last = returned_[k - 1];
+      r = {last.first, std::min<size_type>(want, last.end - last.first)};
+      last.first += r.count;
+      if (last.first == last.end) returned_count_->store(k - 1, std::memory_order_relaxed);
+    }
+    returns_lock_.clear(std::memory_order_release);
+    return r;
+  }
+  // Gives back claimed, untaken positions [first, end): undoes the claim if nobody claimed past
+  // it, else parks the run (yielding while all max_returned_runs places are taken).
+  void give_back(std::size_t first, std::size_t end) noexcept {
+    if (first == end) return;
+    std::size_t expected = end;
+    // Relaxed: as for claims, the slots' sequence words carry the items.
+    if (tail_->compare_exchange_strong(expected, first, std::memory_order_relaxed)) return;
+    for (;;) {
+      while (returns_lock_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+      const size_type k = returned_count_->load(std::memory_order_relaxed);
+      if (k < max_returned_runs) {
+        returned_[k] = {first, end};
+        returned_count_->store(k + 1, std::memory_order_relaxed);
+        returns_lock_.clear(std::memory_order_release);
+        return;
+      }
+      returns_lock_.clear(std::memory_order_release);
+      std::this_thread::yield();
+    }
+  }
+  bool in_returned(std::size_t pos) const noexcept {
+    for (size_type i = 0; i < returned_count_->load(std::memory_order_relaxed); ++i)
+      if (pos >= returned_[i].first && pos < returned_[i].end) return true;
+    return false;
+  }
+
   detail::spread_slots<T, Alloc> slots_;
   size_type mask_;
   // alignas (via cache_padded): the claim counters are the contended words; each owns a line.
@@ -286,6 +416,180 @@ class basic_mpmc_ring {
   cache_padded<std::atomic<std::size_t>> tail_{0};
   parking_spot not_empty_;
   parking_spot not_full_;
+  // Read by every consumer that needs a new claim, written only when a run is parked or
+  // adopted: its own line, shared-clean almost always.
+  cache_padded<std::atomic<size_type>> returned_count_{0};
+  std::atomic_flag returns_lock_;  // guards returned_ and writes of returned_count_
+  parked_run returned_[max_returned_runs] = {};
+};
+
+/// Producer handle of basic_mpmc_ring (see the ring's file contract, "Handles"). One thread at a
+/// time; move-only; must be destroyed before its ring. Its destructor calls flush().
+template <ring_element T, class Alloc>
+class basic_mpmc_ring<T, Alloc>::producer {
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+
+  producer(producer&& o) noexcept
+      : ring_(std::exchange(o.ring_, nullptr)), next_(std::exchange(o.next_, 0)), end_(std::exchange(o.end_, 0)), run_(o.run_) {}
+  producer& operator=(producer&& o) noexcept {
+    if (this != &o) {
+      flush();
+      ring_ = std::exchange(o.ring_, nullptr);
+      next_ = std::exchange(o.next_, 0);
+      end_ = std::exchange(o.end_, 0);
+      run_ = o.run_;
+    }
+    return *this;
+  }
+  producer(const producer&) = delete;
+  producer& operator=(const producer&) = delete;
+  ~producer() { flush(); }
+
+  /// Constructs an item in the next claimed slot, claiming a new run of free slots first if
+  /// none is held; false (and no construction) if no slot is free.
+  template <class... Args>
+    requires std::is_nothrow_constructible_v<T, Args&&...>
+  [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
+    if (next_ == end_) {
+      const claim r = ring_->claim_run(*ring_->head_, run_, 0);
+      if (r.count == 0) return false;
+      next_ = r.first;
+      end_ = r.first + r.count;
+    }
+    const detail::slot_ref slot = ring_->slots_.locate(next_);
+    ::new (slot.raw) T(std::forward<Args>(args)...);
+    // Release: publishes the item to the consumer that claims this position.
+    slot.seq.store(next_ + 1, std::memory_order_release);
+    ++next_;
+    return true;
+  }
+  [[nodiscard]] bool try_push(const T& v) noexcept requires std::is_nothrow_copy_constructible_v<T> {
+    return try_emplace(v);
+  }
+  /// False if full, and then `v` is untouched.
+  [[nodiscard]] bool try_push(T&& v) noexcept requires std::is_nothrow_move_constructible_v<T> {
+    return try_emplace(std::move(v));
+  }
+  /// Copies the longest prefix of `items` that finds free slots; returns its length.
+  size_type try_push_n(std::span<const T> items) noexcept requires std::is_nothrow_copy_constructible_v<T> {
+    size_type n = 0;
+    while (n < items.size() && try_emplace(items[n])) ++n;
+    return n;
+  }
+
+  /// Gives up the claimed slots not yet filled: the claim is undone if no producer has claimed
+  /// past it, else each slot is published as a skip marker, which consumers pass over. Never
+  /// waits.
+  void flush() noexcept {
+    if (next_ == end_) return;
+    std::size_t expected = end_;
+    // Relaxed: the slots still read "free for their position"; their words carry everything.
+    if (ring_->head_->compare_exchange_strong(expected, next_, std::memory_order_relaxed)) {
+      end_ = next_;
+      return;
+    }
+    for (; next_ != end_; ++next_)
+      ring_->slots_.seq(next_).store((next_ + 1) | skip_bit, std::memory_order_release);  // Release: as a push.
+  }
+  /// Claimed slots not yet filled.
+  [[nodiscard]] size_type held() const noexcept { return end_ - next_; }
+
+ private:
+  friend class basic_mpmc_ring;
+  producer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(run == 0 ? 1 : run) {}
+
+  basic_mpmc_ring* ring_;
+  std::size_t next_ = 0;  // next claimed position to fill
+  std::size_t end_ = 0;   // one past the claim
+  size_type run_;
+};
+
+/// Consumer handle of basic_mpmc_ring (see the ring's file contract, "Handles"). One thread at a
+/// time; move-only; must be destroyed before its ring. Its destructor calls release().
+template <ring_element T, class Alloc>
+class basic_mpmc_ring<T, Alloc>::consumer {
+ public:
+  using value_type = T;
+  using size_type = std::size_t;
+
+  consumer(consumer&& o) noexcept
+      : ring_(std::exchange(o.ring_, nullptr)), next_(std::exchange(o.next_, 0)), end_(std::exchange(o.end_, 0)), run_(o.run_) {}
+  consumer& operator=(consumer&& o) noexcept {
+    if (this != &o) {
+      release();
+      ring_ = std::exchange(o.ring_, nullptr);
+      next_ = std::exchange(o.next_, 0);
+      end_ = std::exchange(o.end_, 0);
+      run_ = o.run_;
+    }
+    return *this;
+  }
+  consumer(const consumer&) = delete;
+  consumer& operator=(const consumer&) = delete;
+  ~consumer() { release(); }
+
+  /// Moves the next held item into `out`, claiming a new run of published items first if none is
+  /// held; false if there is none.
+  [[nodiscard]] bool try_pop(T& out) noexcept requires std::is_nothrow_move_assignable_v<T> {
+    T* p = next_item();
+    if (p == nullptr) return false;
+    out = std::move(*p);
+    finish(p);
+    return true;
+  }
+  [[nodiscard]] std::optional<T> try_pop() noexcept requires std::is_nothrow_move_constructible_v<T> {
+    T* p = next_item();
+    if (p == nullptr) return std::nullopt;
+    std::optional<T> out(std::move(*p));
+    finish(p);
+    return out;
+  }
+  /// Pops up to out.size() items; returns how many.
+  size_type try_pop_n(std::span<T> out) noexcept requires std::is_nothrow_move_assignable_v<T> {
+    size_type n = 0;
+    while (n < out.size() && try_pop(out[n])) ++n;
+    return n;
+  }
+
+  /// Gives the held, untaken positions back to the ring (see the file contract). Never loses
+  /// an item; waits only in the rare case that every parking place is taken.
+  void release() noexcept {
+    if (ring_ != nullptr) ring_->give_back(next_, end_);
+    next_ = end_;
+  }
+  /// Claimed positions not yet handed out (items and skip markers).
+  [[nodiscard]] size_type held() const noexcept { return end_ - next_; }
+
+ private:
+  friend class basic_mpmc_ring;
+  consumer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(run == 0 ? 1 : run) {}
+
+  // The next held item (claiming a run if needed), skip markers freed on the way; nullptr if
+  // the ring has none ready. Each turn of the loop consumes a claimed position.
+  T* next_item() noexcept {
+    for (;;) {
+      if (next_ == end_) {
+        claim r = ring_->take_returned(run_);
+        if (r.count == 0) r = ring_->claim_run(*ring_->tail_, run_, 1);
+        if (r.count == 0) return nullptr;
+        next_ = r.first;
+        end_ = r.first + r.count;
+      }
+      if (T* p = ring_->take(next_)) return p;
+      ring_->free_slot(next_++);
+    }
+  }
+  void finish(T* p) noexcept {
+    p->~T();
+    ring_->free_slot(next_++);
+  }
+
+  basic_mpmc_ring* ring_;
+  std::size_t next_ = 0;  // next held position
+  std::size_t end_ = 0;   // one past the claim
+  size_type run_;
 };
 
 }  // namespace tickflow
