@@ -209,8 +209,7 @@ class basic_spsc_ring {
     auto& c = *cons_;
     const std::size_t tail = c.tail.load(std::memory_order_relaxed);
     const detail::slot_ref slot = store_.locate(tail);
-    // Acquire: pairs with the producer's release of the item's sequence word.
-    if (slot.seq.load(std::memory_order_acquire) <= tail) return false;
+    if (!ready(c, slot, tail)) return false;
     T* p = std::launder(static_cast<T*>(slot.raw));
     out = std::move(*p);
     p->~T();
@@ -222,8 +221,9 @@ class basic_spsc_ring {
   [[nodiscard]] std::optional<T> try_pop() noexcept(std::is_nothrow_move_constructible_v<T>) {
     auto& c = *cons_;
     const std::size_t tail = c.tail.load(std::memory_order_relaxed);
-    if (store_.seq(tail).load(std::memory_order_acquire) <= tail) return std::nullopt;
-    T* p = item(tail);
+    const detail::slot_ref slot = store_.locate(tail);
+    if (!ready(c, slot, tail)) return std::nullopt;
+    T* p = std::launder(static_cast<T*>(slot.raw));
     std::optional<T> out(std::move(*p));
     p->~T();
     finish_pop(c, tail + 1);
@@ -355,11 +355,33 @@ class basic_spsc_ring {
     // the ring looks full, and by observers.
     std::atomic<std::size_t> tail{0};
     size_type peeked = 0;
+    unsigned empty_polls = 0;  // consecutive single-item pops that found the ring empty
   };
 
   // Distance of the producer's write prefetch in the spread layout: two blocks of positions
   // (docs/decisions.md, spsc_ring).
   static constexpr std::size_t write_ahead = 32;
+
+  // Packed layout: after this many consecutive empty polls the consumer counts as waiting for
+  // single items (docs/decisions.md, spsc_ring).
+  static constexpr unsigned waiting_after_empty_polls = 4;
+
+  // Whether the item at `tail` is published; counts empty polls. In the packed layout the item's
+  // line is usually not the one holding the sequence word. A consumer that keeps finding the
+  // ring empty asks for the item's line along with the word, so that the two misses overlap
+  // (a predicted "empty" branch would serialize them). One that streams does not: asking for a
+  // line the producer is still filling takes it away from the producer.
+  static bool ready(consumer_state& c, const detail::slot_ref& slot, std::size_t tail) noexcept {
+    if constexpr (storage::contiguous)
+      if (c.empty_polls >= waiting_after_empty_polls) __builtin_prefetch(slot.raw, 0, 3);
+    // Acquire: pairs with the producer's release of the item's sequence word.
+    if (slot.seq.load(std::memory_order_acquire) <= tail) {
+      if (c.empty_polls < waiting_after_empty_polls) ++c.empty_polls;
+      return false;
+    }
+    c.empty_polls = 0;
+    return true;
+  }
 
   static size_type checked(size_type capacity) {
     if (capacity == 0) throw std::invalid_argument("tickflow::spsc_ring: capacity must be at least 1");
