@@ -265,6 +265,14 @@ TEST_CASE("mpmc_ring handles: claims, flush, release", "[mpmc][handles]") {
     CHECK(r.was_empty());
     CHECK(r.check_invariants());
   }
+  SECTION("runs are clamped to [1, capacity / 8]") {
+    auto wide = r.make_producer(1000);
+    REQUIRE(wide.try_push(1));
+    CHECK(wide.held() == 7);
+    auto narrow = r.make_producer(0);
+    REQUIRE(narrow.try_push(2));
+    CHECK(narrow.held() == 0);
+  }
   SECTION("moved-from handles hold nothing and release nothing") {
     for (u64 i = 0; i < 4; ++i) REQUIRE(r.try_push(i));
     auto c1 = r.make_consumer(4);

@@ -33,7 +33,8 @@
 //     parked peer sees their progress within one park_wait::max_sleep slice (1 ms by default).
 //
 // Handles (producer / consumer endpoints with claims held across calls)
-//   * make_producer(run) / make_consumer(run) return move-only handles, each used by one thread
+//   * make_producer(run) / make_consumer(run) (run: default 128, clamped to [1, capacity / 8])
+//     return move-only handles, each used by one thread
 //     at a time, that satisfy producer_endpoint / consumer_endpoint (and the batch concepts).
 //     A handle claims up to `run` consecutive positions with one CAS and then works through
 //     them with plain loads and release stores, so a stream of single items costs one locked
@@ -118,14 +119,15 @@ class basic_mpmc_ring {
 
   class producer;
   class consumer;
-  /// Positions a handle claims at once unless told otherwise.
-  static constexpr size_type default_run = 64;
+  /// Positions a handle claims at once unless told otherwise. A handle's run is at least 1 and
+  /// at most an eighth of capacity(), so that one handle never claims the whole ring.
+  static constexpr size_type default_run = 128;
   /// Runs given back by consumer handles that the ring parks at once (see the file contract).
   static constexpr size_type max_returned_runs = 64;
 
-  /// A producer handle claiming up to `run` (at least 1) slots at a time. Any thread.
+  /// A producer handle claiming up to `run` slots at a time (see default_run). Any thread.
   [[nodiscard]] producer make_producer(size_type run = default_run) noexcept { return producer(*this, run); }
-  /// A consumer handle claiming up to `run` (at least 1) items at a time. Any thread.
+  /// A consumer handle claiming up to `run` items at a time (see default_run). Any thread.
   [[nodiscard]] consumer make_consumer(size_type run = default_run) noexcept { return consumer(*this, run); }
 
   // ---------------------------------------------------------------- producers
@@ -290,6 +292,9 @@ class basic_mpmc_ring {
     return capacity < 2 ? 2 : capacity;  // with one slot, "freed" and "published" would read alike
   }
   T* item(std::size_t pos) const noexcept { return std::launder(static_cast<T*>(slots_.raw(pos))); }
+  size_type handle_run(size_type run) const noexcept {
+    return std::clamp<size_type>(run, 1, std::max<size_type>(1, capacity() / 8));
+  }
 
   // The mark of a skipped position (see the file contract). Positions never reach it.
   static constexpr std::size_t skip_bit = std::size_t{1} << (std::numeric_limits<std::size_t>::digits - 1);
@@ -498,7 +503,7 @@ class basic_mpmc_ring<T, Alloc>::producer {
 
  private:
   friend class basic_mpmc_ring;
-  producer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(run == 0 ? 1 : run) {}
+  producer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(ring.handle_run(run)) {}
 
   basic_mpmc_ring* ring_;
   std::size_t next_ = 0;  // next claimed position to fill
@@ -564,7 +569,7 @@ class basic_mpmc_ring<T, Alloc>::consumer {
 
  private:
   friend class basic_mpmc_ring;
-  consumer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(run == 0 ? 1 : run) {}
+  consumer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(ring.handle_run(run)) {}
 
   // The next held item (claiming a run if needed), skip markers freed on the way; nullptr if
   // the ring has none ready. Each turn of the loop consumes a claimed position.
