@@ -227,148 +227,169 @@ struct spin_yield {
 };
 
 // ------------------------------------------------------------------ scenarios
+// Each *_once function runs its scenario once on fresh queues and returns the seconds it took,
+// or nullopt if the items did not check out. The GB cases and the paired budget rounds both
+// call them.
 
 template <class Q, class Wait>
-void bm_transfer(benchmark::State& state, unsigned producers, unsigned consumers) {
+std::optional<double> transfer_once(unsigned producers, unsigned consumers) {
   const u64 per_producer = throughput_items / producers;
   const u64 total = per_producer * producers;
-  for (auto _ : state) {
-    auto q = std::make_unique<Q>();
-    std::atomic<u64> consumed{0};
-    std::atomic<u64> checksum{0};
-    std::vector<std::function<void()>> fns;
-    std::vector<unsigned> cpus;
-    for (unsigned p = 0; p < producers; ++p) {
-      cpus.push_back(p);
-      fns.emplace_back([&, p] {
-        typename Q::producer h{*q};
-        Wait wait;
-        for (u64 i = p * per_producer + 1, end = (p + 1) * per_producer + 1; i < end;) {
-          if (h.push(i)) { ++i; wait.reset(); } else wait();
-        }
-      });
-    }
-    for (unsigned c = 0; c < consumers; ++c) {
-      cpus.push_back(c + 1);
-      fns.emplace_back([&] {
-        typename Q::consumer h{*q};
-        Wait wait;
-        u64 sum = 0, v = 0, local = 0;
-        while (true) {
-          if (h.pop(v)) {
-            sum += v;
-            ++local;
-            wait.reset();
-            if (consumers == 1 ? local == total : (consumed.fetch_add(1, std::memory_order_relaxed) + 1 >= total)) break;
-          } else {
-            if (consumers > 1 && consumed.load(std::memory_order_relaxed) >= total) break;
-            wait();
-          }
-        }
-        checksum.fetch_add(sum);
-      });
-    }
-    const double secs = tb::run_pinned(cpus, fns);
-    state.SetIterationTime(secs);
-    if (checksum.load() != total * (total + 1) / 2) state.SkipWithError("checksum mismatch");
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * total));
-}
-
-template <class Q>
-void bm_batch(benchmark::State& state) {
-  const auto batch = static_cast<std::size_t>(state.range(0));
-  const u64 total = throughput_items;
-  for (auto _ : state) {
-    auto q = std::make_unique<Q>();
-    u64 checksum = 0;
-    std::vector<std::function<void()>> fns;
-    fns.emplace_back([&] {
+  auto q = std::make_unique<Q>();
+  std::atomic<u64> consumed{0};
+  std::atomic<u64> checksum{0};
+  std::vector<std::function<void()>> fns;
+  std::vector<unsigned> cpus;
+  for (unsigned p = 0; p < producers; ++p) {
+    cpus.push_back(p);
+    fns.emplace_back([&, p] {
       typename Q::producer h{*q};
-      std::vector<u64> buf(batch);
-      for (u64 i = 1; i <= total;) {
-        const std::size_t n = static_cast<std::size_t>(std::min<u64>(batch, total - i + 1));
-        for (std::size_t k = 0; k < n; ++k) buf[k] = i + k;
-        std::size_t done = 0;
-        while (done < n) {
-          const std::size_t m = h.push_n(buf.data() + done, n - done);
-          if (m == 0) tickflow::cpu_relax();
-          done += m;
-        }
-        i += n;
+      Wait wait;
+      for (u64 i = p * per_producer + 1, end = (p + 1) * per_producer + 1; i < end;) {
+        if (h.push(i)) { ++i; wait.reset(); } else wait();
       }
     });
+  }
+  for (unsigned c = 0; c < consumers; ++c) {
+    cpus.push_back(c + 1);
     fns.emplace_back([&] {
       typename Q::consumer h{*q};
-      std::vector<u64> buf(batch);
-      u64 got = 0, sum = 0;
-      while (got < total) {
-        const std::size_t m = h.pop_n(buf.data(), batch);
-        if (m == 0) { tickflow::cpu_relax(); continue; }
-        for (std::size_t k = 0; k < m; ++k) sum += buf[k];
-        got += m;
+      Wait wait;
+      u64 sum = 0, v = 0, local = 0;
+      while (true) {
+        if (h.pop(v)) {
+          sum += v;
+          ++local;
+          wait.reset();
+          if (consumers == 1 ? local == total : (consumed.fetch_add(1, std::memory_order_relaxed) + 1 >= total)) break;
+        } else {
+          if (consumers > 1 && consumed.load(std::memory_order_relaxed) >= total) break;
+          wait();
+        }
       }
-      checksum = sum;
+      checksum.fetch_add(sum);
     });
-    state.SetIterationTime(tb::run_pinned({0, 1}, fns));
-    if (checksum != total * (total + 1) / 2) state.SkipWithError("checksum mismatch");
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * total));
+  const double secs = tb::run_pinned(cpus, fns);
+  if (checksum.load() != total * (total + 1) / 2) return std::nullopt;
+  return secs;
 }
 
 template <class Q>
-void bm_rtt(benchmark::State& state) {
-  for (auto _ : state) {
-    auto ping = std::make_unique<Q>();
-    auto pong = std::make_unique<Q>();
-    bool ok = true;
-    std::vector<std::function<void()>> fns;
-    fns.emplace_back([&] {
-      typename Q::producer out{*ping};
-      typename Q::consumer in{*pong};
-      for (u64 i = 1; i <= rtt_rounds; ++i) {
-        while (!out.push(i)) tickflow::cpu_relax();
-        u64 v = 0;
-        while (!in.pop(v)) tickflow::cpu_relax();
-        ok &= v == i;
+std::optional<double> batch_once(std::size_t batch) {
+  const u64 total = throughput_items;
+  auto q = std::make_unique<Q>();
+  u64 checksum = 0;
+  std::vector<std::function<void()>> fns;
+  fns.emplace_back([&] {
+    typename Q::producer h{*q};
+    std::vector<u64> buf(batch);
+    for (u64 i = 1; i <= total;) {
+      const std::size_t n = static_cast<std::size_t>(std::min<u64>(batch, total - i + 1));
+      for (std::size_t k = 0; k < n; ++k) buf[k] = i + k;
+      std::size_t done = 0;
+      while (done < n) {
+        const std::size_t m = h.push_n(buf.data() + done, n - done);
+        if (m == 0) tickflow::cpu_relax();
+        done += m;
       }
-    });
-    fns.emplace_back([&] {
-      typename Q::consumer in{*ping};
-      typename Q::producer out{*pong};
-      for (u64 i = 1; i <= rtt_rounds; ++i) {
-        u64 v = 0;
-        while (!in.pop(v)) tickflow::cpu_relax();
-        while (!out.push(v)) tickflow::cpu_relax();
-      }
-    });
-    state.SetIterationTime(tb::run_pinned({0, 1}, fns));
-    if (!ok) state.SkipWithError("echo mismatch");
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * rtt_rounds));
+      i += n;
+    }
+  });
+  fns.emplace_back([&] {
+    typename Q::consumer h{*q};
+    std::vector<u64> buf(batch);
+    u64 got = 0, sum = 0;
+    while (got < total) {
+      const std::size_t m = h.pop_n(buf.data(), batch);
+      if (m == 0) { tickflow::cpu_relax(); continue; }
+      for (std::size_t k = 0; k < m; ++k) sum += buf[k];
+      got += m;
+    }
+    checksum = sum;
+  });
+  const double secs = tb::run_pinned({0, 1}, fns);
+  if (checksum != total * (total + 1) / 2) return std::nullopt;
+  return secs;
+}
+
+template <class Q>
+std::optional<double> rtt_once() {
+  auto ping = std::make_unique<Q>();
+  auto pong = std::make_unique<Q>();
+  bool ok = true;
+  std::vector<std::function<void()>> fns;
+  fns.emplace_back([&] {
+    typename Q::producer out{*ping};
+    typename Q::consumer in{*pong};
+    for (u64 i = 1; i <= rtt_rounds; ++i) {
+      while (!out.push(i)) tickflow::cpu_relax();
+      u64 v = 0;
+      while (!in.pop(v)) tickflow::cpu_relax();
+      ok &= v == i;
+    }
+  });
+  fns.emplace_back([&] {
+    typename Q::consumer in{*ping};
+    typename Q::producer out{*pong};
+    for (u64 i = 1; i <= rtt_rounds; ++i) {
+      u64 v = 0;
+      while (!in.pop(v)) tickflow::cpu_relax();
+      while (!out.push(v)) tickflow::cpu_relax();
+    }
+  });
+  const double secs = tb::run_pinned({0, 1}, fns);
+  if (!ok) return std::nullopt;
+  return secs;
 }
 
 // The physical floor of a round trip: one flag per direction, each on its own cache line.
-void bm_rtt_floor(benchmark::State& state) {
-  for (auto _ : state) {
-    tickflow::cache_padded<std::atomic<u64>> a{0}, b{0};
-    std::vector<std::function<void()>> fns;
-    fns.emplace_back([&] {
-      for (u64 i = 1; i <= rtt_rounds; ++i) {
-        a->store(i, std::memory_order_release);
-        while (b->load(std::memory_order_acquire) != i) tickflow::cpu_relax();
-      }
-    });
-    fns.emplace_back([&] {
-      for (u64 i = 1; i <= rtt_rounds; ++i) {
-        while (a->load(std::memory_order_acquire) != i) tickflow::cpu_relax();
-        b->store(i, std::memory_order_release);
-      }
-    });
-    state.SetIterationTime(tb::run_pinned({0, 1}, fns));
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * rtt_rounds));
+std::optional<double> rtt_floor_once() {
+  tickflow::cache_padded<std::atomic<u64>> a{0}, b{0};
+  std::vector<std::function<void()>> fns;
+  fns.emplace_back([&] {
+    for (u64 i = 1; i <= rtt_rounds; ++i) {
+      a->store(i, std::memory_order_release);
+      while (b->load(std::memory_order_acquire) != i) tickflow::cpu_relax();
+    }
+  });
+  fns.emplace_back([&] {
+    for (u64 i = 1; i <= rtt_rounds; ++i) {
+      while (a->load(std::memory_order_acquire) != i) tickflow::cpu_relax();
+      b->store(i, std::memory_order_release);
+    }
+  });
+  return tb::run_pinned({0, 1}, fns);
 }
+
+// A GB case around a *_once function that moves `items` items per run.
+template <class Once>
+void run_case(benchmark::State& state, u64 items, Once once) {
+  for (auto _ : state) {
+    const std::optional<double> secs = once();
+    if (!secs) {
+      state.SkipWithError("checksum mismatch");
+      break;
+    }
+    state.SetIterationTime(*secs);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * items));
+}
+
+template <class Q, class Wait>
+void bm_transfer(benchmark::State& state, unsigned producers, unsigned consumers) {
+  run_case(state, throughput_items / producers * producers, [&] { return transfer_once<Q, Wait>(producers, consumers); });
+}
+template <class Q>
+void bm_batch(benchmark::State& state) {
+  const auto batch = static_cast<std::size_t>(state.range(0));
+  run_case(state, throughput_items, [&] { return batch_once<Q>(batch); });
+}
+template <class Q>
+void bm_rtt(benchmark::State& state) {
+  run_case(state, rtt_rounds, [] { return rtt_once<Q>(); });
+}
+void bm_rtt_floor(benchmark::State& state) { run_case(state, rtt_rounds, [] { return rtt_floor_once(); }); }
 
 // ------------------------------------------------------------------ registration
 
@@ -429,9 +450,12 @@ void register_all() {
 
 using tb::goal_op;
 
+// Rounds of each paired budget measurement (tb::measure_paired).
+constexpr std::size_t paired_rounds = 21;
+
 // Ratio of items/s medians a / b (a faster => larger), or nullopt with the reason.
-std::optional<double> ratio(const tb::median_collector& c, const std::string& a, const std::string& b,
-                            std::string& why) {
+std::optional<double> median_ratio(const tb::median_collector& c, const std::string& a, const std::string& b,
+                                   std::string& why) {
   auto ma = c.get(a), mb = c.get(b);
   if (!ma || !mb || ma->items_per_second <= 0 || mb->items_per_second <= 0) {
     why = "missing median for " + std::string(!ma ? a : b) + " (rival not installed or case filtered out)";
@@ -440,13 +464,32 @@ std::optional<double> ratio(const tb::median_collector& c, const std::string& a,
   return ma->items_per_second / mb->items_per_second;
 }
 
-void print_budgets(const tb::median_collector& c) {
+// One budget line: rate(a) / rate(b) as the median of paired rounds (tb::measure_paired), run
+// only if both GB cases ran, so that a filter leaves the budget out as it leaves out the cases.
+// The ratio of the two cases' separate GB medians is printed alongside.
+template <class A, class B>
+bool paired_budget(const tb::median_collector& c, const char* metric, const std::string& case_a,
+                   const std::string& case_b, goal_op op, double goal, A&& a, B&& b) {
   std::string why;
-  auto line = [&](const char* metric, const std::string& a, const std::string& b, goal_op op, double goal) {
-    why.clear();
-    auto r = ratio(c, a, b, why);
-    tb::print_budget(metric, r, "ratio", op, goal, why);
-  };
+  const auto by_medians = median_ratio(c, case_a, case_b, why);
+  if (!by_medians) {
+    tb::print_budget(metric, std::nullopt, "ratio", op, goal, why);
+    return true;
+  }
+  // time(b) / time(a) for the same work is rate(a) / rate(b), as for the medians.
+  const auto p = tb::measure_paired(a, b, paired_rounds);
+  if (!p) {
+    tb::print_budget(metric, std::nullopt, "ratio", op, goal, "a paired run failed its checksum");
+    return false;
+  }
+  std::printf("# %s: %zu paired rounds of %s and %s: median %.4g (range %.3g-%.3g); ratio of separate medians %.4g\n",
+              metric, p->rounds, case_a.c_str(), case_b.c_str(), p->median, p->low, p->high, *by_medians);
+  tb::print_budget(metric, p->median, "ratio", op, goal);
+  return true;
+}
+
+bool print_budgets(const tb::median_collector& c) {
+  bool ok = true;
   std::printf("\n");
   for (const char* info : {"spsc_1x1/tickflow_spsc_spread", "spsc_1x1/tickflow_spsc", "spsc_1x1/boost_spsc", "spsc_1x1/moodycamel_rwq",
                            "spsc_batch256/tickflow_spsc", "spsc_batch256/boost_spsc",
@@ -459,17 +502,45 @@ void print_budgets(const tb::median_collector& c) {
                            "rtt/mutex_deque"}) {
     if (auto m = c.get(info)) std::printf("# median %-30s %10.1f ns per round trip\n", info, 1e9 / m->items_per_second);
   }
+  auto missing = [](const char* metric, goal_op op, double goal, const char* rival) {
+    tb::print_budget(metric, std::nullopt, "ratio", op, goal, std::string(rival) + " not installed");
+  };
+#ifdef TF_HAVE_BOOST
   // Single items: the layout made for them (spsc_layout::spread); the packed layout's median
   // is printed above for comparison.
-  line("queue.spsc_vs_boost", "spsc_1x1/tickflow_spsc_spread", "spsc_1x1/boost_spsc", goal_op::at_least, 3.0);
-  line("queue.spsc_batch_vs_boost", "spsc_batch256/tickflow_spsc", "spsc_batch256/boost_spsc", goal_op::at_least, 1.0);
-  // Round-trip time ratios: time = 1 / rate, so tickflow/floor time = floor rate / tickflow rate.
-  // Round trips: the default (packed) layout, whose single cell line carries item and signal.
-  line("queue.spsc_rtt_vs_floor", "rtt/floor_two_lines", "rtt/tickflow_spsc", goal_op::at_most, 1.1);
-  line("queue.spsc_rtt_vs_mutex", "rtt/tickflow_spsc", "rtt/mutex_deque", goal_op::at_least, 5.0);
-  line("queue.mpmc_1p1c_vs_boost", "mpmc_1x1/tickflow_mpmc", "mpmc_1x1/boost_queue", goal_op::at_least, 10.0);
-  line("queue.mpmc_2p2c_vs_moodycamel", "mpmc_2x2/tickflow_mpmc", "mpmc_2x2/moodycamel_cq", goal_op::at_least, 1.0);
+  ok &= paired_budget(c, "queue.spsc_vs_boost", "spsc_1x1/tickflow_spsc_spread", "spsc_1x1/boost_spsc",
+                      goal_op::at_least, 3.0, [] { return transfer_once<tickflow_spsc_spread, spin_only>(1, 1); },
+                      [] { return transfer_once<boost_spsc, spin_only>(1, 1); });
+  ok &= paired_budget(c, "queue.spsc_batch_vs_boost", "spsc_batch256/tickflow_spsc", "spsc_batch256/boost_spsc",
+                      goal_op::at_least, 1.0, [] { return batch_once<tickflow_spsc>(256); },
+                      [] { return batch_once<boost_spsc>(256); });
+#else
+  missing("queue.spsc_vs_boost", goal_op::at_least, 3.0, "boost::lockfree");
+  missing("queue.spsc_batch_vs_boost", goal_op::at_least, 1.0, "boost::lockfree");
+#endif
+  // Round trips, as time ratios: the default (packed) layout against the two-line floor and
+  // against std::mutex + std::deque.
+  ok &= paired_budget(c, "queue.spsc_rtt_vs_floor", "rtt/floor_two_lines", "rtt/tickflow_spsc", goal_op::at_most,
+                      1.1, [] { return rtt_floor_once(); }, [] { return rtt_once<tickflow_spsc>(); });
+  ok &= paired_budget(c, "queue.spsc_rtt_vs_mutex", "rtt/tickflow_spsc", "rtt/mutex_deque", goal_op::at_least, 5.0,
+                      [] { return rtt_once<tickflow_spsc>(); }, [] { return rtt_once<mutex_deque>(); });
+#ifdef TF_HAVE_BOOST
+  ok &= paired_budget(c, "queue.mpmc_1p1c_vs_boost", "mpmc_1x1/tickflow_mpmc", "mpmc_1x1/boost_queue",
+                      goal_op::at_least, 10.0, [] { return transfer_once<tickflow_mpmc, spin_only>(1, 1); },
+                      [] { return transfer_once<boost_queue, spin_only>(1, 1); });
+#else
+  missing("queue.mpmc_1p1c_vs_boost", goal_op::at_least, 10.0, "boost::lockfree");
+#endif
+#ifdef TF_HAVE_MOODYCAMEL
+  ok &= paired_budget(c, "queue.mpmc_2p2c_vs_moodycamel", "mpmc_2x2/tickflow_mpmc", "mpmc_2x2/moodycamel_cq",
+                      goal_op::at_least, 1.0, [] { return transfer_once<tickflow_mpmc, spin_yield>(2, 2); },
+                      [] { return transfer_once<moodycamel_cq, spin_yield>(2, 2); });
+#else
+  missing("queue.mpmc_2p2c_vs_moodycamel", goal_op::at_least, 1.0, "moodycamel::ConcurrentQueue");
+#endif
+  (void)missing;
   for (const auto& e : c.errors()) std::printf("# error in case %s\n", e.c_str());
+  return ok;
 }
 
 }  // namespace
@@ -478,6 +549,6 @@ int main(int argc, char** argv) {
   register_all();
   tb::median_collector collector;
   tb::run_and_collect(argc, argv, collector);
-  print_budgets(collector);
-  return collector.errors().empty() ? 0 : 1;
+  const bool paired_ok = print_budgets(collector);
+  return collector.errors().empty() && paired_ok ? 0 : 1;
 }

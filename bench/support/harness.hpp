@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -119,6 +120,40 @@ inline void run_and_collect(int& argc, char** argv, median_collector& collector)
   benchmark::RunSpecifiedBenchmarks(&collector);
   benchmark::Shutdown();
   (void)only_aggregates;
+}
+
+/// Ratios measured in pairs, for a machine whose pace changes from one sample to the next (the
+/// CI machine type alternates between two speeds, sample by sample): medians of each contestant
+/// taken separately can then come from different speeds. Each of `rounds` rounds times `a` and
+/// `b` back to back (alternating which goes first) on the same work; the result describes the
+/// per-round ratios time(b) / time(a), so a faster `a` gives a larger ratio.
+struct paired_ratios {
+  double median;
+  double low;   ///< smallest per-round ratio
+  double high;  ///< largest
+  std::size_t rounds;
+};
+/// `a` and `b` return the seconds one run took, or nullopt if the run failed its own check
+/// (then the whole measurement is nullopt).
+template <class A, class B>
+std::optional<paired_ratios> measure_paired(A&& a, B&& b, std::size_t rounds) {
+  std::vector<double> ratios;
+  ratios.reserve(rounds);
+  for (std::size_t r = 0; r < rounds; ++r) {
+    std::optional<double> ta, tb;
+    if (r % 2 == 0) {
+      ta = a();
+      tb = b();
+    } else {
+      tb = b();
+      ta = a();
+    }
+    if (!ta || !tb || *ta <= 0) return std::nullopt;
+    ratios.push_back(*tb / *ta);
+  }
+  if (ratios.empty()) return std::nullopt;
+  std::sort(ratios.begin(), ratios.end());
+  return paired_ratios{ratios[ratios.size() / 2], ratios.front(), ratios.back(), ratios.size()};
 }
 
 enum class goal_op { at_least, at_most, below };
