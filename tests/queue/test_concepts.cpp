@@ -73,6 +73,15 @@ TEST_CASE("ring layout facts", "[concepts]") {
   STATIC_REQUIRE(tickflow::spsc_ring<tickflow::test::big>::items_per_cell == 36);
   using spread = tickflow::spsc_ring<std::uint64_t, tickflow::spsc_layout::spread>;
   STATIC_REQUIRE(spread::items_per_cell == 1);
+  // Spread lines: a sequence word, then 7 x 8 bytes or 14 x 4 bytes per 64-byte line, in blocks
+  // of 4 lines; a 112-byte item gets a 128-byte unit of its own.
+  using lines_u64 = tickflow::detail::interleaved_lines<std::uint64_t, std::allocator<std::uint64_t>>;
+  using lines_u32 = tickflow::detail::interleaved_lines<std::uint32_t, std::allocator<std::uint32_t>>;
+  using lines_big = tickflow::detail::interleaved_lines<tickflow::test::big, std::allocator<tickflow::test::big>>;
+  STATIC_REQUIRE(lines_u64::per_unit == 7);
+  STATIC_REQUIRE(lines_u64::block == 28);
+  STATIC_REQUIRE(lines_u32::per_unit == 14);
+  STATIC_REQUIRE(lines_big::per_unit == 1);
   STATIC_REQUIRE(tickflow::ring<spread> && tickflow::batch_producer<spread> && tickflow::batch_consumer<spread>);
   // Zero-copy spans exist only where items are contiguous.
   STATIC_REQUIRE(has_zero_copy<tickflow::spsc_ring<std::uint64_t>>);

@@ -3,15 +3,21 @@
 // Contract
 //   * packed_cells<T, Alloc>: cells of packed_cell_bytes (4 KiB), each a sequence word followed
 //     by `run` contiguous items. Used by spsc_layout::packed.
+//   * interleaved_lines<T, Alloc>: lines of a sequence word followed by as many items as fit (7 x
+//     8-byte items), consecutive positions rotating through 4 lines: within each block of
+//     4 * per_unit positions, position r sits in line r % 4, slot r / 4. The word holds one past
+//     the last position published in its line, so the consumer finds an item and its signal in
+//     one line, and the producer writes a line 7 times per lap, not every time the consumer
+//     looks. Used by spsc_layout::spread.
 //   * spread_slots<T, Alloc>: a sequence word per slot, slots packed per_line to a cache line,
 //     and consecutive positions placed on different lines: within each block of per_line^2
 //     positions the two lowest groups of log2(per_line) position bits are swapped, so the thread
 //     at position i and the thread at position i+1 touch different lines, and several line
-//     transfers can be in flight at once. Used by spsc_layout::spread and by mpmc_ring.
-//   * Both map an unbounded position to a slot (position modulo the slot count), expose the
-//     slot's sequence word (seq) and raw storage (raw), and say how many positions from `pos` on
-//     are contiguous in memory (run_left).
-//   * Both allocate once, in their constructor, through the allocator given (rebound to a
+//     transfers can be in flight at once. Used by mpmc_ring, whose slots change state one by one.
+//   * All map an unbounded position to a slot (position modulo the slot count), expose the
+//     slot's sequence word (seq) and raw storage (raw), both at once (locate), and say how many
+//     positions from `pos` on are contiguous in memory (run_left).
+//   * All allocate once, in their constructor, through the allocator given (rebound to a
 //     cache-line-aligned unit), with one guard unit at each end against heap neighbours. They
 //     never construct or destroy items: the ring that owns them does.
 //
@@ -114,6 +120,58 @@ class packed_cells {
  private:
   std::size_t mask_;
   guarded_units<cell, Alloc> cells_;
+};
+
+template <class T, class Alloc>
+class interleaved_lines {
+  static constexpr std::size_t seq_size = sizeof(std::atomic<std::size_t>);
+  static constexpr std::size_t item_offset = alignof(T) > seq_size ? alignof(T) : seq_size;
+  static constexpr std::size_t unit_align = alignof(T) > cache_line_size ? alignof(T) : cache_line_size;
+  // A line when at least one item fits after the word; otherwise the smallest multiple of the
+  // alignment that holds one.
+  static constexpr std::size_t unit_bytes =
+      item_offset + sizeof(T) <= unit_align ? unit_align
+                                            : (item_offset + sizeof(T) + unit_align - 1) / unit_align * unit_align;
+
+ public:
+  static constexpr bool contiguous = false;
+  static constexpr std::size_t run = 1;
+  /// Items per unit (7 for 8-byte items).
+  static constexpr std::size_t per_unit = (unit_bytes - item_offset) / sizeof(T);
+  /// Units that consecutive positions rotate through.
+  static constexpr std::size_t lanes = 4;
+  /// Positions per block of `lanes` units.
+  static constexpr std::size_t block = per_unit * lanes;
+
+ private:
+  // alignas: units start on a line boundary and are the unit of allocation.
+  struct alignas(unit_align) unit {
+    /// One past the position of the last item published in this unit.
+    std::atomic<std::size_t> seq{0};
+    alignas(T) std::byte items[unit_bytes - item_offset];
+  };
+  static_assert(sizeof(unit) == unit_bytes);
+
+ public:
+  /// At least `capacity` slots: a power of two number of blocks.
+  interleaved_lines(std::size_t capacity, const Alloc& alloc)
+      : mask_(std::bit_ceil(capacity / block + (capacity % block != 0 ? 1 : 0)) - 1), units_((mask_ + 1) * lanes, alloc) {}
+
+  std::size_t slot_count() const noexcept { return (mask_ + 1) * block; }
+  std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return locate(pos).seq; }
+  void* raw(std::size_t pos) const noexcept { return locate(pos).raw; }
+  slot_ref locate(std::size_t pos) const noexcept {
+    const std::size_t b = pos / block;
+    const std::size_t r = pos - b * block;
+    unit& u = units_[(b & mask_) * lanes + r % lanes];
+    return {u.seq, u.items + (r / lanes) * sizeof(T)};
+  }
+  static std::size_t run_left(std::size_t) noexcept { return 1; }
+  const Alloc& allocator() const noexcept { return units_.allocator(); }
+
+ private:
+  std::size_t mask_;  // blocks - 1
+  guarded_units<unit, Alloc> units_;
 };
 
 template <class T, class Alloc>

@@ -32,9 +32,9 @@
 //     within one park_wait::max_sleep slice (1 ms by default).
 //
 // Layout (spsc_layout.hpp): `packed` (default) keeps items contiguous in 4 KiB cells, for
-// zero-copy spans and batches; `spread` gives every slot its own sequence word in the item's
-// line and puts neighbouring items on different lines, for single-item streaming (one miss per
-// item, not two). In both the consumer learns that an item is there from a sequence word next
+// zero-copy spans and batches; `spread` gives every line its own sequence word and puts
+// neighbouring items on different lines, for single-item streaming (one miss per item, not
+// two). In both the consumer learns that an item is there from a sequence word next
 // to it, and the producer learns about free space from a cached copy of the consumer's
 // position, re-read only when the ring looks full. Each side keeps its cursor on its own line.
 //
@@ -103,12 +103,6 @@ class basic_spsc_ring {
       // Acquire: pairs with the consumer's release of the slots, so their old items are gone.
       p.cached_tail = cons_->tail.load(std::memory_order_acquire);
       if (pos - p.cached_tail >= capacity_) return false;
-    }
-    if constexpr (!storage::contiguous) {
-      // Spread layout: ask for the line `write_ahead` positions on in exclusive state now, so
-      // that the store there later does not wait for the consumer's copy to be invalidated.
-      // A hint only (any position maps to a valid slot); it never faults and orders nothing.
-      __builtin_prefetch(store_.raw(pos + write_ahead), 1, 3);
     }
     const detail::slot_ref slot = store_.locate(pos);
     ::new (slot.raw) T(std::forward<Args>(args)...);
@@ -357,10 +351,6 @@ class basic_spsc_ring {
     size_type peeked = 0;
     unsigned empty_polls = 0;  // consecutive single-item pops that found the ring empty
   };
-
-  // Distance of the producer's write prefetch in the spread layout: two blocks of positions
-  // (docs/decisions.md, spsc_ring).
-  static constexpr std::size_t write_ahead = 32;
 
   // Packed layout: after this many consecutive empty polls the consumer counts as waiting for
   // single items (docs/decisions.md, spsc_ring).
