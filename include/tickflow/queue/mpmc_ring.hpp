@@ -34,8 +34,8 @@
 //
 // Handles (producer / consumer endpoints with claims held across calls)
 //   * make_producer(run) / make_consumer(run) (run: default 128, clamped to [1, capacity / 8])
-//     return move-only handles, each used by one thread
-//     at a time, that satisfy producer_endpoint / consumer_endpoint (and the batch concepts).
+//     return move-only handles, each used by one thread at a time, that satisfy
+//     producer_endpoint / consumer_endpoint (and the batch concepts).
 //     A handle claims up to `run` consecutive positions with one CAS and then works through
 //     them with plain loads and release stores, so a stream of single items costs one locked
 //     instruction per run instead of one per item on each side.
@@ -54,6 +54,8 @@
 //     max_returned_runs runs are parked at once; a release that finds no room yields until a
 //     consumer adopts one.
 //   * Handles must be destroyed before their ring. Ring calls and handle calls may be mixed.
+//   * was_size() counts positions between the two claim counters: items held by consumer
+//     handles or parked are below them and not counted; skip markers not yet passed are.
 //   * Ordering with handles: a producer's items still take increasing positions and every
 //     consumer takes increasing positions, so the per-producer order above holds (except for
 //     adopted runs, as said).

@@ -361,16 +361,21 @@ class basic_spsc_ring {
   // ring empty asks for the item's line along with the word, so that the two misses overlap
   // (a predicted "empty" branch would serialize them). One that streams does not: asking for a
   // line the producer is still filling takes it away from the producer.
+  // The spread layout has item and word on one line and keeps no count.
   static bool ready(consumer_state& c, const detail::slot_ref& slot, std::size_t tail) noexcept {
-    if constexpr (storage::contiguous)
+    if constexpr (storage::contiguous) {
       if (c.empty_polls >= waiting_after_empty_polls) __builtin_prefetch(slot.raw, 0, 3);
-    // Acquire: pairs with the producer's release of the item's sequence word.
-    if (slot.seq.load(std::memory_order_acquire) <= tail) {
-      if (c.empty_polls < waiting_after_empty_polls) ++c.empty_polls;
-      return false;
+      // Acquire: pairs with the producer's release of the item's sequence word.
+      if (slot.seq.load(std::memory_order_acquire) <= tail) {
+        if (c.empty_polls < waiting_after_empty_polls) ++c.empty_polls;
+        return false;
+      }
+      c.empty_polls = 0;
+      return true;
+    } else {
+      (void)c;
+      return slot.seq.load(std::memory_order_acquire) > tail;  // Acquire: as above.
     }
-    c.empty_polls = 0;
-    return true;
   }
 
   static size_type checked(size_type capacity) {
