@@ -77,21 +77,18 @@ TEST_CASE("mpmc_ring: random operations agree with a deque oracle", "[mpmc]") {
 }
 
 TEST_CASE("mpmc_ring: destruction destroys exactly the queued items", "[mpmc]") {
-  using tickflow::test::lifetime_registry;
   using tickflow::test::tracked;
-  auto& reg = lifetime_registry::instance();
-  const long errors0 = reg.errors.load();
-  const long live0 = reg.live_count();
+  tickflow::test::lifetime_baseline base;
   {
     mpmc_ring<tracked> r(16);
     for (u64 i = 0; i < 21; ++i) {
       REQUIRE(r.try_push(tracked(i)));
       if (i % 3 == 0) REQUIRE(r.try_pop());
     }
-    CHECK(reg.live_count() == live0 + static_cast<long>(r.was_size()));
+    CHECK(base.extra_live() == static_cast<long>(r.was_size()));
   }
-  CHECK(reg.live_count() == live0);
-  CHECK(reg.errors.load() == errors0);
+  CHECK(base.extra_live() == 0);
+  CHECK(base.new_errors() == 0);
 }
 
 namespace {
@@ -327,11 +324,8 @@ TEST_CASE("mpmc_ring handles: a full parking table waits for a consumer to adopt
 }
 
 TEST_CASE("mpmc_ring handles: skip markers and parked runs hold no live items", "[mpmc][handles]") {
-  using tickflow::test::lifetime_registry;
   using tickflow::test::tracked;
-  auto& reg = lifetime_registry::instance();
-  const long errors0 = reg.errors.load();
-  const long live0 = reg.live_count();
+  tickflow::test::lifetime_baseline base;
   {
     mpmc_ring<tracked> r(64);
     auto p1 = r.make_producer(8);
@@ -344,10 +338,10 @@ TEST_CASE("mpmc_ring handles: skip markers and parked runs hold no live items", 
     REQUIRE(c1.try_pop());
     REQUIRE(c2.try_pop());
     c1.release();  // parked: two items
-    CHECK(reg.live_count() == live0 + 4);
+    CHECK(base.extra_live() == 4);
   }  // handles first (c2 undoes its claim, p2 undoes its claim), then the ring
-  CHECK(reg.live_count() == live0);
-  CHECK(reg.errors.load() == errors0);
+  CHECK(base.extra_live() == 0);
+  CHECK(base.new_errors() == 0);
 }
 
 TEST_CASE("mpmc_ring: blocking push/pop with parking", "[mpmc][threads]") {

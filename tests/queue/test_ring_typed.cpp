@@ -85,15 +85,13 @@ TEMPLATE_TEST_CASE("every ring configuration: 1p1c stress, order, lifetimes", "[
                    tt::locked_queue<u64>) {
   STATIC_REQUIRE(tickflow::ring<TestType>);
   using T = typename TestType::value_type;
-  auto& reg = tt::lifetime_registry::instance();
-  const long errors0 = reg.errors.load();
-  const long live0 = reg.live_count();
+  tt::lifetime_baseline base;
   // The tracked type takes a global lock per construction: fewer items keep the run short.
   const u64 n = std::is_same_v<T, tt::tracked> ? tt::scaled(100'000) : tt::scaled(1'000'000);
   for (std::size_t cap : {1U, 2U, 7U, 64U, 1000U}) {
     INFO("capacity " << cap);
     stress_1p1c<TestType>(cap, n / 4);
   }
-  CHECK(reg.errors.load() == errors0);
-  CHECK(reg.live_count() == live0);
+  CHECK(base.new_errors() == 0);
+  CHECK(base.extra_live() == 0);
 }

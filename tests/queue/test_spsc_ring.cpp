@@ -154,21 +154,18 @@ TEST_CASE("spsc_ring: a throwing constructor leaves the ring unchanged", "[spsc]
 
 TEMPLATE_TEST_CASE("spsc_ring: destruction destroys exactly the queued items", "[spsc]",
                    tickflow::spsc_layout::packed, tickflow::spsc_layout::spread) {
-  using tickflow::test::lifetime_registry;
   using tickflow::test::tracked;
-  auto& reg = lifetime_registry::instance();
-  const long errors0 = reg.errors.load();
-  const long live0 = reg.live_count();
+  tickflow::test::lifetime_baseline base;
   {
     spsc_ring<tracked, TestType> r(16);
     for (u64 i = 0; i < 23; ++i) {
       REQUIRE(r.try_push(tracked(i)));
       if (i % 3 == 0) REQUIRE(r.try_pop());
     }
-    CHECK(reg.live_count() == live0 + static_cast<long>(r.was_size()));
+    CHECK(base.extra_live() == static_cast<long>(r.was_size()));
   }
-  CHECK(reg.live_count() == live0);
-  CHECK(reg.errors.load() == errors0);
+  CHECK(base.extra_live() == 0);
+  CHECK(base.new_errors() == 0);
 }
 
 TEST_CASE("spsc_ring: blocking push/pop under every wait policy", "[spsc][threads]") {

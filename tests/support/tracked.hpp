@@ -41,6 +41,17 @@ struct lifetime_registry {
   }
 };
 
+/// The registry's counts when created; a test checks what changed since.
+struct lifetime_baseline {
+  lifetime_registry& reg = lifetime_registry::instance();
+  const long errors0 = reg.errors.load();
+  const long live0 = reg.live_count();
+  /// Tracked objects alive now that were not alive at the baseline.
+  long extra_live() { return reg.live_count() - live0; }
+  /// Double constructions or destructions since the baseline.
+  long new_errors() const { return reg.errors.load() - errors0; }
+};
+
 /// Non-trivial element: every construction and destruction is checked by the registry; a
 /// moved-from object keeps a poison value so a double pop is visible in the data.
 struct tracked {

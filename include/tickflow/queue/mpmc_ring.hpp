@@ -430,6 +430,31 @@ class basic_mpmc_ring {
   parked_run returned_[max_returned_runs] = {};
 };
 
+namespace detail {
+
+// The claim a ring handle holds: positions [next, end) of `ring`, claimed up to `run` at a time.
+// Moving it leaves the source holding nothing and bound to no ring.
+template <class Ring>
+struct held_claim {
+  Ring* ring;
+  std::size_t next = 0;
+  std::size_t end = 0;
+  std::size_t run;
+
+  held_claim(Ring* r, std::size_t n) noexcept : ring(r), run(n) {}
+  held_claim(held_claim&& o) noexcept
+      : ring(std::exchange(o.ring, nullptr)), next(std::exchange(o.next, 0)), end(std::exchange(o.end, 0)), run(o.run) {}
+  held_claim& operator=(held_claim&& o) noexcept {
+    ring = std::exchange(o.ring, nullptr);
+    next = std::exchange(o.next, 0);
+    end = std::exchange(o.end, 0);
+    run = o.run;
+    return *this;
+  }
+};
+
+}  // namespace detail
+
 /// Producer handle of basic_mpmc_ring (see the ring's file contract, "Handles"). One thread at a
 /// time; move-only; must be destroyed before its ring. Its destructor calls flush().
 template <ring_element T, class Alloc>
@@ -438,15 +463,11 @@ class basic_mpmc_ring<T, Alloc>::producer {
   using value_type = T;
   using size_type = std::size_t;
 
-  producer(producer&& o) noexcept
-      : ring_(std::exchange(o.ring_, nullptr)), next_(std::exchange(o.next_, 0)), end_(std::exchange(o.end_, 0)), run_(o.run_) {}
+  producer(producer&&) noexcept = default;
   producer& operator=(producer&& o) noexcept {
     if (this != &o) {
       flush();
-      ring_ = std::exchange(o.ring_, nullptr);
-      next_ = std::exchange(o.next_, 0);
-      end_ = std::exchange(o.end_, 0);
-      run_ = o.run_;
+      c_ = std::move(o.c_);
     }
     return *this;
   }
@@ -459,17 +480,17 @@ class basic_mpmc_ring<T, Alloc>::producer {
   template <class... Args>
     requires std::is_nothrow_constructible_v<T, Args&&...>
   [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
-    if (next_ == end_) {
-      const claim r = ring_->claim_run(*ring_->head_, run_, 0);
+    if (c_.next == c_.end) {
+      const claim r = c_.ring->claim_run(*c_.ring->head_, c_.run, 0);
       if (r.count == 0) return false;
-      next_ = r.first;
-      end_ = r.first + r.count;
+      c_.next = r.first;
+      c_.end = r.first + r.count;
     }
-    const detail::slot_ref slot = ring_->slots_.locate(next_);
+    const detail::slot_ref slot = c_.ring->slots_.locate(c_.next);
     ::new (slot.raw) T(std::forward<Args>(args)...);
     // Release: publishes the item to the consumer that claims this position.
-    slot.seq.store(next_ + 1, std::memory_order_release);
-    ++next_;
+    slot.seq.store(c_.next + 1, std::memory_order_release);
+    ++c_.next;
     return true;
   }
   [[nodiscard]] bool try_push(const T& v) noexcept requires std::is_nothrow_copy_constructible_v<T> {
@@ -490,27 +511,24 @@ class basic_mpmc_ring<T, Alloc>::producer {
   /// past it, else each slot is published as a skip marker, which consumers pass over. Never
   /// waits.
   void flush() noexcept {
-    if (next_ == end_) return;
-    std::size_t expected = end_;
+    if (c_.next == c_.end) return;
+    std::size_t expected = c_.end;
     // Relaxed: the slots still read "free for their position"; their words carry everything.
-    if (ring_->head_->compare_exchange_strong(expected, next_, std::memory_order_relaxed)) {
-      end_ = next_;
+    if (c_.ring->head_->compare_exchange_strong(expected, c_.next, std::memory_order_relaxed)) {
+      c_.end = c_.next;
       return;
     }
-    for (; next_ != end_; ++next_)
-      ring_->slots_.seq(next_).store((next_ + 1) | skip_bit, std::memory_order_release);  // Release: as a push.
+    for (; c_.next != c_.end; ++c_.next)
+      c_.ring->slots_.seq(c_.next).store((c_.next + 1) | skip_bit, std::memory_order_release);  // Release: as a push.
   }
   /// Claimed slots not yet filled.
-  [[nodiscard]] size_type held() const noexcept { return end_ - next_; }
+  [[nodiscard]] size_type held() const noexcept { return c_.end - c_.next; }
 
  private:
   friend class basic_mpmc_ring;
-  producer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(ring.handle_run(run)) {}
+  producer(basic_mpmc_ring& ring, size_type run) noexcept : c_(&ring, ring.handle_run(run)) {}
 
-  basic_mpmc_ring* ring_;
-  std::size_t next_ = 0;  // next claimed position to fill
-  std::size_t end_ = 0;   // one past the claim
-  size_type run_;
+  detail::held_claim<basic_mpmc_ring> c_;  // next: the next claimed position to fill
 };
 
 /// Consumer handle of basic_mpmc_ring (see the ring's file contract, "Handles"). One thread at a
@@ -521,15 +539,11 @@ class basic_mpmc_ring<T, Alloc>::consumer {
   using value_type = T;
   using size_type = std::size_t;
 
-  consumer(consumer&& o) noexcept
-      : ring_(std::exchange(o.ring_, nullptr)), next_(std::exchange(o.next_, 0)), end_(std::exchange(o.end_, 0)), run_(o.run_) {}
+  consumer(consumer&&) noexcept = default;
   consumer& operator=(consumer&& o) noexcept {
     if (this != &o) {
       release();
-      ring_ = std::exchange(o.ring_, nullptr);
-      next_ = std::exchange(o.next_, 0);
-      end_ = std::exchange(o.end_, 0);
-      run_ = o.run_;
+      c_ = std::move(o.c_);
     }
     return *this;
   }
@@ -563,40 +577,37 @@ class basic_mpmc_ring<T, Alloc>::consumer {
   /// Gives the held, untaken positions back to the ring (see the file contract). Never loses
   /// an item; waits only in the rare case that every parking place is taken.
   void release() noexcept {
-    if (ring_ != nullptr) ring_->give_back(next_, end_);
-    next_ = end_;
+    if (c_.ring != nullptr) c_.ring->give_back(c_.next, c_.end);
+    c_.next = c_.end;
   }
   /// Claimed positions not yet handed out (items and skip markers).
-  [[nodiscard]] size_type held() const noexcept { return end_ - next_; }
+  [[nodiscard]] size_type held() const noexcept { return c_.end - c_.next; }
 
  private:
   friend class basic_mpmc_ring;
-  consumer(basic_mpmc_ring& ring, size_type run) noexcept : ring_(&ring), run_(ring.handle_run(run)) {}
+  consumer(basic_mpmc_ring& ring, size_type run) noexcept : c_(&ring, ring.handle_run(run)) {}
 
   // The next held item (claiming a run if needed), skip markers freed on the way; nullptr if
   // the ring has none ready. Each turn of the loop consumes a claimed position.
   T* next_item() noexcept {
     for (;;) {
-      if (next_ == end_) {
-        claim r = ring_->take_returned(run_);
-        if (r.count == 0) r = ring_->claim_run(*ring_->tail_, run_, 1);
+      if (c_.next == c_.end) {
+        claim r = c_.ring->take_returned(c_.run);
+        if (r.count == 0) r = c_.ring->claim_run(*c_.ring->tail_, c_.run, 1);
         if (r.count == 0) return nullptr;
-        next_ = r.first;
-        end_ = r.first + r.count;
+        c_.next = r.first;
+        c_.end = r.first + r.count;
       }
-      if (T* p = ring_->take(next_)) return p;
-      ring_->free_slot(next_++);
+      if (T* p = c_.ring->take(c_.next)) return p;
+      c_.ring->free_slot(c_.next++);
     }
   }
   void finish(T* p) noexcept {
     p->~T();
-    ring_->free_slot(next_++);
+    c_.ring->free_slot(c_.next++);
   }
 
-  basic_mpmc_ring* ring_;
-  std::size_t next_ = 0;  // next held position
-  std::size_t end_ = 0;   // one past the claim
-  size_type run_;
+  detail::held_claim<basic_mpmc_ring> c_;  // next: the next held position
 };
 
 }  // namespace tickflow
