@@ -123,7 +123,7 @@ inline void run_and_collect(int& argc, char** argv, median_collector& collector)
 }
 
 /// Ratios measured in pairs, for a machine whose pace changes from one sample to the next (the
-/// CI machine type alternates between two speeds, sample by sample): medians of each contestant
+/// CI machine type switches between speeds every few seconds): medians of each contestant
 /// taken separately can then come from different speeds. Each of `rounds` rounds times `a` and
 /// `b` back to back (alternating which goes first) on the same work; the result describes the
 /// per-round ratios time(b) / time(a), so a faster `a` gives a larger ratio.

@@ -368,6 +368,15 @@ class basic_mpmc_ring {
     slots_.seq(pos).store(pos + mask_ + 1, std::memory_order_release);
   }
 
+  // Moves `counter` back from `end` to `first` if nobody has claimed past `end`: positions
+  // [first, end) are unclaimed again, untouched (a producer's still read free, a consumer's
+  // still read published). False if another claim came after. Relaxed: as for claims, the
+  // slots' sequence words carry everything.
+  static bool undo_claim(std::atomic<std::size_t>& counter, std::size_t first, std::size_t end) noexcept {
+    std::size_t expected = end;
+    return counter.compare_exchange_strong(expected, first, std::memory_order_relaxed);
+  }
+
   // ---- runs given back by consumer handles (cold path)
   struct parked_run {
     std::size_t first;
@@ -393,10 +402,7 @@ class basic_mpmc_ring {
   // Gives back claimed, untaken positions [first, end): undoes the claim if nobody claimed past
   // it, else parks the run (yielding while all max_returned_runs places are taken).
   void give_back(std::size_t first, std::size_t end) noexcept {
-    if (first == end) return;
-    std::size_t expected = end;
-    // Relaxed: as for claims, the slots' sequence words carry the items.
-    if (tail_->compare_exchange_strong(expected, first, std::memory_order_relaxed)) return;
+    if (first == end || undo_claim(*tail_, first, end)) return;
     for (;;) {
       while (returns_lock_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
       const size_type k = returned_count_->load(std::memory_order_relaxed);
@@ -512,9 +518,7 @@ class basic_mpmc_ring<T, Alloc>::producer {
   /// waits.
   void flush() noexcept {
     if (c_.next == c_.end) return;
-    std::size_t expected = c_.end;
-    // Relaxed: the slots still read "free for their position"; their words carry everything.
-    if (c_.ring->head_->compare_exchange_strong(expected, c_.next, std::memory_order_relaxed)) {
+    if (undo_claim(*c_.ring->head_, c_.next, c_.end)) {
       c_.end = c_.next;
       return;
     }

@@ -107,7 +107,7 @@ class packed_cells {
   /// Number of slots (a power of two number of cells of `run` slots).
   std::size_t slot_count() const noexcept { return (mask_ + 1) * run; }
   std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].seq; }
-  void* raw(std::size_t pos) const noexcept { return cells_[(pos / run) & mask_].items + (pos % run) * sizeof(T); }
+  void* raw(std::size_t pos) const noexcept { return locate(pos).raw; }
   /// Both of the above with one address computation.
   slot_ref locate(std::size_t pos) const noexcept {
     cell& c = cells_[(pos / run) & mask_];
