@@ -51,8 +51,8 @@
 //     parked in the ring, and the next consumer that needs items adopts it first. Nothing is
 //     lost. An adopted run is older than what its adopter may have popped already, so only in
 //     that case may a consumer see one producer's items out of push order. At most
-//     max_returned_runs runs are parked at once; a release that finds no room yields until a
-//     consumer adopts one.
+//     max_returned_runs runs are parked at once; a release that finds no room yields, without
+//     holding the table's lock, until a consumer adopts one.
 //   * Handles must be destroyed before their ring. Ring calls and handle calls may be mixed.
 //   * was_size() counts positions between the two claim counters: items held by consumer
 //     handles or parked are below them and not counted; skip markers not yet passed are.
@@ -404,6 +404,9 @@ class basic_mpmc_ring {
   void give_back(std::size_t first, std::size_t end) noexcept {
     if (first == end || undo_claim(*tail_, first, end)) return;
     for (;;) {
+      // Wait for a free place without the lock: a consumer that finds the lock taken does not
+      // adopt, so holding it while the table is full could keep the waited-for consumer away.
+      while (returned_count_->load(std::memory_order_relaxed) >= max_returned_runs) std::this_thread::yield();
       while (returns_lock_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
       const size_type k = returned_count_->load(std::memory_order_relaxed);
       if (k < max_returned_runs) {
