@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "support/catch.hpp"
@@ -218,6 +219,12 @@ TEST_CASE("mpmc_ring handles: exactly once and per-producer order, 1x4 4x1 2x2 4
   SECTION("2 x 2, consumers releasing") { run_mpmc(2, 2, total / 4, via::handles_release); }
   SECTION("4 x 4, consumers releasing") { run_mpmc(4, 4, total / 4, via::handles_release); }
 }
+
+// Handles move (giving up what the target held) and never copy.
+static_assert(std::is_nothrow_move_constructible_v<tickflow::mpmc_ring<std::uint64_t>::producer>);
+static_assert(std::is_nothrow_move_assignable_v<tickflow::mpmc_ring<std::uint64_t>::consumer>);
+static_assert(!std::is_copy_constructible_v<tickflow::mpmc_ring<std::uint64_t>::producer>);
+static_assert(!std::is_copy_assignable_v<tickflow::mpmc_ring<std::uint64_t>::consumer>);
 
 TEST_CASE("mpmc_ring handles: claims, flush, release", "[mpmc][handles]") {
   mpmc_ring<u64> r(64);

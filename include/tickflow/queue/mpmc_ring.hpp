@@ -442,8 +442,10 @@ class basic_mpmc_ring {
 namespace detail {
 
 // The claim a ring handle holds: positions [next, end) of `ring`, claimed up to `run` at a time.
-// Moving it leaves the source holding nothing and bound to no ring.
-template <class Ring>
+// Moving it leaves the source holding nothing and bound to no ring. Before it is overwritten by
+// a move or destroyed, it gives up what it still holds through Owner::give_up (a producer
+// flushes, a consumer releases), so the handles need no special members of their own.
+template <class Ring, class Owner>
 struct held_claim {
   Ring* ring;
   std::size_t next = 0;
@@ -454,12 +456,16 @@ struct held_claim {
   held_claim(held_claim&& o) noexcept
       : ring(std::exchange(o.ring, nullptr)), next(std::exchange(o.next, 0)), end(std::exchange(o.end, 0)), run(o.run) {}
   held_claim& operator=(held_claim&& o) noexcept {
-    ring = std::exchange(o.ring, nullptr);
-    next = std::exchange(o.next, 0);
-    end = std::exchange(o.end, 0);
-    run = o.run;
+    if (this != &o) {
+      Owner::give_up(*this);
+      ring = std::exchange(o.ring, nullptr);
+      next = std::exchange(o.next, 0);
+      end = std::exchange(o.end, 0);
+      run = o.run;
+    }
     return *this;
   }
+  ~held_claim() { Owner::give_up(*this); }
 };
 
 }  // namespace detail
@@ -471,18 +477,6 @@ class basic_mpmc_ring<T, Alloc>::producer {
  public:
   using value_type = T;
   using size_type = std::size_t;
-
-  producer(producer&&) noexcept = default;
-  producer& operator=(producer&& o) noexcept {
-    if (this != &o) {
-      flush();
-      c_ = std::move(o.c_);
-    }
-    return *this;
-  }
-  producer(const producer&) = delete;
-  producer& operator=(const producer&) = delete;
-  ~producer() { flush(); }
 
   /// Constructs an item in the next claimed slot, claiming a new run of free slots first if
   /// none is held; false (and no construction) if no slot is free.
@@ -519,23 +513,27 @@ class basic_mpmc_ring<T, Alloc>::producer {
   /// Gives up the claimed slots not yet filled: the claim is undone if no producer has claimed
   /// past it, else each slot is published as a skip marker, which consumers pass over. Never
   /// waits.
-  void flush() noexcept {
-    if (c_.next == c_.end) return;
-    if (undo_claim(*c_.ring->head_, c_.next, c_.end)) {
-      c_.end = c_.next;
-      return;
-    }
-    for (; c_.next != c_.end; ++c_.next)
-      c_.ring->slots_.seq(c_.next).store((c_.next + 1) | skip_bit, std::memory_order_release);  // Release: as a push.
-  }
+  void flush() noexcept { give_up(c_); }
   /// Claimed slots not yet filled.
   [[nodiscard]] size_type held() const noexcept { return c_.end - c_.next; }
 
  private:
   friend class basic_mpmc_ring;
+  using claim_type = detail::held_claim<basic_mpmc_ring, producer>;
+  friend claim_type;
   producer(basic_mpmc_ring& ring, size_type run) noexcept : c_(&ring, ring.handle_run(run)) {}
 
-  detail::held_claim<basic_mpmc_ring> c_;  // next: the next claimed position to fill
+  static void give_up(claim_type& c) noexcept {
+    if (c.next == c.end) return;
+    if (undo_claim(*c.ring->head_, c.next, c.end)) {
+      c.end = c.next;
+      return;
+    }
+    for (; c.next != c.end; ++c.next)
+      c.ring->slots_.seq(c.next).store((c.next + 1) | skip_bit, std::memory_order_release);  // Release: as a push.
+  }
+
+  claim_type c_;  // next: the next claimed position to fill
 };
 
 /// Consumer handle of basic_mpmc_ring (see the ring's file contract, "Handles"). One thread at a
@@ -545,18 +543,6 @@ class basic_mpmc_ring<T, Alloc>::consumer {
  public:
   using value_type = T;
   using size_type = std::size_t;
-
-  consumer(consumer&&) noexcept = default;
-  consumer& operator=(consumer&& o) noexcept {
-    if (this != &o) {
-      release();
-      c_ = std::move(o.c_);
-    }
-    return *this;
-  }
-  consumer(const consumer&) = delete;
-  consumer& operator=(const consumer&) = delete;
-  ~consumer() { release(); }
 
   /// Moves the next held item into `out`, claiming a new run of published items first if none is
   /// held; false if there is none.
@@ -583,16 +569,20 @@ class basic_mpmc_ring<T, Alloc>::consumer {
 
   /// Gives the held, untaken positions back to the ring (see the file contract). Never loses
   /// an item; waits only in the rare case that every parking place is taken.
-  void release() noexcept {
-    if (c_.ring != nullptr) c_.ring->give_back(c_.next, c_.end);
-    c_.next = c_.end;
-  }
+  void release() noexcept { give_up(c_); }
   /// Claimed positions not yet handed out (items and skip markers).
   [[nodiscard]] size_type held() const noexcept { return c_.end - c_.next; }
 
  private:
   friend class basic_mpmc_ring;
+  using claim_type = detail::held_claim<basic_mpmc_ring, consumer>;
+  friend claim_type;
   consumer(basic_mpmc_ring& ring, size_type run) noexcept : c_(&ring, ring.handle_run(run)) {}
+
+  static void give_up(claim_type& c) noexcept {
+    if (c.ring != nullptr) c.ring->give_back(c.next, c.end);
+    c.next = c.end;
+  }
 
   // The next held item (claiming a run if needed), skip markers freed on the way; nullptr if
   // the ring has none ready. Each turn of the loop consumes a claimed position.
@@ -614,7 +604,7 @@ class basic_mpmc_ring<T, Alloc>::consumer {
     c_.ring->free_slot(c_.next++);
   }
 
-  detail::held_claim<basic_mpmc_ring> c_;  // next: the next held position
+  claim_type c_;  // next: the next held position
 };
 
 }  // namespace tickflow
