@@ -199,23 +199,25 @@ void run_mpmc(unsigned producers, unsigned consumers, u64 total, via mode) {
   CHECK(ring.was_empty());
 }
 
+// The four shapes the contract is checked at, each a section of the calling test case.
+void run_four_shapes(u64 total, via how) {
+  SECTION("1 producer x 4 consumers") { run_mpmc(1, 4, total, how); }
+  SECTION("4 producers x 1 consumer") { run_mpmc(4, 1, total, how); }
+  SECTION("2 producers x 2 consumers") { run_mpmc(2, 2, total, how); }
+  SECTION("4 producers x 4 consumers") { run_mpmc(4, 4, total, how); }
+}
+
 }  // namespace
 
 TEST_CASE("mpmc_ring: exactly once and per-producer order, 1x4 4x1 2x2 4x4", "[mpmc][threads]") {
   const u64 total = tickflow::test::scaled(10'000'000);
-  SECTION("1 producer x 4 consumers") { run_mpmc(1, 4, total, via::ring); }
-  SECTION("4 producers x 1 consumer") { run_mpmc(4, 1, total, via::ring); }
-  SECTION("2 producers x 2 consumers") { run_mpmc(2, 2, total, via::ring); }
-  SECTION("4 producers x 4 consumers") { run_mpmc(4, 4, total, via::ring); }
+  run_four_shapes(total, via::ring);
   SECTION("2 x 2 with batches") { run_mpmc(2, 2, total / 4, via::ring_batches); }
 }
 
 TEST_CASE("mpmc_ring handles: exactly once and per-producer order, 1x4 4x1 2x2 4x4", "[mpmc][handles][threads]") {
   const u64 total = tickflow::test::scaled(10'000'000);
-  SECTION("1 producer x 4 consumers") { run_mpmc(1, 4, total, via::handles); }
-  SECTION("4 producers x 1 consumer") { run_mpmc(4, 1, total, via::handles); }
-  SECTION("2 producers x 2 consumers") { run_mpmc(2, 2, total, via::handles); }
-  SECTION("4 producers x 4 consumers") { run_mpmc(4, 4, total, via::handles); }
+  run_four_shapes(total, via::handles);
   SECTION("2 x 2, consumers releasing") { run_mpmc(2, 2, total / 4, via::handles_release); }
   SECTION("4 x 4, consumers releasing") { run_mpmc(4, 4, total / 4, via::handles_release); }
 }
