@@ -30,6 +30,7 @@
 #include <concepts>
 #include <cstdint>
 #include <thread>
+#include <utility>
 
 #include "tickflow/core/config.hpp"
 
@@ -164,6 +165,12 @@ template <class P>
 concept wait_policy = std::copy_constructible<P> && requires(const P& p, parking_spot& spot, bool (*ready)()) {
   p.wait(ready, spot);
 };
+
+namespace detail {
+/// Whether a policy's wait cannot throw when its ready() cannot (true for every policy here).
+template <class P>
+inline constexpr bool nothrow_wait = noexcept(std::declval<const P&>().wait(std::declval<bool (*)() noexcept>(), std::declval<parking_spot&>()));
+}  // namespace detail
 
 /// Spins with relax instructions until ready. Never yields or sleeps.
 struct spin_wait {

@@ -2,9 +2,13 @@
 // endpoints provide.
 //
 // Contract
-//   * ring_element<T>: a non-cv, non-array object type that can be move-constructed and
-//     destroyed without throwing. References, arrays, const types and non-movable types are
-//     rejected. tickflow rings never steal a value of T as an "empty" marker: every value is legal.
+//   * ring_element<T>: a non-cv, non-array object type that is move-constructible and
+//     destructible without throwing. References, arrays, const types, non-movable types and types
+//     whose destructor may throw are rejected. A move constructor may throw: the SPSC ring is
+//     exception-neutral (an item whose move throws stays where it was). The MPMC ring claims a slot
+//     before constructing into it, so its calls additionally require the construction they use to
+//     be noexcept (their requires-clauses say which). tickflow rings never steal a value of T as an
+//     "empty" marker: every value is legal.
 //   * producer_endpoint<Q> / consumer_endpoint<Q>: the non-blocking single-item calls.
 //   * batch_producer<Q> / batch_consumer<Q>: span-based calls returning how many moved.
 //   * ring<Q>: both endpoints plus the observers capacity(), was_size(), was_empty().
@@ -22,7 +26,7 @@
 
 namespace tickflow {
 
-/// An element type a tickflow ring can hold.
+/// An element type a tickflow ring can hold (see the file contract: the move may throw).
 template <class T>
 concept ring_element = std::is_object_v<T> && !std::is_array_v<T> && !std::is_const_v<T> &&
                        !std::is_volatile_v<T> && std::is_nothrow_destructible_v<T> &&

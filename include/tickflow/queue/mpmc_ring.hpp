@@ -14,20 +14,27 @@
 //   * Memory ordering: a producer's sequence store is a release that synchronizes-with the
 //     acquire load of the consumer that takes the item; the consumer's store that frees the slot
 //     synchronizes-with the producer of the next lap.
-//   * Ordering: items pushed by one producer are popped in push order (by any one consumer, and
-//     globally by claim order). Across producers the order is the order of their claims.
+//   * Ordering: items take increasing positions in the order their push claimed them, and every
+//     consumer takes increasing positions, so the items one producer endpoint pushes are popped
+//     in push order (by any one consumer, and globally by claim order); across endpoints the order
+//     is the order of their claims. A producer endpoint is either a handle (below) or a thread's
+//     sequence of ring calls. See "Ordering with handles" for threads that use both.
 //   * Progress: try_ calls are lock-free. They never wait for another thread to finish with a
-//     slot: a slot still held by a slow (or preempted) thread makes try_push report full and
-//     try_pop report empty. They retry only when another thread's claim succeeded in between.
+//     slot: a slot still held by a slow (or preempted) thread, or by a skip marker no consumer
+//     has passed yet, makes try_push report full, and a slot not yet published makes try_pop
+//     report empty. They retry only when another thread's claim succeeded in between.
 //   * capacity() is the requested capacity rounded up to a power of two, to at least 2, and to
-//     at least the square of the slots per cache line (16 for items of up to 24 bytes; see
-//     slot_storage.hpp).
+//     at least the square of the slots per cache line (slot_storage.hpp, spread_geometry): 16 for
+//     items of up to 8 bytes (a slot is 16 bytes, 4 per line), 4 for items of 9 to 24 bytes (2
+//     per line), 2 for larger items.
 //   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to a
 //     cache-line-aligned unit). Nothing else allocates.
-//   * Exceptions: the constructor throws std::invalid_argument for capacity 0 and
-//     std::length_error when the size would overflow. Every other call is noexcept: a slot is
-//     claimed before the item is constructed in it and cannot be given back, so the element
-//     operations a call uses (construction from the arguments, move, copy) must not throw.
+//   * Exceptions: the constructor throws std::invalid_argument for capacity 0,
+//     std::length_error when the buffer's size would overflow, and whatever the allocator throws.
+//     Every other call is noexcept (the blocking ones when the wait policy's wait is, as every
+//     policy of core/wait.hpp is): a slot is claimed before the item is constructed in it and
+//     cannot be given back, so the element operations a call uses (construction from the
+//     arguments, move, copy) must not throw; the requires-clauses enforce it.
 //   * Blocking calls (push, pop) wait through a wait policy (park_wait by default); a parked
 //     thread is woken at once by the other side's blocking calls. try_ calls do not notify: a
 //     parked peer sees their progress within one park_wait::max_sleep slice (1 ms by default).
@@ -54,11 +61,20 @@
 //     max_returned_runs runs are parked at once; a release that finds no room yields, without
 //     holding the table's lock, until a consumer adopts one.
 //   * Handles must be destroyed before their ring. Ring calls and handle calls may be mixed.
-//   * was_size() counts positions between the two claim counters: items held by consumer
-//     handles or parked are below them and not counted; skip markers not yet passed are.
-//   * Ordering with handles: a producer's items still take increasing positions and every
-//     consumer takes increasing positions, so the per-producer order above holds (except for
-//     adopted runs, as said).
+//   * A moved-from handle holds nothing and is bound to no ring: its try_ calls return false
+//     (empty), flush()/release() do nothing, held() is 0; it may be assigned to or destroyed.
+//   * was_size() counts positions between the two claim counters: slots claimed by producers but
+//     not yet filled count, as do skip markers not yet passed; items held by consumer handles or
+//     parked are below them and do not count.
+//   * Ordering with handles: each handle is its own producer (or consumer) endpoint. A handle
+//     claims positions ahead of its pushes, so a thread that pushes through a handle and through
+//     ring calls (or through two handles) interleaves two endpoints: h.try_push(a);
+//     q.try_push(b); h.try_push(c) may pop a, c, b. Order across them holds only across a flush():
+//     every item pushed before h.flush() (in the same thread) takes a lower position than every
+//     item that thread pushes after it, by any endpoint. Symmetrically, a consumer handle holds a
+//     run of positions, and a thread that also pops with ring calls may see items from beyond the
+//     run first; release() the handle between the two to take positions in order. Within one
+//     endpoint, the per-producer order above holds, except for adopted runs, as said.
 //
 // Layout: detail::spread_slots (slot_storage.hpp): slots (sequence word + item) are packed, and
 // consecutive positions live on different cache lines, so neighbouring claims by different
@@ -142,13 +158,15 @@ class basic_mpmc_ring {
     std::size_t pos = head_->load(std::memory_order_relaxed);
     for (;;) {
       // Acquire: pairs with the release that freed the slot, so its last item is gone.
-      const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire);
+      // The skip mark is masked off: a skip marker of the previous lap reads as "not yet freed"
+      // (full), not as a slot some producer already took.
+      const std::size_t seq = slots_.seq(pos).load(std::memory_order_acquire) & ~skip_bit;
       const auto dif = static_cast<std::intptr_t>(seq - pos);
       if (dif == 0) {
         // Relaxed CAS: ownership of the slot is carried by its sequence word, not the counter.
         if (head_->compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
       } else if (dif < 0) {
-        return false;  // the slot still holds the previous lap's item: full
+        return false;  // the slot still holds the previous lap's item or skip marker: full
       } else {
         pos = head_->load(std::memory_order_relaxed);
       }
@@ -179,14 +197,19 @@ class basic_mpmc_ring {
     return n;
   }
 
-  /// Any thread. Blocks (through `policy`) until the item is pushed.
+  /// Any thread. Blocks (through `policy`) until the item is pushed. noexcept when the policy's
+  /// wait is (every policy of core/wait.hpp).
   template <wait_policy Policy = park_wait>
-  void push(const T& v, Policy policy = {}) requires std::is_nothrow_copy_constructible_v<T> {
+  void push(const T& v, Policy policy = {}) noexcept(detail::nothrow_wait<Policy>)
+    requires std::is_nothrow_copy_constructible_v<T>
+  {
     policy.wait([&] { return try_emplace(v); }, not_full_);
     not_empty_.notify();
   }
   template <wait_policy Policy = park_wait>
-  void push(T&& v, Policy policy = {}) requires std::is_nothrow_move_constructible_v<T> {
+  void push(T&& v, Policy policy = {}) noexcept(detail::nothrow_wait<Policy>)
+    requires std::is_nothrow_move_constructible_v<T>
+  {
     policy.wait([&] { return try_emplace(std::move(v)); }, not_full_);
     not_empty_.notify();
   }
@@ -233,9 +256,11 @@ class basic_mpmc_ring {
     return done;
   }
 
-  /// Any thread. Blocks (through `policy`) until an item is popped.
+  /// Any thread. Blocks (through `policy`) until an item is popped. noexcept as push.
   template <wait_policy Policy = park_wait>
-  [[nodiscard]] T pop(Policy policy = {}) requires std::is_nothrow_move_constructible_v<T> {
+  [[nodiscard]] T pop(Policy policy = {}) noexcept(detail::nothrow_wait<Policy>)
+    requires std::is_nothrow_move_constructible_v<T>
+  {
     std::optional<T> out;
     policy.wait(
         [&] {
@@ -254,7 +279,10 @@ class basic_mpmc_ring {
   // ---------------------------------------------------------------- observers (any thread)
 
   [[nodiscard]] size_type capacity() const noexcept { return mask_ + 1; }
-  /// Claimed-but-not-yet-taken items at some instant near the call; exact only when idle.
+  /// Positions between the producers' and the consumers' claim counters at some instant near the
+  /// call, in [0, capacity()]: published items, slots claimed by producers but not yet filled,
+  /// and skip markers not yet passed (see the file contract). Exact item count only when idle
+  /// and no producer handle holds a claim.
   [[nodiscard]] size_type was_size() const noexcept {
     const std::size_t tail = tail_->load(std::memory_order_acquire);
     const std::size_t head = head_->load(std::memory_order_acquire);
@@ -484,6 +512,7 @@ class basic_mpmc_ring<T, Alloc>::producer {
     requires std::is_nothrow_constructible_v<T, Args&&...>
   [[nodiscard]] bool try_emplace(Args&&... args) noexcept {
     if (c_.next == c_.end) {
+      if (TICKFLOW_UNLIKELY(c_.ring == nullptr)) return false;  // moved from
       const claim r = c_.ring->claim_run(*c_.ring->head_, c_.run, 0);
       if (r.count == 0) return false;
       c_.next = r.first;
@@ -589,6 +618,7 @@ class basic_mpmc_ring<T, Alloc>::consumer {
   T* next_item() noexcept {
     for (;;) {
       if (c_.next == c_.end) {
+        if (TICKFLOW_UNLIKELY(c_.ring == nullptr)) return nullptr;  // moved from
         claim r = c_.ring->take_returned(c_.run);
         if (r.count == 0) r = c_.ring->claim_run(*c_.ring->tail_, c_.run, 1);
         if (r.count == 0) return nullptr;

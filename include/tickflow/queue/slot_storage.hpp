@@ -49,6 +49,62 @@ struct slot_ref {
   void* raw;
 };
 
+/// How a storage maps positions to allocation units: `per_block` positions live in
+/// `units_per_block` units of `unit_bytes` bytes each; the buffer is a power of two number of
+/// blocks, at least `min_blocks`. A pure function of the item's size and alignment (below), so
+/// that the size arithmetic can be checked for every item size without instantiating a ring.
+struct ring_geometry {
+  std::size_t per_block;
+  std::size_t units_per_block;
+  std::size_t unit_bytes;
+  std::size_t min_blocks = 1;
+};
+
+[[nodiscard]] constexpr std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
+[[nodiscard]] constexpr std::size_t max_of(std::size_t a, std::size_t b) noexcept { return a > b ? a : b; }
+
+/// The number of blocks a buffer of at least `capacity` positions needs (a power of two); throws
+/// std::length_error if that many units, plus the two guard units, would not fit in size_t
+/// bytes. Every product the storages compute later (slot counts, unit counts, byte sizes) is
+/// bounded by this check.
+[[nodiscard]] inline std::size_t ring_blocks(std::size_t capacity, const ring_geometry& g) {
+  constexpr std::size_t max = std::numeric_limits<std::size_t>::max();
+  const std::size_t max_units = max / g.unit_bytes - 2;
+  const std::size_t max_blocks = std::bit_floor(max_units / g.units_per_block);
+  const std::size_t want = max_of(capacity / g.per_block + (capacity % g.per_block != 0 ? 1 : 0), g.min_blocks);
+  if (want > max_blocks) throw std::length_error("tickflow: ring capacity too large");
+  return std::bit_ceil(want);  // want <= max_blocks, itself a power of two: cannot overflow
+}
+
+inline constexpr std::size_t seq_word_bytes = sizeof(std::atomic<std::size_t>);
+
+/// packed_cells: a cell holds a sequence word, then as many items as fit in packed_cell_bytes
+/// (at least one); one cell per block.
+[[nodiscard]] constexpr ring_geometry packed_geometry(std::size_t size, std::size_t align) noexcept {
+  const std::size_t item_offset = max_of(align, seq_word_bytes);
+  const std::size_t run = item_offset + size <= packed_cell_bytes ? (packed_cell_bytes - item_offset) / size : 1;
+  return {run, 1, round_up(item_offset + run * size, max_of(align, cache_line_size))};
+}
+
+/// interleaved_lines: a unit is a line (or the smallest multiple of the alignment that holds a
+/// word and one item) of a sequence word and per_unit items; blocks rotate through 4 units.
+[[nodiscard]] constexpr ring_geometry interleaved_geometry(std::size_t size, std::size_t align) noexcept {
+  const std::size_t item_offset = max_of(align, seq_word_bytes);
+  const std::size_t unit_align = max_of(align, cache_line_size);
+  const std::size_t unit_bytes = round_up(item_offset + size, unit_align);
+  return {(unit_bytes - item_offset) / size * 4, 4, unit_bytes};
+}
+
+/// spread_slots: a slot is a sequence word and one item; per_line slots share a line (a power of
+/// two, 1 if a slot fills a line); at least per_line^2 slots, so the position remapping has two
+/// bit groups to swap.
+[[nodiscard]] constexpr ring_geometry spread_geometry(std::size_t size, std::size_t align) noexcept {
+  const std::size_t slot_align = max_of(align, seq_word_bytes);
+  const std::size_t slot = round_up(round_up(seq_word_bytes, align) + size, slot_align);
+  const std::size_t per_line = slot >= cache_line_size ? 1 : std::bit_floor(cache_line_size / slot);
+  return {per_line, 1, round_up(per_line * slot, max_of(slot_align, cache_line_size)), per_line};
+}
+
 /// Allocates `n` units plus a guard unit at each end; constructs and destroys the units.
 template <class Unit, class Alloc>
 class guarded_units {
@@ -100,9 +156,12 @@ class packed_cells {
     std::atomic<std::size_t> seq{0};
     alignas(T) std::byte items[run * sizeof(T)];
   };
+  static_assert(sizeof(cell) == packed_geometry(sizeof(T), alignof(T)).unit_bytes && run == packed_geometry(sizeof(T), alignof(T)).per_block);
 
-  packed_cells(std::size_t capacity, const Alloc& alloc)
-      : mask_(std::bit_ceil(capacity / run + (capacity % run != 0 ? 1 : 0)) - 1), cells_(mask_ + 1, alloc) {}
+  static constexpr ring_geometry geometry = packed_geometry(sizeof(T), alignof(T));
+
+  /// At least `capacity` slots. Throws std::length_error if the buffer's size would overflow.
+  packed_cells(std::size_t capacity, const Alloc& alloc) : mask_(ring_blocks(capacity, geometry) - 1), cells_(mask_ + 1, alloc) {}
 
   /// Number of slots (a power of two number of cells of `run` slots).
   std::size_t slot_count() const noexcept { return (mask_ + 1) * run; }
@@ -150,12 +209,15 @@ class interleaved_lines {
     std::atomic<std::size_t> seq{0};
     alignas(T) std::byte items[unit_bytes - item_offset];
   };
-  static_assert(sizeof(unit) == unit_bytes);
 
  public:
-  /// At least `capacity` slots: a power of two number of blocks.
+  static constexpr ring_geometry geometry = interleaved_geometry(sizeof(T), alignof(T));
+  static_assert(sizeof(unit) == geometry.unit_bytes && block == geometry.per_block && lanes == geometry.units_per_block);
+
+  /// At least `capacity` slots: a power of two number of blocks. Throws std::length_error if the
+  /// buffer's size would overflow.
   interleaved_lines(std::size_t capacity, const Alloc& alloc)
-      : mask_(std::bit_ceil(capacity / block + (capacity % block != 0 ? 1 : 0)) - 1), units_((mask_ + 1) * lanes, alloc) {}
+      : mask_(ring_blocks(capacity, geometry) - 1), units_((mask_ + 1) * lanes, alloc) {}
 
   std::size_t slot_count() const noexcept { return (mask_ + 1) * block; }
   std::atomic<std::size_t>& seq(std::size_t pos) const noexcept { return locate(pos).seq; }
@@ -197,12 +259,15 @@ class spread_slots {
   static constexpr bool contiguous = false;
   static constexpr std::size_t run = 1;
 
-  /// At least `capacity` slots: a power of two, and at least slots_per_line^2 so that the
+  /// At least `capacity` slots: a power of two, and at least per_line^2 so that the
   /// position remapping has two bit groups to swap. Each slot's sequence word starts at 0, or at
   /// the slot's position when `seq_is_position` (the MPMC convention: "free for position i").
+  static constexpr ring_geometry geometry = spread_geometry(sizeof(T), alignof(T));
+  static_assert(sizeof(line) == geometry.unit_bytes && per_line == geometry.per_block);
+
+  /// Throws std::length_error if the buffer's size would overflow.
   spread_slots(std::size_t capacity, const Alloc& alloc, bool seq_is_position = false)
-      : mask_(std::bit_ceil(capacity < per_line * per_line ? per_line * per_line : capacity) - 1),
-        lines_((mask_ + per_line) / per_line, alloc) {
+      : mask_(ring_blocks(capacity, geometry) * per_line - 1), lines_((mask_ + 1) / per_line, alloc) {
     if (seq_is_position)
       for (std::size_t i = 0; i <= mask_; ++i) seq(i).store(i, std::memory_order_relaxed);
   }

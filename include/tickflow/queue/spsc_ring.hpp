@@ -19,11 +19,13 @@
 //     std::allocator does). Nothing else allocates; the destructor destroys the items still
 //     queued and frees the buffer.
 //   * Exceptions: the constructor throws std::invalid_argument for capacity 0, std::length_error
-//     when the buffer size would overflow, and whatever the allocator throws. try_emplace
+//     when the buffer's size in bytes would overflow (any capacity, any item size), and whatever
+//     the allocator throws. try_emplace
 //     propagates an exception from T's constructor and then leaves the ring unchanged. Batch
 //     calls require nothrow copy/move. Blocking calls never throw on their own.
-//   * Zero-copy reservations (packed layout, trivially copyable T): try_reserve / commit and
-//     peek / release hand out contiguous spans inside the buffer. A span may be shorter than
+//   * Zero-copy reservations (packed layout): try_reserve / commit (T trivially copyable and
+//     trivially default-constructible: reserved slots start their lifetime without running code)
+//     and peek / release (T trivially copyable) hand out contiguous spans inside the buffer. A span may be shorter than
 //     asked (free space, available items, and the end of a cell all cut it); callers loop.
 //   * Blocking calls (push, pop) wait through a wait policy (core/wait.hpp; park_wait by
 //     default). A parked thread is woken at once by the other side's blocking calls, which
@@ -77,7 +79,8 @@ class basic_spsc_ring {
   /// The longest contiguous run of items: zero-copy spans never exceed it (1 for `spread`).
   static constexpr size_type items_per_cell = storage::run;
 
-  /// Allocates room for exactly `capacity` items. Throws std::invalid_argument if capacity is 0.
+  /// Allocates room for exactly `capacity` items. Throws std::invalid_argument if capacity is 0,
+  /// std::length_error if the buffer's size would overflow.
   explicit basic_spsc_ring(size_type capacity, const Alloc& alloc = Alloc())
       : capacity_(checked(capacity)), store_(capacity, alloc) {}
 
@@ -310,11 +313,13 @@ class basic_spsc_ring {
   // ---------------------------------------------------------------- observers (any thread)
 
   [[nodiscard]] size_type capacity() const noexcept { return capacity_; }
-  /// Number of queued items at some instant during the call; exact only when both sides are idle.
+  /// A number of queued items in [0, capacity()], near the count at some instant during the call;
+  /// exact only when both sides are idle. The two cursors are read one after the other, so from a
+  /// third thread the difference may mix two instants; it is clamped to the ring's range.
   [[nodiscard]] size_type was_size() const noexcept {
     const std::size_t tail = cons_->tail.load(std::memory_order_acquire);
     const std::size_t head = prod_->head.load(std::memory_order_acquire);
-    return head > tail ? head - tail : 0;
+    return head > tail ? std::min<size_type>(head - tail, capacity_) : 0;
   }
   [[nodiscard]] bool was_empty() const noexcept { return was_size() == 0; }
   [[nodiscard]] bool was_full() const noexcept { return was_size() >= capacity_; }
