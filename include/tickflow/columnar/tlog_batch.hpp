@@ -8,7 +8,8 @@
 //     cleared) as rows, with no allocation per record; the returned tlog_scan says where and why
 //     it stopped and how many records it appended. On a bad header nothing is appended.
 //   * recover_records_into(records, out) does the same for the records that follow a header
-//     (a log read from a known record boundary, e.g. a checkpoint's position).
+//     (a log read from a known record boundary, e.g. a checkpoint's position). Bytes that start
+//     with the log header (the whole image passed by mistake) are errc::invalid_argument.
 //   * This is the fast path of replay: no delta objects are built.
 //
 // Thread-safety: a function over values.
@@ -35,10 +36,12 @@ struct tlog_scan {
 
 /// The records part alone (everything after the header), appended to `out`; offsets in the
 /// result count from the start of `records`.
-[[nodiscard]] inline tlog_scan recover_records_into(std::span<const std::byte> records, delta_batch& out) {
+[[nodiscard]] inline result<tlog_scan> recover_records_into(std::span<const std::byte> records, delta_batch& out) {
+  if (detail::starts_with_tlog_magic(records))
+    return unexpected(errc::invalid_argument, 0, "records start with a log header: pass the bytes after it");
   tlog_scan scan;
   tlog_record_reader reader(records);
-  constexpr std::size_t fixed = 8 + 4 + 8 + 4 + 4 + 1;
+  constexpr std::size_t fixed = detail::tlog_body_fixed_bytes;
   while (auto body = reader.next()) {
     const std::byte* p = body->data();
     const std::size_t len = body->size();
@@ -77,15 +80,17 @@ struct tlog_scan {
 }
 
 [[nodiscard]] inline result<tlog_scan> recover_into(std::span<const std::byte> file, delta_batch& out) {
-  // The header rules are parse_tlog's; an image without records goes through it whole.
-  if (file.size() <= detail::tlog_header_bytes) {
-    auto r = parse_tlog(file);
-    if (!r) return unexpected(r.error());
-    return tlog_scan{0, r->intact_bytes, r->stop, r->reason};
+  const auto header = detail::check_tlog_header(file);  // parse_tlog's header rules
+  if (!header) return unexpected(header.error());
+  if (!*header) return tlog_scan{0, 0, tlog_stop::torn, errc::ok};
+  // A record can never start with the magic (its length would be too large): no error here.
+  tlog_scan scan{};
+  const auto rest = file.subspan(detail::tlog_header_bytes);
+  if (detail::starts_with_tlog_magic(rest)) {
+    scan = tlog_scan{0, 0, tlog_stop::damaged, errc::corrupt_data};
+  } else {
+    scan = *recover_records_into(rest, out);
   }
-  if (std::memcmp(file.data(), detail::tlog_magic, 8) != 0) return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad magic)");
-  if (detail::get_le(file.data() + 8, 4) != detail::tlog_version) return unexpected(errc::corrupt_data, 8, "unsupported log version");
-  tlog_scan scan = recover_records_into(file.subspan(detail::tlog_header_bytes), out);
   scan.intact_bytes += detail::tlog_header_bytes;
   return scan;
 }

@@ -10,6 +10,9 @@
 //     leave it), and applies them all only if every one is valid. Otherwise the store is
 //     unchanged and the error's detail is the index of the first invalid record.
 //   * The result says how many records were applied and where and why reading stopped.
+//   * Bytes that start with the log header (the whole image, header included, passed by
+//     mistake) are errc::invalid_argument (detail 0), and the store is unchanged: no record can
+//     start with the magic, so such input would otherwise read as "damaged, 0 records".
 //   * Two passes over the bytes: check (CRC-32C, four records at a time where possible), then
 //     write. Per-page state lives in a table built once per call, one entry per table index.
 //
@@ -42,6 +45,8 @@ struct log_apply_result {
 class page_log_applier {
  public:
   result<log_apply_result> apply(page_store& store, std::span<const std::byte> records) {
+    if (detail::starts_with_tlog_magic(records))
+      return unexpected(errc::invalid_argument, 0, "records start with a log header: pass the bytes after it");
     const std::size_t table = store.entries_.size();
     pages_.resize(table);
     for (std::size_t i = 0; i < table; ++i) {
@@ -126,7 +131,7 @@ class page_log_applier {
   };
   // The fixed part of a record body, checked against the body's length.
   struct fields {
-    static constexpr std::size_t fixed = 8 + 4 + 8 + 4 + 4 + 1;
+    static constexpr std::size_t fixed = detail::tlog_body_fixed_bytes;
     std::uint64_t page;
     std::uint32_t at, offset, length;
     delta_kind kind;

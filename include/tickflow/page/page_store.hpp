@@ -9,23 +9,30 @@
 //     2^32 reuses of one index (and never while its page is alive). Numeric id order is index
 //     order: iteration "in id order" is a walk over the table.
 //   * validate(d) returns the first violated rule, as a typed error, checked in this order:
-//     the shape (delta.hpp: out_of_range, mask_length, stray_mask_bits, payload_mismatch),
-//     errc::not_found (detail = page id), errc::out_of_range (window past the page's end;
-//     detail = offset + length), errc::epoch_regression (d.at below the page's epoch; detail = the
-//     page's epoch). Equal epochs are accepted.
+//     the shape (check_shape, in the order delta.hpp states), errc::not_found (detail = page
+//     id), errc::out_of_range (window past the page's end; detail = offset + length),
+//     errc::epoch_regression (d.at below the page's epoch; detail = the page's epoch). Equal
+//     epochs are accepted.
 //   * apply(d) validates, then writes the masked bytes and sets the page's epoch to d.at: all or
 //     nothing. apply_all(ds) validates every delta against the state the earlier ones would leave
 //     (their epochs), and applies them only if all are valid; otherwise it changes nothing and the
 //     error's detail is the index of the first invalid delta (its code says why).
 //   * digest(): digest64 (core/digest.hpp) over the live pages in id order: id, size, epoch,
 //     then the page's bytes. Two stores with the same pages, bytes and epochs have equal digests.
-//   * snapshot() copies every live page (id, size, epoch, bytes) into a value; restore(s)
-//     replaces the whole store with that state, ids included (strong guarantee: on failure the
-//     store is unchanged). Together with apply and digest they make page_store a replay engine
-//     (validate/replay.hpp).
+//   * The id table: one generation per index (the generation of the last page at that index, 0 if
+//     none ever lived there) and the free list (dead indexes in the order create() reuses them:
+//     the last one first). It decides the ids future create() calls return, so snapshots and
+//     checkpoints carry it, and a restored store hands out the same ids as the original.
+//   * snapshot() copies every live page (id, size, epoch, bytes) and the id table into a value;
+//     restore(s) replaces the whole store with that state. rebuild(...) is the same from parts
+//     (checkpoint loading). Both check everything (ids against the table, each index live at most
+//     once, the free list exactly the dead indexes), and have the strong guarantee: on failure
+//     (an error, or std::bad_alloc) the store is unchanged. Together with apply and digest they
+//     make page_store a replay engine (validate/replay.hpp).
 //   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
 //   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
-//     do; apply_all allocates a scratch table sized by the batch.
+//     do; apply_all allocates a scratch table sized by the batch; rebuild allocates the id table
+//     (20 bytes per index) and the pages' chunks.
 //
 // Thread-safety: none; calls must be serialized externally. Const members may run concurrently
 // with each other.
@@ -77,19 +84,7 @@ class page_store {
       entries_.reserve(want);
       generations_.reserve(want);
     }
-    const auto lines = static_cast<std::uint32_t>((bytes + line - 1) / line);
-    const std::uint16_t cls = class_for(lines);
-    auto& c = classes_[cls];
-    std::uint32_t slot;
-    if (!c.free_slots.empty()) {
-      slot = c.free_slots.back();
-      c.free_slots.pop_back();
-    } else {
-      if (c.next_slot == c.chunks.size() * std::size_t{c.per_chunk}) c.chunks.push_back(allocate_chunk(c));
-      slot = c.next_slot++;
-    }
-    std::byte* p = c.page(slot);
-    std::memset(p, 0, std::size_t{c.lines} * line);
+    const auto [cls, slot] = take_slot(bytes);
     std::uint32_t index;
     if (!free_ids_.empty()) {
       index = free_ids_.back();
@@ -112,11 +107,15 @@ class page_store {
     return page_id{(std::uint64_t{index} << 32) | generation};
   }
 
-  /// Frees a page; its id becomes unknown. errc::not_found if it is not alive.
+  /// Frees a page; its id becomes unknown. errc::not_found if it is not alive. Strong guarantee.
   result<void> release(page_id id) {
     entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
-    classes_[e->cls].free_slots.push_back(e->slot);
+    // Room first (geometrically), so that nothing changes if an allocation throws.
+    auto& free_slots = classes_[e->cls].free_slots;
+    if (free_slots.size() == free_slots.capacity()) free_slots.reserve(2 * free_slots.size() + 16);
+    if (free_ids_.size() == free_ids_.capacity()) free_ids_.reserve(2 * free_ids_.size() + 16);
+    free_slots.push_back(e->slot);
     e->live = false;
     free_ids_.push_back(static_cast<std::uint32_t>(id.value() >> 32));
     --live_;
@@ -218,35 +217,60 @@ class page_store {
     if (index < entries_.size()) __builtin_prefetch(&entries_[index], 0, 1);
   }
 
-  /// Recreates a page under a given id with given bytes and epoch (loading a checkpoint).
-  /// errc::invalid_argument for an id no create() could have returned or a size out of range,
-  /// errc::duplicate_id if that index is alive. Fastest when ids arrive in increasing order.
-  result<void> insert_with_id(page_id id, std::span<const std::byte> content, epoch at) {
-    const std::uint64_t index = id.value() >> 32;
-    const auto generation = static_cast<std::uint32_t>(id.value());
-    if (generation == 0 || index >= 0xFFFFFFFFULL) return unexpected(errc::invalid_argument, id.value(), "not a page id");
-    if (content.empty() || content.size() > max_page_bytes)
-      return unexpected(errc::invalid_argument, content.size(), "page size out of range");
-    if (index < entries_.size()) {
-      if (entries_[index].live) return unexpected(errc::duplicate_id, id.value(), "page id already alive");
-      auto it = std::find(free_ids_.begin(), free_ids_.end(), static_cast<std::uint32_t>(index));
-      if (it != free_ids_.end()) free_ids_.erase(it);
-    } else {
-      for (std::size_t i = entries_.size(); i < index; ++i) free_ids_.push_back(static_cast<std::uint32_t>(i));
-      entries_.resize(index + 1);
-      generations_.resize(index + 1);
+  /// The id table (see the file contract): the generation of every index, and the free list.
+  [[nodiscard]] std::span<const std::uint32_t> id_generations() const noexcept { return generations_; }
+  [[nodiscard]] std::span<const std::uint32_t> id_free_list() const noexcept { return free_ids_; }
+
+  /// One page of a rebuild: its id, bytes and epoch.
+  struct page_record {
+    page_id id;
+    std::span<const std::byte> bytes;
+    epoch at;
+  };
+
+  /// Replaces the store with `pages` live pages under the id table (generations, free_ids);
+  /// page_at(i) returns the i-th page (a page_record, or result<page_record> to stop with that
+  /// error) and is called once per i, in increasing order. Errors: errc::invalid_argument (detail:
+  /// the id) for an id whose index is outside the table or whose generation is not the table's,
+  /// or a size out of range; errc::duplicate_id for an index given twice; errc::invalid_argument
+  /// for a table of 2^32 - 1 or more indexes, a free-list entry outside the table, alive, or
+  /// listed twice (detail: its position), or a free list that misses a dead index (detail: the
+  /// index). Strong guarantee; allocates the table before the first page is read.
+  template <class PageAt>
+  result<void> rebuild(std::span<const std::uint32_t> generations, std::span<const std::uint32_t> free_ids, std::size_t pages,
+                       PageAt&& page_at) {
+    const std::size_t n = generations.size();
+    if (n >= 0xFFFFFFFFULL) return unexpected(errc::invalid_argument, n, "id table too large");
+    if (pages > n || free_ids.size() != n - pages)
+      return unexpected(errc::invalid_argument, free_ids.size(), "free list length is not the number of dead indexes");
+    page_store fresh;
+    fresh.entries_.resize(n);
+    fresh.generations_.assign(generations.begin(), generations.end());
+    fresh.free_ids_.assign(free_ids.begin(), free_ids.end());
+    for (std::size_t i = 0; i < pages; ++i) {
+      const result<page_record> rec = page_at(i);
+      if (!rec) return unexpected(rec.error());
+      const std::uint64_t index = rec->id.value() >> 32;
+      const auto generation = static_cast<std::uint32_t>(rec->id.value());
+      if (index >= n || generation == 0 || generations[index] != generation)
+        return unexpected(errc::invalid_argument, rec->id.value(), "page id does not match the id table");
+      if (fresh.entries_[index].live) return unexpected(errc::duplicate_id, rec->id.value(), "page id given twice");
+      if (rec->bytes.empty() || rec->bytes.size() > max_page_bytes)
+        return unexpected(errc::invalid_argument, rec->bytes.size(), "page size out of range");
+      const auto [cls, slot] = fresh.take_slot(rec->bytes.size());
+      fresh.entries_[index] = entry{static_cast<std::uint32_t>(rec->bytes.size()), slot, cls, true, rec->at};
+      std::memcpy(fresh.classes_[cls].page(slot), rec->bytes.data(), rec->bytes.size());
+      ++fresh.live_;
     }
-    // Allocate through create() on a scratch index, then move the slot under the wanted index.
-    auto made = create(content.size());
-    if (!made) return unexpected(made.error());
-    const std::uint64_t scratch = made->value() >> 32;
-    entry e = entries_[scratch];
-    entries_[scratch].live = false;
-    free_ids_.push_back(static_cast<std::uint32_t>(scratch));
-    e.at = at;
-    entries_[index] = e;
-    generations_[index] = generation;
-    std::memcpy(classes_[e.cls].page(e.slot), content.data(), content.size());
+    // The free list names every dead index exactly once (pages == n - free_ids.size() already).
+    std::vector<bool> listed(n, false);
+    for (std::size_t k = 0; k < free_ids.size(); ++k) {
+      const std::uint32_t index = free_ids[k];
+      if (index >= n || fresh.entries_[index].live || listed[index])
+        return unexpected(errc::invalid_argument, k, "free list entry outside the table, alive, or repeated");
+      listed[index] = true;
+    }
+    *this = std::move(fresh);
     return {};
   }
 
@@ -261,12 +285,14 @@ class page_store {
     }
   }
 
-  /// A copy of every live page, in id order.
+  /// A copy of every live page, in id order, and of the id table.
   struct snapshot_type {
     std::vector<std::uint64_t> ids;
     std::vector<std::uint32_t> sizes;
     std::vector<std::uint32_t> epochs;
     std::vector<std::byte> bytes;  // the pages' bytes, back to back
+    std::vector<std::uint32_t> generations;  // id_generations()
+    std::vector<std::uint32_t> free_ids;     // id_free_list()
   };
   [[nodiscard]] snapshot_type snapshot() const {
     snapshot_type s;
@@ -279,22 +305,24 @@ class page_store {
       s.epochs.push_back(at.value());
       s.bytes.insert(s.bytes.end(), b.begin(), b.end());
     });
+    s.generations = generations_;
+    s.free_ids = free_ids_;
     return s;
   }
-  /// Replaces the store's contents with `s` (errc::invalid_argument if `s` is inconsistent).
+  /// Replaces the store's contents with `s`: errc::invalid_argument if `s` is inconsistent (its
+  /// columns differ in length, its bytes are too short or too long), else as rebuild().
   result<void> restore(const snapshot_type& s) {
     if (s.sizes.size() != s.ids.size() || s.epochs.size() != s.ids.size())
       return unexpected(errc::invalid_argument, s.ids.size(), "snapshot columns differ in length");
-    page_store fresh;
+    std::uint64_t total = 0;
+    for (auto z : s.sizes) total += z;
+    if (total != s.bytes.size()) return unexpected(errc::invalid_argument, total, "snapshot bytes do not match its page sizes");
     std::size_t at = 0;
-    for (std::size_t i = 0; i < s.ids.size(); ++i) {
-      if (s.sizes[i] > s.bytes.size() - at) return unexpected(errc::invalid_argument, i, "snapshot bytes too short");
-      if (auto ok = fresh.insert_with_id(page_id{s.ids[i]}, std::span<const std::byte>(s.bytes.data() + at, s.sizes[i]), epoch{s.epochs[i]}); !ok)
-        return ok;
+    return rebuild(s.generations, s.free_ids, s.ids.size(), [&](std::size_t i) {
+      const page_record r{page_id{s.ids[i]}, std::span<const std::byte>(s.bytes.data() + at, s.sizes[i]), epoch{s.epochs[i]}};
       at += s.sizes[i];
-    }
-    *this = std::move(fresh);
-    return {};
+      return r;
+    });
   }
 
   /// Digest of the live pages in id order (see the file contract).
@@ -340,6 +368,23 @@ class page_store {
       return chunks[slot / per_chunk].get() + std::size_t{slot % per_chunk} * lines * line;
     }
   };
+
+  // A zeroed slot for a page of `bytes` bytes: its size class and slot number.
+  std::pair<std::uint16_t, std::uint32_t> take_slot(std::size_t bytes) {
+    const auto lines = static_cast<std::uint32_t>((bytes + line - 1) / line);
+    const std::uint16_t cls = class_for(lines);
+    auto& c = classes_[cls];
+    std::uint32_t slot;
+    if (!c.free_slots.empty()) {
+      slot = c.free_slots.back();
+      c.free_slots.pop_back();
+    } else {
+      if (c.next_slot == c.chunks.size() * std::size_t{c.per_chunk}) c.chunks.push_back(allocate_chunk(c));
+      slot = c.next_slot++;
+    }
+    std::memset(c.page(slot), 0, std::size_t{c.lines} * line);
+    return {cls, slot};
+  }
 
   static chunk allocate_chunk(const size_class& c) {
     const std::size_t bytes = std::size_t{c.per_chunk} * c.lines * line;

@@ -2,7 +2,8 @@
 //
 // Contract
 //   * File format (little-endian):
-//       header  : "TFLOGv1\0" (8 bytes), format version u32 (= 1), reserved u32 (= 0)
+//       header  : "TFLOGv1\0" (8 bytes), format version u32 (= 1), reserved u32 (= 0; any
+//                 other value is errc::corrupt_data at offset 12)
 //       record* : body length u32, CRC-32C of the body u32, body
 //       body    : page u64, epoch u32, delta id u64, offset u32, length u32, kind u8,
 //                 mask (ceil(length/64) u64 words), payload length u32, payload bytes
@@ -15,13 +16,21 @@
 //     damaged record. A length is checked against the bytes remaining and max_record_bytes
 //     before anything is allocated from it. A bad header is an error (errc::corrupt_data).
 //   * A file shorter than the header whose bytes are a prefix of it (a crash while creating the
-//     log) recovers as an empty torn log; tlog_writer::open then writes the header again.
+//     log) recovers as an empty torn log (intact_bytes 0); tlog_writer::open then writes the
+//     header again, and its recovered() says the same as parse_tlog: torn, 0 bytes.
 //   * tlog_writer::open creates the file or recovers it and cuts it back to its intact prefix,
 //     then appends. fsync policy: never (the OS decides), per_epoch (data is flushed and synced
 //     when an append starts a new epoch, and by flush()), per_record (every append is written and
 //     synced before it returns: an acknowledged record survives a crash of the process or the
 //     machine). With `never` and `per_epoch`, records are buffered (1 MiB) until flush(), a sync
 //     point, or destruction.
+//   * append has the strong guarantee: when it returns an error or throws (std::bad_alloc while
+//     the buffer grows), the record is not in the log and the writer is as before, so the
+//     records appended after it are intact and recover in order. A failed write(2) is undone
+//     (the file is cut back to its last complete write) and the buffered records stay buffered
+//     for the next flush. A failed fdatasync, or a failed undo, leaves the file's tail unknown
+//     (the kernel may have dropped the dirty pages): the writer is then failed, and every later
+//     call returns errc::io_error; reopening recovers the intact prefix.
 //   * I/O errors are errc::io_error with errno in the detail.
 //
 // Thread-safety: a writer is used by one thread at a time; read_tlog is reentrant.
@@ -31,6 +40,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <cstddef>
@@ -70,6 +81,10 @@ inline constexpr std::uint32_t tlog_version = 1;
 inline constexpr std::size_t tlog_header_bytes = 16;
 inline constexpr std::size_t tlog_record_header_bytes = 8;
 
+inline std::byte* store_le(std::byte* p, std::uint64_t v, int n) noexcept {
+  for (int i = 0; i < n; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+  return p + n;
+}
 inline void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
 }
@@ -88,28 +103,40 @@ inline std::uint64_t get_le(const std::byte* p, int n) noexcept {
   }
 }
 
-/// Appends the record (length, crc, body) of a well-formed delta to `out`.
+/// Bytes of a record body before the mask: page, epoch, delta id, offset, length, kind.
+inline constexpr std::size_t tlog_body_fixed_bytes = 8 + 4 + 8 + 4 + 4 + 1;
+
+/// Bytes of the whole record (header and body) of a well-formed delta.
+[[nodiscard]] inline std::size_t record_bytes(const delta& d) noexcept {
+  return tlog_record_header_bytes + tlog_body_fixed_bytes + 8 * d.mask.size() + 4 + d.payload.size();
+}
+
+/// Appends the record (length, crc, body) of a well-formed delta to `out`. Strong guarantee: the
+/// one allocation comes first, so if it throws `out` is unchanged.
 inline void encode_record(const delta& d, std::vector<std::byte>& out) {
   const std::size_t start = out.size();
-  out.resize(start + tlog_record_header_bytes);
-  put_u64(out, d.page.value());
-  put_u32(out, d.at.value());
-  put_u64(out, d.id.value());
-  put_u32(out, d.offset);
-  put_u32(out, d.length);
-  out.push_back(static_cast<std::byte>(d.kind));
-  for (auto w : d.mask) put_u64(out, w);
-  put_u32(out, static_cast<std::uint32_t>(d.payload.size()));
-  out.insert(out.end(), d.payload.begin(), d.payload.end());
-  const auto body_len = static_cast<std::uint32_t>(out.size() - start - tlog_record_header_bytes);
-  const std::uint32_t crc = crc32c(std::span<const std::byte>(out.data() + start + tlog_record_header_bytes, body_len));
-  for (int i = 0; i < 4; ++i) out[start + static_cast<std::size_t>(i)] = static_cast<std::byte>(body_len >> (8 * i));
-  for (int i = 0; i < 4; ++i) out[start + 4 + static_cast<std::size_t>(i)] = static_cast<std::byte>(crc >> (8 * i));
+  const std::size_t need = start + record_bytes(d);
+  if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));  // geometric; may throw
+  out.resize(need);  // within capacity: cannot throw
+  std::byte* const body = out.data() + start + tlog_record_header_bytes;
+  std::byte* p = body;
+  p = store_le(p, d.page.value(), 8);
+  p = store_le(p, d.at.value(), 4);
+  p = store_le(p, d.id.value(), 8);
+  p = store_le(p, d.offset, 4);
+  p = store_le(p, d.length, 4);
+  *p++ = static_cast<std::byte>(d.kind);
+  for (auto w : d.mask) p = store_le(p, w, 8);
+  p = store_le(p, d.payload.size(), 4);
+  if (!d.payload.empty()) std::memcpy(p, d.payload.data(), d.payload.size());
+  const auto body_len = static_cast<std::uint32_t>(need - start - tlog_record_header_bytes);
+  store_le(out.data() + start, body_len, 4);
+  store_le(out.data() + start + 4, crc32c(std::span<const std::byte>(body, body_len)), 4);
 }
 
 /// Parses a record body that passed its CRC. Fails unless it is exactly one well-formed delta.
 inline result<delta> decode_body(std::span<const std::byte> body) {
-  constexpr std::size_t fixed = 8 + 4 + 8 + 4 + 4 + 1;
+  constexpr std::size_t fixed = tlog_body_fixed_bytes;
   if (body.size() < fixed + 4) return unexpected(errc::corrupt_data, body.size(), "record body too short");
   const std::byte* p = body.data();
   delta d;
@@ -133,6 +160,36 @@ inline result<delta> decode_body(std::span<const std::byte> body) {
   d.payload.assign(body.begin() + static_cast<std::ptrdiff_t>(at), body.end());
   if (auto ok = check_shape(d); !ok) return unexpected(ok.error());
   return d;
+}
+
+/// The 16 bytes every log starts with.
+[[nodiscard]] inline std::array<std::byte, tlog_header_bytes> tlog_header() noexcept {
+  std::array<std::byte, tlog_header_bytes> h{};
+  std::memcpy(h.data(), tlog_magic, 8);
+  store_le(h.data() + 8, tlog_version, 4);
+  return h;  // reserved word: 0
+}
+
+/// Checks a log image's header: true if it is complete and valid, false if the image is shorter
+/// than a header and is a prefix of one (a torn creation), errc::corrupt_data otherwise (detail:
+/// the offset of the bad field).
+[[nodiscard]] inline result<bool> check_tlog_header(std::span<const std::byte> file) noexcept {
+  const auto expect = tlog_header();
+  if (file.size() < tlog_header_bytes) {
+    if (!file.empty() && std::memcmp(file.data(), expect.data(), file.size()) != 0)
+      return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad header prefix)");
+    return false;
+  }
+  if (std::memcmp(file.data(), tlog_magic, 8) != 0) return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad magic)");
+  if (get_le(file.data() + 8, 4) != tlog_version) return unexpected(errc::corrupt_data, 8, "unsupported log version");
+  if (get_le(file.data() + 12, 4) != 0) return unexpected(errc::corrupt_data, 12, "reserved header word is not 0");
+  return true;
+}
+
+/// Whether `records` (bytes meant to follow a header) start with the log magic: a caller passed
+/// the whole image. No record can start so: its length word would exceed max_record_bytes.
+[[nodiscard]] inline bool starts_with_tlog_magic(std::span<const std::byte> records) noexcept {
+  return records.size() >= 8 && std::memcmp(records.data(), tlog_magic, 8) == 0;
 }
 
 }  // namespace detail
@@ -219,22 +276,13 @@ class tlog_record_reader {
 
 /// Recovers the intact prefix of an in-memory log image (see the file contract).
 [[nodiscard]] inline result<recovered_tlog> parse_tlog(std::span<const std::byte> file) {
-  if (file.size() < detail::tlog_header_bytes) {
-    // A header cut short by a crash while the log was being created: an empty, torn log.
-    std::byte expect[detail::tlog_header_bytes] = {};
-    std::memcpy(expect, detail::tlog_magic, 8);
-    expect[8] = static_cast<std::byte>(detail::tlog_version);
-    if (!file.empty() && std::memcmp(file.data(), expect, file.size()) != 0)
-      return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad magic)");
-    recovered_tlog out;
+  const auto header = detail::check_tlog_header(file);
+  if (!header) return unexpected(header.error());
+  recovered_tlog out;
+  if (!*header) {  // a header cut short by a crash while the log was being created
     out.stop = tlog_stop::torn;
     return out;
   }
-  if (std::memcmp(file.data(), detail::tlog_magic, 8) != 0)
-    return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad magic)");
-  if (detail::get_le(file.data() + 8, 4) != detail::tlog_version)
-    return unexpected(errc::corrupt_data, 8, "unsupported log version");
-  recovered_tlog out;
   // A record is at least 49 bytes; reserving for ~100-byte records avoids most regrowth.
   out.records.reserve(file.size() / 100);
   tlog_record_reader reader(file.subspan(detail::tlog_header_bytes));
@@ -303,7 +351,8 @@ class tlog_writer {
   tlog_writer& operator=(const tlog_writer&) = delete;
   tlog_writer(tlog_writer&& o) noexcept
       : fd_(std::exchange(o.fd_, -1)), policy_(o.policy_), buffer_(std::move(o.buffer_)), last_(o.last_),
-        any_(o.any_), appended_(o.appended_), recovered_(std::move(o.recovered_)) {}
+        any_(o.any_), appended_(o.appended_), file_bytes_(o.file_bytes_), failed_errno_(o.failed_errno_),
+        recovered_(std::move(o.recovered_)) {}
   ~tlog_writer() {
     if (fd_ >= 0) {
       (void)flush();
@@ -321,18 +370,18 @@ class tlog_writer {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "open for append failed");
     tlog_writer w(fd, policy);
-    if (!fresh && existing->intact_bytes == 0) {
+    if (!fresh) rec = std::move(*existing);
+    if (!fresh && rec.intact_bytes == 0) {
       // Only a torn header: start over.
       if (::ftruncate(fd, 0) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "truncate failed");
     }
-    if (fresh || existing->intact_bytes == 0) {
-      std::vector<std::byte> header(detail::tlog_header_bytes, std::byte{0});
-      std::memcpy(header.data(), detail::tlog_magic, 8);
-      header[8] = static_cast<std::byte>(detail::tlog_version);
+    if (fresh || rec.intact_bytes == 0) {
+      const auto header = detail::tlog_header();
       if (auto ok = detail::write_all(fd, header.data(), header.size()); !ok) return unexpected(ok.error());
       if (::fsync(fd) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "fsync failed");
+      w.file_bytes_ = detail::tlog_header_bytes;
     } else {
-      rec = std::move(*existing);
+      w.file_bytes_ = rec.intact_bytes;
       if (::ftruncate(fd, static_cast<off_t>(rec.intact_bytes)) != 0)
         return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "truncate failed");
       if (::lseek(fd, static_cast<off_t>(rec.intact_bytes), SEEK_SET) < 0)
@@ -346,27 +395,45 @@ class tlog_writer {
     return w;
   }
 
-  /// Appends a well-formed delta whose epoch is not below the last one appended.
+  /// Appends a well-formed delta whose epoch is not below the last one appended. Strong
+  /// guarantee (see the file contract): on an error or an exception the record is not appended.
   result<void> append(const delta& d) {
+    if (failed_errno_ != 0) return failed();
     if (auto ok = check_shape(d); !ok) return ok;
     if (any_ && d.at < last_) return unexpected(errc::epoch_regression, last_.value(), "log epochs must not decrease");
     const bool new_epoch = any_ && d.at != last_;
     if (new_epoch && policy_ == fsync_policy::per_epoch)
       if (auto ok = sync(); !ok) return ok;
-    detail::encode_record(d, buffer_);
+    const std::size_t start = buffer_.size();
+    detail::encode_record(d, buffer_);  // strong guarantee
+    if (policy_ == fsync_policy::per_record || buffer_.size() >= buffer_limit) {
+      if (auto ok = write_buffer(); !ok) {
+        buffer_.resize(start);  // the failed write was undone and left the buffer as it was
+        return ok;
+      }
+      if (policy_ == fsync_policy::per_record)
+        if (auto ok = data_sync(); !ok) return ok;  // the writer is failed now
+    }
     last_ = d.at;
     any_ = true;
     ++appended_;
-    if (policy_ == fsync_policy::per_record) return sync();
-    if (buffer_.size() >= buffer_limit) return write_buffer();
     return {};
   }
 
   /// Writes buffered records to the file (no sync unless the policy syncs per epoch or record).
+  /// On an error the records stay buffered (or the writer is failed; see the file contract).
   result<void> flush() {
+    if (failed_errno_ != 0) return failed();
     if (policy_ == fsync_policy::never) return write_buffer();
     return sync();
   }
+
+  /// Whether an I/O failure left the file's tail unknown; every call then fails (see the contract).
+  [[nodiscard]] bool is_failed() const noexcept { return failed_errno_ != 0; }
+  /// Bytes of the file known written (header and records), not counting the buffer.
+  [[nodiscard]] std::uint64_t file_bytes() const noexcept { return file_bytes_; }
+  /// Bytes buffered, not yet written.
+  [[nodiscard]] std::size_t buffered_bytes() const noexcept { return buffer_.size(); }
 
   /// Records appended through this writer.
   [[nodiscard]] std::uint64_t appended() const noexcept { return appended_; }
@@ -377,16 +444,33 @@ class tlog_writer {
   static constexpr std::size_t buffer_limit = std::size_t{1} << 20;
   tlog_writer(int fd, fsync_policy p) : fd_(fd), policy_(p) { buffer_.reserve(buffer_limit + 4096); }
 
+  result<void> failed() const noexcept {
+    return unexpected(errc::io_error, static_cast<std::uint64_t>(failed_errno_), "the log writer failed earlier");
+  }
+  // Writes the buffer; on failure cuts the file back to file_bytes_ and keeps the buffer, or
+  // fails the writer if even that does not work.
   result<void> write_buffer() {
     if (buffer_.empty()) return {};
     auto ok = detail::write_all(fd_, buffer_.data(), buffer_.size());
+    if (!ok) {
+      if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0 || ::lseek(fd_, static_cast<off_t>(file_bytes_), SEEK_SET) < 0)
+        failed_errno_ = errno != 0 ? errno : EIO;
+      return ok;
+    }
+    file_bytes_ += buffer_.size();
     buffer_.clear();
-    return ok;
+    return {};
+  }
+  result<void> data_sync() {
+    if (::fdatasync(fd_) != 0) {
+      failed_errno_ = errno != 0 ? errno : EIO;
+      return unexpected(errc::io_error, static_cast<std::uint64_t>(failed_errno_), "fdatasync failed");
+    }
+    return {};
   }
   result<void> sync() {
     if (auto ok = write_buffer(); !ok) return ok;
-    if (::fdatasync(fd_) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "fdatasync failed");
-    return {};
+    return data_sync();
   }
 
   int fd_ = -1;
@@ -395,6 +479,8 @@ class tlog_writer {
   epoch last_{0};
   bool any_ = false;
   std::uint64_t appended_ = 0;
+  std::uint64_t file_bytes_ = 0;  // the file's length as this writer's complete writes left it
+  int failed_errno_ = 0;          // non-zero: the writer is failed (see the file contract)
   recovered_tlog recovered_;
 };
 
