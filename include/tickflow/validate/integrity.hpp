@@ -13,9 +13,13 @@
 //       window_out_of_range  offset + length is past the page's size
 //       derived_target  the page has parents in the graph (deltas may target sources only)
 //       epoch_regression the epoch is below the page's epoch as the earlier valid deltas of the
-//                       stream leave it (a rejected delta does not move it)
-//       duplicate_delta_id  the id was already used by an earlier delta of the stream
+//                       stream leave it (a rejected delta, one with any violation, does not move
+//                       it)
+//       duplicate_delta_id  the id was already used by an earlier delta of the stream (valid or
+//                       not)
 //     A delta can have several violations; ill-formed and orphan deltas are not checked further.
+//   * A violation's detail: ill_formed: the errc of check_shape; epoch_regression: the page's
+//     running epoch; duplicate_delta_id: the delta id; every other kind: the page id.
 //   * The report holds the violations (in stream order, up to `max_recorded`; counts are always
 //     exact), the count per kind, and the number of deltas checked. It does no I/O.
 //   * Cost: one random access per delta into a 16-byte-per-page table built at bind time
@@ -55,7 +59,7 @@ inline constexpr std::size_t violation_kinds = 6;
 struct violation {
   std::uint64_t index;  ///< position of the delta in the checked stream
   violation_kind kind;
-  std::uint64_t detail;  ///< ill_formed: the errc; epoch_regression: the page's epoch; else the page id
+  std::uint64_t detail;  ///< ill_formed: the errc; epoch_regression: the page's epoch; duplicate_delta_id: the delta id; else the page id
   friend bool operator==(const violation&, const violation&) = default;
 };
 
@@ -165,7 +169,7 @@ class integrity_checker {
   void check_one(std::uint64_t page, std::uint32_t at, std::uint64_t id, std::uint32_t offset, std::uint32_t length,
                  const result<void>& shape) {
     const std::uint64_t index = report_.checked++;
-    note_id(index, id);
+    const bool unique = note_id(index, id);
     if (!shape) {
       add(index, violation_kind::ill_formed, static_cast<std::uint64_t>(shape.error().code));
       return;
@@ -190,25 +194,26 @@ class integrity_checker {
       add(index, violation_kind::epoch_regression, p.running);
       ok = false;
     }
-    if (ok) p.running = at;
+    if (ok && unique) p.running = at;
   }
 
   // Every id seen, as sorted runs: the last run grows while ids increase; an id at or below the
   // largest seen is searched for in every run, then starts a new run (runs merge when many).
-  void note_id(std::uint64_t index, std::uint64_t id) {
+  // False (and a duplicate_delta_id violation) if the id was seen before.
+  bool note_id(std::uint64_t index, std::uint64_t id) {
     if (!any_id_ || id > max_id_) {
       if (runs_.empty()) runs_.push_back(0);
       ids_.push_back(id);
       max_id_ = id;
       any_id_ = true;
-      return;
+      return true;
     }
     for (std::size_t r = 0; r < runs_.size(); ++r) {
       const auto first = ids_.begin() + static_cast<std::ptrdiff_t>(runs_[r]);
       const auto last = r + 1 < runs_.size() ? ids_.begin() + static_cast<std::ptrdiff_t>(runs_[r + 1]) : ids_.end();
       if (std::binary_search(first, last, id)) {
         add(index, violation_kind::duplicate_delta_id, id);
-        return;
+        return false;
       }
     }
     runs_.push_back(ids_.size());
@@ -218,6 +223,7 @@ class integrity_checker {
       std::sort(ids_.begin(), ids_.end());
       runs_.assign(1, 0);
     }
+    return true;
   }
 
   std::vector<page_state> pages_;
