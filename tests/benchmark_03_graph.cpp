@@ -149,7 +149,7 @@ TEST_CASE("03 graph: check_acyclic agrees with the oracles on 1000+ random graph
     // Per-page checks from a few starts agree with a DFS from the same start.
     for (int k = 0; k < 3; ++k) {
       const auto s = static_cast<std::uint32_t>(rng() % n);
-      const auto r = check_reachable(g, s, scratch);
+      const auto r = *check_reachable(g, s, scratch);
       REQUIRE(r.acyclic == !oracle_reaches_cycle(g, s));
       if (!r.acyclic) require_real_cycle(g, r.witness);
     }
@@ -165,7 +165,7 @@ TEST_CASE("03 graph: a 1M-node chain and a 1M-node ring on the default stack", "
   const auto g = *csr_graph::from_edges(n, chain);
   graph_scratch scratch;
   REQUIRE(check_acyclic(g, {}, scratch).acyclic);
-  const auto reach = check_reachable(g, 0, scratch);
+  const auto reach = *check_reachable(g, 0, scratch);
   REQUIRE(reach.acyclic);
   REQUIRE(reach.visited == n);
 
@@ -176,7 +176,7 @@ TEST_CASE("03 graph: a 1M-node chain and a 1M-node ring on the default stack", "
   REQUIRE_FALSE(rep.acyclic);
   REQUIRE(rep.witness.size() == n);
   require_real_cycle(r, rep.witness);
-  const auto from = check_reachable(r, 123, scratch);
+  const auto from = *check_reachable(r, 123, scratch);
   REQUIRE_FALSE(from.acyclic);
   REQUIRE(from.witness.size() == n);
   require_real_cycle(r, from.witness);
@@ -235,7 +235,7 @@ TEST_CASE("03 graph: incremental insertion agrees with a full re-check after eve
     REQUIRE(g.validate().acyclic);
     g.renumber_topologically();
     REQUIRE(g.check_invariants());
-    const auto snap = g.snapshot();
+    const auto snap = g.node_csr();
     for (std::uint32_t u = 0; u < snap.csr.nodes(); ++u)
       for (std::uint32_t c : snap.csr.children(u)) REQUIRE(u < c);  // numbering follows the order
   }
@@ -320,10 +320,10 @@ TEST_CASE("03 graph: per-page validation touches only what the page reaches", "[
   for (std::uint32_t i = 500; i < 510; ++i) e.emplace_back(i, i + 1 == 510 ? 500 : i + 1);
   const auto g = *csr_graph::from_edges(n, e);
   graph_scratch s;
-  const auto a = check_reachable(g, 0, s);
+  const auto a = *check_reachable(g, 0, s);
   CHECK(a.acyclic);
   CHECK(a.visited == 100);
-  const auto b = check_reachable(g, 505, s);
+  const auto b = *check_reachable(g, 505, s);
   CHECK_FALSE(b.acyclic);
   CHECK(b.visited == 10);
   require_real_cycle(g, b.witness);

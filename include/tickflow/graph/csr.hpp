@@ -2,7 +2,8 @@
 //
 // Contract
 //   * csr_graph: nodes 0..n-1; the children of u are targets[offsets[u] .. offsets[u+1]).
-//     from_edges() builds one from an edge list in O(n + m), children in ascending order.
+//     from_edges() builds one from an edge list in O(n + m) (two counting-sort passes: by child,
+//     then stably by parent), children in ascending order.
 //   * check_acyclic(g, options): Kahn's algorithm first (O(n + m)); only if it leaves nodes
 //     unprocessed does an iterative Tarjan SCC run, restricted to those nodes. Reports whether
 //     the graph is acyclic, a topological order when it is (if asked), the number of cyclic
@@ -11,6 +12,8 @@
 //   * check_reachable(g, start, scratch): the same question for the subgraph reachable from
 //     `start` only: an iterative depth-first search that touches only reachable nodes (the
 //     scratch keeps its marks between calls, stamped, so it is never cleared in full).
+//     errc::out_of_range if start is not a node. The generic form takes children(u) returning
+//     any indexable range, by value or by reference (a reference is not copied).
 //   * Nothing recurses: a 1M-node chain or ring runs on the default stack.
 //   * Allocation: results own vectors; graph_scratch is reusable (it grows to the largest graph).
 //
@@ -44,15 +47,24 @@ struct csr_graph {
     if (n >= 0xFFFFFFFFULL || edges.size() >= 0xFFFFFFFFULL) return unexpected(errc::capacity_exceeded, n, "graph too large for 32-bit ids");
     csr_graph g;
     g.offsets.assign(n + 1, 0);
+    std::vector<std::uint32_t> by_child(n + 1, 0);
     for (std::size_t i = 0; i < edges.size(); ++i) {
       if (edges[i].first >= n || edges[i].second >= n) return unexpected(errc::out_of_range, i, "edge endpoint is not a node");
       ++g.offsets[edges[i].first + 1];
+      ++by_child[edges[i].second + 1];
     }
-    for (std::size_t u = 0; u < n; ++u) g.offsets[u + 1] += g.offsets[u];
+    for (std::size_t u = 0; u < n; ++u) {
+      g.offsets[u + 1] += g.offsets[u];
+      by_child[u + 1] += by_child[u];
+    }
+    // Pass 1: the edges' parents grouped by child, children ascending. Pass 2: distributed
+    // stably by parent, so every parent's children come out ascending. No comparison sort.
+    std::vector<std::uint32_t> parents(edges.size());
+    for (const auto& [u, v] : edges) parents[by_child[v]++] = u;
     g.targets.resize(edges.size());
     std::vector<std::uint32_t> fill(g.offsets.begin(), g.offsets.end() - 1);
-    for (const auto& [u, v] : edges) g.targets[fill[u]++] = v;
-    for (std::size_t u = 0; u < n; ++u) std::sort(g.targets.begin() + g.offsets[u], g.targets.begin() + g.offsets[u + 1]);
+    for (std::uint32_t v = 0, k = 0; v < n; ++v)
+      for (const std::uint32_t end = by_child[v]; k < end; ++k) g.targets[fill[parents[k]]++] = v;
     return g;
   }
 };
@@ -233,7 +245,8 @@ std::vector<std::uint32_t> cycle_through(const csr_graph& g, std::uint32_t root,
 /// Iterative three-colour depth-first search from `start` over `children(u)` (any callable
 /// returning a range of node ids); visits only what `start` reaches.
 template <class Children>
-[[nodiscard]] reach_report check_reachable(std::size_t n, std::uint32_t start, Children&& children, graph_scratch& s) {
+[[nodiscard]] result<reach_report> check_reachable(std::size_t n, std::uint32_t start, Children&& children, graph_scratch& s) {
+  if (start >= n) return unexpected(errc::out_of_range, start, "start is not a node");
   reach_report rep;
   s.fit(n);
   auto& frames = s.frames;
@@ -243,7 +256,7 @@ template <class Children>
   frames.push_back({start, 0});
   while (!frames.empty()) {
     graph_scratch::frame& f = frames.back();
-    const auto kids = children(f.node);
+    auto&& kids = children(f.node);  // a returned reference is not copied
     if (f.next < kids.size()) {
       const std::uint32_t w = kids[f.next++];
       if (s.gray(w)) {  // a back edge: the frames from w to here, then back to w, are a cycle
@@ -266,7 +279,7 @@ template <class Children>
   return rep;
 }
 
-[[nodiscard]] inline reach_report check_reachable(const csr_graph& g, std::uint32_t start, graph_scratch& s) {
+[[nodiscard]] inline result<reach_report> check_reachable(const csr_graph& g, std::uint32_t start, graph_scratch& s) {
   return check_reachable(g.nodes(), start, [&](std::uint32_t u) { return g.children(u); }, s);
 }
 

@@ -5,26 +5,45 @@
 //     W (a semiring's value_type; double by default). At most one edge per (parent, child).
 //     A page with no parents is a source.
 //   * The committed graph is always acyclic. add_edge checks one insertion incrementally with a
-//     dynamic topological order (Pearce–Kelly): an edge that follows the order costs O(1);
-//     otherwise only the nodes between the two endpoints in the order are searched and
-//     reordered. A cycle-closing edge is rejected with errc::cycle and, if asked, a witness:
-//     pages w[0] -> w[1] -> ... -> w[k-1] -> w[0] where w[0] -> w[1] is the rejected edge and
-//     every other step is a committed edge.
+//     dynamic topological order (Pearce–Kelly): an edge that follows the order costs O(1)
+//     expected (the duplicate check is a hash lookup); otherwise only the nodes between the two
+//     endpoints in the order are searched and reordered. A cycle-closing edge is rejected with
+//     errc::cycle and, if asked, a witness: pages w[0] -> w[1] -> ... -> w[k-1] -> w[0] where
+//     w[0] -> w[1] is the rejected edge and every other step is an edge of the graph it was
+//     checked against. The witness is canonical: the shortest path back from w[1] to w[0], the
+//     lexicographically smallest by page id among the shortest; it costs a breadth-first search
+//     over the ancestors of w[0], paid only on rejection.
+//   * remove_edge, edge() and the duplicate-free removal inside edits cost O(out-degree of the
+//     parent + in-degree of the child): adjacency lists are vectors, and removal keeps their order.
 //   * Shadow edits: a graph_edit collects proposed removals and insertions; check(edit) says
-//     whether committing it would leave the graph acyclic (with the failing insertion and a
-//     witness), commit(edit) applies it only if so. Either way a rejected edit leaves the
-//     committed graph exactly as it was (same edges, same attributes, same adjacency order).
-//     Small edits are applied one insertion at a time with an undo log; an edit with many
-//     insertions (more than max(64, edges / 8)) takes the batch path: the edited graph is built
-//     as CSR and checked whole (Kahn), then swapped in.
-//   * snapshot() returns the committed graph as CSR over dense node numbers plus the page of each
-//     node; children are sorted, so equal graphs give equal snapshots.
-//   * validate() runs the full check (graph/csr.hpp) on the snapshot; validate_from(page) checks
-//     the subgraph reachable from one page only. check_invariants() verifies the internal
-//     state (the order is a permutation, every edge goes forward in it, the two adjacency
-//     directions mirror each other, the page index is consistent).
+//     whether committing it would leave the graph acyclic, commit(edit) applies it only if so.
+//     Either way a rejected edit leaves the committed graph exactly as it was (same edges, same
+//     attributes, same adjacency order). The verdict is defined by the edit alone, whichever path
+//     computes it: removals apply first, then insertions in edit order, and a cycle is reported
+//     for the first insertion i such that removals + insertions 0..i close one, with the canonical
+//     witness of insertion i against the graph with insertions 0..i-1 (as add_edge would give).
+//     Paths: small edits are applied one insertion at a time with an undo log; an edit with many
+//     insertions (more than max(64, edges / 8)) takes the rebuild path: the edited graph is built
+//     as CSR and checked whole (Kahn), then swapped in; on rejection it finds the first failing
+//     insertion by bisection over prefixes (O((n + m) log insertions)). edit_path forces a path.
+//   * Edit errors name the operation: edit_report::part says whether err.detail indexes
+//     removals() or additions(). errc::not_found: a removal of a missing edge (or one removed
+//     twice), or an insertion touching a page not in the graph; errc::duplicate_id: an insertion
+//     of an edge that exists and is not removed by the edit, or is inserted twice.
+//   * snapshot() is canonical: the live pages in increasing page id order, numbered 0..n-1, and
+//     the CSR of their edges with children sorted; graphs that are equal (operator==) give equal
+//     snapshots, however they were built. node_csr() is the internal view: CSR over node numbers
+//     (dead slots as isolated nodes), in the order renumber_topologically() sets.
+//   * operator==: the same live pages and the same edges with the same kinds and weights, weights
+//     compared by their object representation (so a NaN weight equals itself, and -0.0 differs
+//     from 0.0); adjacency order and node numbering aside.
+//   * validate() runs the full check (graph/csr.hpp) on the snapshot (visited: live pages);
+//     validate_from(page) checks the subgraph reachable from one page only. check_invariants()
+//     verifies the internal state (the order is a permutation, every edge goes forward in it,
+//     the two adjacency directions mirror each other and the edge set, the page index is
+//     consistent).
 //   * renumber_topologically() renumbers the nodes in topological order, so that children have
-//     higher numbers than their parents and a snapshot's CSR is laid out in propagation order.
+//     higher numbers than their parents and node_csr() is laid out in propagation order.
 //   * Errors: errc::duplicate_id (page or edge exists), errc::not_found (unknown page or edge),
 //     errc::cycle (detail: the index of the failing insertion in an edit, 0 for add_edge).
 //
@@ -33,13 +52,17 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "tickflow/core/config.hpp"
 #include "tickflow/core/ids.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/graph/csr.hpp"
@@ -76,12 +99,105 @@ class graph_edit {
   std::vector<std::pair<page_id, page_id>> removes_;
 };
 
+/// Which list of a graph_edit an edit error's detail indexes.
+enum class edit_part : std::uint8_t { none, removals, insertions };
+
+/// Which way check/commit of an edit works (see the file contract); the verdict is the same.
+enum class edit_path : std::uint8_t { automatic, incremental, rebuild };
+
 /// What check/commit of an edit found.
 struct edit_report {
   error err{};                   ///< errc::ok if the edit is (was) committable
+  edit_part part = edit_part::none;  ///< the list err.detail indexes
   std::vector<page_id> witness;  ///< for errc::cycle
   [[nodiscard]] bool ok() const noexcept { return err.code == errc::ok; }
 };
+
+namespace detail {
+
+/// Equality by object representation for trivially copyable types without padding or with
+/// floating point (NaN == NaN, -0.0 != 0.0); operator== otherwise.
+template <class W>
+[[nodiscard]] bool same_weight(const W& a, const W& b) noexcept(noexcept(a == b)) {
+  if constexpr (std::is_floating_point_v<W> || (std::is_trivially_copyable_v<W> && std::has_unique_object_representations_v<W>)) {
+    return std::memcmp(&a, &b, sizeof(W)) == 0;
+  } else {
+    return a == b;
+  }
+}
+
+/// A set of (u, v) node pairs: open addressing with linear probing and backward-shift deletion
+/// (no tombstones), load factor at most 1/2, 8 bytes per slot. Node numbers are below
+/// 0xFFFFFFFF, so the all-ones key marks an empty slot.
+class edge_set {
+ public:
+  [[nodiscard]] bool contains(std::uint32_t u, std::uint32_t v) const noexcept {
+    if (slots_.empty()) return false;
+    const std::uint64_t k = key(u, v);
+    for (std::size_t i = home(k);; i = (i + 1) & mask_) {
+      if (slots_[i] == k) return true;
+      if (slots_[i] == empty) return false;
+    }
+  }
+  /// Precondition: (u, v) is not in the set. May allocate (strong guarantee).
+  void insert(std::uint32_t u, std::uint32_t v) {
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    place(key(u, v));
+    ++size_;
+  }
+  /// Precondition: (u, v) is in the set.
+  void erase(std::uint32_t u, std::uint32_t v) noexcept {
+    const std::uint64_t k = key(u, v);
+    std::size_t i = home(k);
+    while (slots_[i] != k) i = (i + 1) & mask_;
+    // Backward shift: move later members of the probe run into the hole when their home allows.
+    for (std::size_t j = (i + 1) & mask_; slots_[j] != empty; j = (j + 1) & mask_) {
+      const std::size_t h = home(slots_[j]);
+      if (((j - h) & mask_) >= ((j - i) & mask_)) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = empty;
+    --size_;
+  }
+  void clear() noexcept {
+    std::fill(slots_.begin(), slots_.end(), empty);
+    size_ = 0;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Reserves room for `n` members (one allocation).
+  void reserve(std::size_t n) {
+    if (2 * n > slots_.size()) rehash(std::bit_ceil(std::max<std::size_t>(16, 2 * n)));
+  }
+
+ private:
+  static constexpr std::uint64_t empty = ~std::uint64_t{0};
+  static std::uint64_t key(std::uint32_t u, std::uint32_t v) noexcept { return (std::uint64_t{u} << 32) | v; }
+  std::size_t home(std::uint64_t k) const noexcept {
+    return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ULL) >> shift_);  // Fibonacci hashing
+  }
+  void place(std::uint64_t k) noexcept {
+    std::size_t i = home(k);
+    while (slots_[i] != empty) i = (i + 1) & mask_;
+    slots_[i] = k;
+  }
+  void grow() { rehash(std::max<std::size_t>(16, 2 * slots_.size())); }
+  void rehash(std::size_t n) {
+    std::vector<std::uint64_t> old(n, empty);
+    old.swap(slots_);
+    mask_ = n - 1;
+    shift_ = 64 - static_cast<unsigned>(std::countr_zero(n));
+    for (std::uint64_t k : old)
+      if (k != empty) place(k);
+  }
+
+  std::vector<std::uint64_t> slots_;
+  std::size_t mask_ = 0, size_ = 0;
+  unsigned shift_ = 64;
+};
+
+}  // namespace detail
 
 /// A cycle report in pages.
 struct graph_report {
@@ -138,22 +254,25 @@ class page_graph {
     const auto u = node(e.parent), v = node(e.child);
     if (!u) return unexpected(errc::not_found, e.parent.value(), "parent page not in the graph");
     if (!v) return unexpected(errc::not_found, e.child.value(), "child page not in the graph");
-    if (find_out(*u, *v) != npos) return unexpected(errc::duplicate_id, e.child.value(), "edge already exists");
-    if (!reorder_for(*u, *v, witness)) return unexpected(errc::cycle, 0, "edge would close a cycle");
+    if (edge_set_.contains(*u, *v)) return unexpected(errc::duplicate_id, e.child.value(), "edge already exists");
+    if (!reorder_for(*u, *v)) {
+      if (witness) *witness = canonical_witness(*u, *v);
+      return unexpected(errc::cycle, 0, "edge would close a cycle");
+    }
     link(*u, *v, e.kind, e.weight);
     return {};
   }
 
   result<void> remove_edge(page_id parent, page_id child) {
     const auto u = node(parent), v = node(child);
-    if (!u || !v || find_out(*u, *v) == npos) return unexpected(errc::not_found, child.value(), "no such edge");
+    if (!u || !v || !edge_set_.contains(*u, *v)) return unexpected(errc::not_found, child.value(), "no such edge");
     unlink(*u, *v);
     return {};
   }
 
   [[nodiscard]] bool has_edge(page_id parent, page_id child) const noexcept {
     const auto u = node(parent), v = node(child);
-    return u && v && find_out(*u, *v) != npos;
+    return u && v && edge_set_.contains(*u, *v);
   }
   [[nodiscard]] std::optional<graph_edge<W>> edge(page_id parent, page_id child) const {
     const auto u = node(parent), v = node(child);
@@ -188,24 +307,46 @@ class page_graph {
     return out;
   }
 
-  /// The committed graph as CSR (dense node numbers, dead slots as isolated nodes) and the page
-  /// of each node.
+  /// A graph as CSR and the page of each node number.
   struct snapshot_type {
     csr_graph csr;
     std::vector<page_id> page_of;
   };
+  /// The canonical snapshot (see the file contract): live pages in page id order.
   [[nodiscard]] snapshot_type snapshot() const {
+    snapshot_type s;
+    std::vector<std::uint32_t> live;
+    live.reserve(live_);
+    for (std::uint32_t u = 0; u < nodes_.size(); ++u)
+      if (alive_[u]) live.push_back(u);
+    std::sort(live.begin(), live.end(), [this](std::uint32_t a, std::uint32_t b) { return page_of_[a] < page_of_[b]; });
+    std::vector<std::uint32_t> rank(nodes_.size(), 0);
+    for (std::uint32_t r = 0; r < live.size(); ++r) rank[live[r]] = r;
+    s.page_of.reserve(live.size());
+    s.csr.offsets.assign(live.size() + 1, 0);
+    s.csr.targets.reserve(edges_);
+    for (std::uint32_t r = 0; r < live.size(); ++r) {
+      const std::size_t first = s.csr.targets.size();
+      for (const out_edge& o : nodes_[live[r]].out) s.csr.targets.push_back(rank[o.child]);
+      std::sort(s.csr.targets.begin() + static_cast<std::ptrdiff_t>(first), s.csr.targets.end());
+      s.csr.offsets[r + 1] = static_cast<std::uint32_t>(s.csr.targets.size());
+      s.page_of.push_back(page_of_[live[r]]);
+    }
+    return s;
+  }
+  /// The internal view (see the file contract): CSR over node numbers, dead slots as isolated
+  /// nodes (their page_of entry is page_id{}), children in adjacency order.
+  [[nodiscard]] snapshot_type node_csr() const {
     snapshot_type s;
     const std::size_t n = nodes_.size();
     s.csr.offsets.assign(n + 1, 0);
     s.csr.targets.reserve(edges_);
+    s.page_of.assign(n, page_id{});
     for (std::size_t u = 0; u < n; ++u) {
-      const std::size_t first = s.csr.targets.size();
       for (const out_edge& o : nodes_[u].out) s.csr.targets.push_back(o.child);
-      std::sort(s.csr.targets.begin() + static_cast<std::ptrdiff_t>(first), s.csr.targets.end());
       s.csr.offsets[u + 1] = static_cast<std::uint32_t>(s.csr.targets.size());
+      if (alive_[u]) s.page_of[u] = page_of_[u];
     }
-    s.page_of = page_of_;
     return s;
   }
 
@@ -213,20 +354,25 @@ class page_graph {
   [[nodiscard]] graph_report validate() const {
     const auto s = snapshot();
     const auto r = check_acyclic(s.csr);
-    return graph_report{r.acyclic, to_pages(r.witness), s.csr.nodes()};
+    std::vector<page_id> witness;
+    for (std::uint32_t x : r.witness) witness.push_back(s.page_of[x]);
+    return graph_report{r.acyclic, std::move(witness), s.csr.nodes()};
   }
   /// The subgraph reachable from `p` only. errc::not_found for an unknown page.
   [[nodiscard]] result<graph_report> validate_from(page_id p) {
     const auto u = node(p);
     if (!u) return unexpected(errc::not_found, p.value(), "no such page");
     const auto r = check_reachable(nodes_.size(), *u, [this](std::uint32_t x) { return child_view{&nodes_[x].out}; }, scratch_);
-    return graph_report{r.acyclic, to_pages(r.witness), r.visited};
+    if (!r) return unexpected(r.error());
+    return graph_report{r->acyclic, to_pages(r->witness), r->visited};
   }
 
   /// Whether committing `edit` would succeed; the committed graph is unchanged either way.
-  [[nodiscard]] edit_report check(const graph_edit<W>& edit) { return run_edit(edit, false); }
+  [[nodiscard]] edit_report check(const graph_edit<W>& edit, edit_path path = edit_path::automatic) {
+    return run_edit(edit, false, path);
+  }
   /// Commits `edit` if check(edit) would succeed; otherwise changes nothing.
-  edit_report commit(const graph_edit<W>& edit) { return run_edit(edit, true); }
+  edit_report commit(const graph_edit<W>& edit, edit_path path = edit_path::automatic) { return run_edit(edit, true, path); }
 
   /// Renumbers nodes in topological order (children after parents).
   void renumber_topologically() {
@@ -251,13 +397,23 @@ class page_graph {
     for (std::size_t u = 0; u < n; ++u) nodes_[u].ord = node_at_[u] = static_cast<std::uint32_t>(u);
     for (auto& x : free_nodes_) x = new_of[x];
     index_.remap(new_of);
+    edge_set_.clear();
+    for (std::uint32_t u = 0; u < n; ++u)
+      for (const out_edge& o : nodes_[u].out) edge_set_.insert(u, o.child);
   }
 
   /// The node number of a page (stable until renumber_topologically or remove_page).
   [[nodiscard]] std::optional<std::uint32_t> node(page_id p) const noexcept {
     return index_.find(p);
   }
-  [[nodiscard]] std::uint32_t position(std::uint32_t u) const noexcept { return nodes_[u].ord; }
+  /// Node slots (live and dead): node numbers are below this.
+  [[nodiscard]] std::size_t node_slots() const noexcept { return nodes_.size(); }
+  /// The position of node `u` in the topological order. u >= node_slots() results in undefined
+  /// behavior (checked by TICKFLOW_ASSERT).
+  [[nodiscard]] std::uint32_t position(std::uint32_t u) const noexcept {
+    TICKFLOW_ASSERT(u < nodes_.size(), "position: node number out of range");
+    return nodes_[u].ord;
+  }
 
   /// Internal consistency (see the file contract); the error's detail is the offending node.
   [[nodiscard]] result<void> check_invariants() const {
@@ -278,16 +434,18 @@ class page_graph {
         if (std::count(nodes_[o.child].in.begin(), nodes_[o.child].in.end(), u) != 1) return unexpected(errc::corrupt_data, u, "in-edges do not mirror out-edges");
         if (std::count_if(nodes_[u].out.begin(), nodes_[u].out.end(), [&](const out_edge& x) { return x.child == o.child; }) != 1)
           return unexpected(errc::corrupt_data, u, "duplicate edge");
+        if (!edge_set_.contains(u, o.child)) return unexpected(errc::corrupt_data, u, "edge missing from the edge set");
       }
     }
     std::size_t in_edges = 0;
     for (const auto& v : nodes_) in_edges += v.in.size();
-    if (edges != edges_ || in_edges != edges_) return unexpected(errc::corrupt_data, edges, "edge count out of step");
+    if (edges != edges_ || in_edges != edges_ || edge_set_.size() != edges_) return unexpected(errc::corrupt_data, edges, "edge count out of step");
     if (live != live_ || index_.size() != live_) return unexpected(errc::corrupt_data, live, "page count out of step");
     return {};
   }
 
-  /// Same pages and same edges with the same attributes (adjacency order aside).
+  /// Same pages and same edges with the same kinds and weights, weights compared by bits (see
+  /// the file contract); adjacency order and node numbering aside.
   friend bool operator==(const page_graph& a, const page_graph& b) {
     if (a.live_ != b.live_ || a.edges_ != b.edges_) return false;
     for (std::uint32_t u = 0; u < a.page_of_.size(); ++u)
@@ -297,7 +455,9 @@ class page_graph {
     const auto less = [&](const graph_edge<W>& x, const graph_edge<W>& y) { return key(x) < key(y); };
     std::sort(ea.begin(), ea.end(), less);
     std::sort(eb.begin(), eb.end(), less);
-    return ea == eb;
+    return std::equal(ea.begin(), ea.end(), eb.begin(), eb.end(), [&](const graph_edge<W>& x, const graph_edge<W>& y) {
+      return key(x) == key(y) && x.kind == y.kind && detail::same_weight(x.weight, y.weight);
+    });
   }
 
  private:
@@ -319,10 +479,23 @@ class page_graph {
       if (o[k].child == v) return k;
     return npos;
   }
+  // Strong guarantee: every allocation comes before the first change.
   void link(std::uint32_t u, std::uint32_t v, edge_kind kind, const W& w) {
-    nodes_[u].out.push_back(out_edge{v, kind, w});
+    auto& out = nodes_[u].out;
+    auto& in = nodes_[v].in;
+    if (out.size() == out.capacity()) out.reserve(2 * out.size() + 2);
+    if (in.size() == in.capacity()) in.reserve(2 * in.size() + 2);
+    edge_set_.insert(u, v);
+    out.push_back(out_edge{v, kind, w});
     nodes_[v].in.push_back(u);
     ++edges_;
+  }
+  // Removes the newest edge of u (and the newest parent of v): the undo of link(u, v).
+  void unlink_last(std::uint32_t u, std::uint32_t v) noexcept {
+    edge_set_.erase(u, v);
+    nodes_[u].out.pop_back();
+    nodes_[v].in.pop_back();
+    --edges_;
   }
   // Removes u -> v; returns where it was in each list (for an exact undo).
   std::pair<std::size_t, std::size_t> unlink(std::uint32_t u, std::uint32_t v) {
@@ -330,8 +503,47 @@ class page_graph {
     const std::size_t j = static_cast<std::size_t>(std::find(nodes_[v].in.begin(), nodes_[v].in.end(), u) - nodes_[v].in.begin());
     nodes_[u].out.erase(nodes_[u].out.begin() + static_cast<std::ptrdiff_t>(k));
     nodes_[v].in.erase(nodes_[v].in.begin() + static_cast<std::ptrdiff_t>(j));
+    edge_set_.erase(u, v);
     --edges_;
     return {k, j};
+  }
+
+  // The canonical witness for a rejected u -> v (see the file contract) against the current
+  // adjacency: [u, v, ..., x] with x -> u. Breadth-first backwards from u until v is met, then
+  // forwards from v, each step to the child one closer to u with the smallest page id.
+  std::vector<page_id> canonical_witness(std::uint32_t u, std::uint32_t v) {
+    if (u == v) return {page_of_[u]};
+    scratch_.fit(nodes_.size());
+    auto& dist = scratch_.aux();
+    auto& queue = scratch_.list;
+    queue.clear();
+    queue.push_back(u);
+    scratch_.set_gray(u);
+    dist[u] = 0;
+    for (std::size_t head = 0; head < queue.size() && !scratch_.seen(v); ++head) {
+      const std::uint32_t x = queue[head];
+      for (std::uint32_t y : nodes_[x].in) {
+        if (scratch_.seen(y)) continue;
+        scratch_.set_gray(y);
+        dist[y] = dist[x] + 1;
+        queue.push_back(y);
+        if (y == v) break;
+      }
+    }
+    std::vector<page_id> w{page_of_[u]};
+    if (!scratch_.seen(v)) return w;  // not reached: no cycle (the caller's precondition failed)
+    for (std::uint32_t x = v;;) {
+      w.push_back(page_of_[x]);
+      if (x == u) break;
+      std::uint32_t best = x;
+      for (const out_edge& o : nodes_[x].out) {
+        const std::uint32_t y = o.child;
+        if (scratch_.seen(y) && dist[y] + 1 == dist[x] && (best == x || page_of_[y] < page_of_[best])) best = y;
+      }
+      x = best;
+    }
+    w.pop_back();  // u is w[0]
+    return w;
   }
 
   std::vector<page_id> to_pages(const std::vector<std::uint32_t>& nodes) const {
@@ -341,18 +553,14 @@ class page_graph {
     return out;
   }
 
-  // Pearce–Kelly: makes room in the order for u -> v, or finds the cycle it would close. If
-  // `undo` is given, the positions changed are logged there first.
-  bool reorder_for(std::uint32_t u, std::uint32_t v, std::vector<page_id>* witness,
-                   std::vector<std::pair<std::uint32_t, std::uint32_t>>* undo = nullptr) {
-    if (u == v) {
-      if (witness) *witness = {page_of_[u]};
-      return false;
-    }
+  // Pearce–Kelly: makes room in the order for u -> v, or finds that it would close a cycle
+  // (false; the order is then unchanged). If `undo` is given, the positions changed are logged
+  // there first.
+  bool reorder_for(std::uint32_t u, std::uint32_t v, std::vector<std::pair<std::uint32_t, std::uint32_t>>* undo = nullptr) {
+    if (u == v) return false;
     const std::uint32_t lb = nodes_[v].ord, ub = nodes_[u].ord;
     if (ub < lb) return true;  // already in order
     scratch_.fit(nodes_.size());
-    auto& pred = scratch_.aux();
     // Forward from v through nodes placed no later than u.
     fwd_.clear();
     stack_.clear();
@@ -364,19 +572,9 @@ class page_graph {
       fwd_.push_back(x);
       for (const out_edge& o : nodes_[x].out) {
         const std::uint32_t y = o.child;
-        if (y == u) {
-          if (witness) {
-            std::vector<std::uint32_t> path{x};
-            for (std::uint32_t z = x; z != v; z = pred[z]) path.push_back(pred[z]);
-            witness->clear();
-            witness->push_back(page_of_[u]);
-            for (auto it = path.rbegin(); it != path.rend(); ++it) witness->push_back(page_of_[*it]);
-          }
-          return false;
-        }
+        if (y == u) return false;
         if (nodes_[y].ord < ub && !scratch_.seen(y)) {
           scratch_.set_gray(y);
-          pred[y] = x;
           stack_.push_back(y);
         }
       }
@@ -415,105 +613,138 @@ class page_graph {
     node_at_[pos] = x;
   }
 
-  edit_report run_edit(const graph_edit<W>& edit, bool keep) {
-    edit_report rep;
-    // Resolve and check every operation first: nothing changes if one is unknown.
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> removes, adds;
-    for (std::size_t i = 0; i < edit.removals().size(); ++i) {
-      const auto& [p, c] = edit.removals()[i];
-      const auto u = node(p), v = node(c);
-      if (!u || !v || find_out(*u, *v) == npos) {
-        rep.err = error{errc::not_found, i, "edit removes an edge that does not exist"};
-        return rep;
-      }
-      removes.emplace_back(*u, *v);
-    }
-    for (std::size_t i = 0; i < edit.additions().size(); ++i) {
-      const auto& e = edit.additions()[i];
-      const auto u = node(e.parent), v = node(e.child);
-      if (!u || !v) {
-        rep.err = error{errc::not_found, i, "edit adds an edge to a page not in the graph"};
-        return rep;
-      }
-      adds.emplace_back(*u, *v);
-    }
-    {  // duplicates: an added edge may exist only if the edit removes it, and be added once
-      std::vector<std::uint64_t> keys;
-      for (const auto& [u, v] : adds) keys.push_back((std::uint64_t{u} << 32) | v);
-      std::vector<std::uint64_t> removed;
-      for (const auto& [u, v] : removes) removed.push_back((std::uint64_t{u} << 32) | v);
-      std::sort(removed.begin(), removed.end());
-      if (std::adjacent_find(removed.begin(), removed.end()) != removed.end()) {
-        rep.err = error{errc::not_found, 0, "edit removes an edge twice"};
-        return rep;
-      }
-      std::vector<std::uint64_t> sorted = keys;
-      std::sort(sorted.begin(), sorted.end());
-      for (std::size_t i = 0; i < adds.size(); ++i) {
-        const auto [u, v] = adds[i];
-        const bool twice = std::equal_range(sorted.begin(), sorted.end(), keys[i]).second -
-                               std::equal_range(sorted.begin(), sorted.end(), keys[i]).first > 1;
-        const bool exists = find_out(u, v) != npos && !std::binary_search(removed.begin(), removed.end(), keys[i]);
-        if (twice || exists) {
-          rep.err = error{errc::duplicate_id, i, "edit adds an edge that exists"};
-          return rep;
-        }
-      }
-    }
-    if (adds.size() > std::max<std::size_t>(64, edges_ / 8)) return run_edit_rebuild(edit, removes, adds, keep);
+  using node_pairs = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
 
-    // Incremental path with an undo log.
+  // What an edit changed so far, for an exact undo: removed edges (with their list positions and
+  // attributes), the number of insertions linked, and the order positions overwritten.
+  struct edit_undo {
     struct removed_edge {
       std::uint32_t u, v;
       std::size_t out_pos, in_pos;
       out_edge attrs;
     };
-    std::vector<removed_edge> undone;
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> order_undo;
+    std::vector<removed_edge> removed;
+    std::size_t linked = 0;
+    node_pairs order;
+  };
+  void unlink_all(const node_pairs& removes, edit_undo& undo) {
+    undo.removed.reserve(removes.size());
     for (const auto& [u, v] : removes) {
       const out_edge attrs = nodes_[u].out[find_out(u, v)];
       const auto [k, j] = unlink(u, v);
-      undone.push_back({u, v, k, j, attrs});
+      undo.removed.push_back({u, v, k, j, attrs});
     }
-    std::size_t added = 0;
-    for (; added < adds.size(); ++added) {
-      const auto [u, v] = adds[added];
-      if (!reorder_for(u, v, &rep.witness, &order_undo)) {
-        rep.err = error{errc::cycle, added, "edit would close a cycle"};
-        break;
-      }
-      const auto& e = edit.additions()[added];
-      link(u, v, e.kind, e.weight);
-    }
-    if (rep.ok() && keep) return rep;
-    // Roll back: insertions (newest first), positions, then removals (newest first).
-    for (std::size_t i = added; i-- > 0;) {
-      const auto [u, v] = adds[i];
-      nodes_[u].out.pop_back();
-      nodes_[v].in.pop_back();
-      --edges_;
-    }
-    for (auto it = order_undo.rbegin(); it != order_undo.rend(); ++it) place(it->second, it->first);
-    for (auto it = undone.rbegin(); it != undone.rend(); ++it) {
+  }
+  // Undoes, newest first: insertions, order positions, removals.
+  void roll_back(const node_pairs& adds, edit_undo& undo) {
+    for (std::size_t i = undo.linked; i-- > 0;) unlink_last(adds[i].first, adds[i].second);
+    for (auto it = undo.order.rbegin(); it != undo.order.rend(); ++it) place(it->second, it->first);
+    for (auto it = undo.removed.rbegin(); it != undo.removed.rend(); ++it) {
       nodes_[it->u].out.insert(nodes_[it->u].out.begin() + static_cast<std::ptrdiff_t>(it->out_pos), it->attrs);
       nodes_[it->v].in.insert(nodes_[it->v].in.begin() + static_cast<std::ptrdiff_t>(it->in_pos), it->u);
+      edge_set_.insert(it->u, it->v);
       ++edges_;
     }
+    undo = edit_undo{};
+  }
+  // The report for insertion `failing`, the first that closes a cycle: its canonical witness
+  // against the graph with the removals and insertions 0..failing-1 (built raw, no order
+  // maintenance, then undone).
+  void report_cycle(const graph_edit<W>& edit, const node_pairs& removes, const node_pairs& adds, std::size_t failing,
+                    edit_report& rep) {
+    edit_undo undo;
+    unlink_all(removes, undo);
+    for (; undo.linked < failing; ++undo.linked) {
+      const auto& e = edit.additions()[undo.linked];
+      link(adds[undo.linked].first, adds[undo.linked].second, e.kind, e.weight);
+    }
+    rep.witness = canonical_witness(adds[failing].first, adds[failing].second);
+    roll_back(adds, undo);
+    rep.err = error{errc::cycle, failing, "edit would close a cycle"};
+    rep.part = edit_part::insertions;
+  }
+
+  edit_report run_edit(const graph_edit<W>& edit, bool keep, edit_path path) {
+    edit_report rep;
+    const auto fail = [&](errc code, std::size_t index, edit_part part, const char* message) {
+      rep.err = error{code, index, message};
+      rep.part = part;
+      return rep;
+    };
+    // Resolve and check every operation first: nothing changes if one is unknown.
+    node_pairs removes, adds;
+    std::vector<std::uint64_t> removed;  // keys of removed edges, sorted
+    for (std::size_t i = 0; i < edit.removals().size(); ++i) {
+      const auto& [p, c] = edit.removals()[i];
+      const auto u = node(p), v = node(c);
+      if (!u || !v || !edge_set_.contains(*u, *v))
+        return fail(errc::not_found, i, edit_part::removals, "edit removes an edge that does not exist");
+      removes.emplace_back(*u, *v);
+      removed.push_back((std::uint64_t{*u} << 32) | *v);
+    }
+    {
+      std::vector<std::uint64_t> sorted = removed;
+      std::sort(sorted.begin(), sorted.end());
+      if (const auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) {
+        // Name the second removal of that edge, in edit order.
+        const std::size_t second = static_cast<std::size_t>(
+            std::find(std::find(removed.begin(), removed.end(), *it) + 1, removed.end(), *it) - removed.begin());
+        return fail(errc::not_found, second, edit_part::removals, "edit removes an edge twice");
+      }
+      removed = std::move(sorted);
+    }
+    detail::edge_set added;
+    added.reserve(edit.additions().size());
+    for (std::size_t i = 0; i < edit.additions().size(); ++i) {
+      const auto& e = edit.additions()[i];
+      const auto u = node(e.parent), v = node(e.child);
+      if (!u || !v) return fail(errc::not_found, i, edit_part::insertions, "edit adds an edge to a page not in the graph");
+      // An added edge may exist only if the edit removes it, and may be added once.
+      const bool exists = edge_set_.contains(*u, *v) && !std::binary_search(removed.begin(), removed.end(), (std::uint64_t{*u} << 32) | *v);
+      if (exists || added.contains(*u, *v)) return fail(errc::duplicate_id, i, edit_part::insertions, "edit adds an edge that exists");
+      added.insert(*u, *v);
+      adds.emplace_back(*u, *v);
+    }
+    const bool rebuild = path == edit_path::rebuild ||
+                         (path == edit_path::automatic && adds.size() > std::max<std::size_t>(64, edges_ / 8));
+    if (rebuild) return run_edit_rebuild(edit, removes, adds, keep);
+
+    // Incremental path with an undo log. Rolling back only shrinks what grew, so it cannot
+    // throw: an exception (std::bad_alloc) midway leaves the graph as it was.
+    edit_undo undo;
+    try {
+      unlink_all(removes, undo);
+      for (; undo.linked < adds.size(); ++undo.linked) {
+        const auto [u, v] = adds[undo.linked];
+        if (!reorder_for(u, v, &undo.order)) {
+          rep.witness = canonical_witness(u, v);
+          rep.err = error{errc::cycle, undo.linked, "edit would close a cycle"};
+          rep.part = edit_part::insertions;
+          break;
+        }
+        const auto& e = edit.additions()[undo.linked];
+        link(u, v, e.kind, e.weight);
+      }
+    } catch (...) {
+      roll_back(adds, undo);
+      throw;
+    }
+    if (!(rep.ok() && keep)) roll_back(adds, undo);
     return rep;
   }
 
-  // Batch path: build the edited graph as CSR, check it whole, and swap it in if acyclic.
-  edit_report run_edit_rebuild(const graph_edit<W>& edit, const std::vector<std::pair<std::uint32_t, std::uint32_t>>& removes,
-                               const std::vector<std::pair<std::uint32_t, std::uint32_t>>& adds, bool keep) {
+  // Rebuild path: build the edited graph as CSR, check it whole, and swap it in if acyclic.
+  edit_report run_edit_rebuild(const graph_edit<W>& edit, const node_pairs& removes, const node_pairs& adds, bool keep) {
     edit_report rep;
     std::vector<std::uint64_t> removed;
     for (const auto& [u, v] : removes) removed.push_back((std::uint64_t{u} << 32) | v);
     std::sort(removed.begin(), removed.end());
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> all;
+    node_pairs all;
     all.reserve(edges_ + adds.size());
     for (std::uint32_t u = 0; u < nodes_.size(); ++u)
       for (const out_edge& o : nodes_[u].out)
         if (!std::binary_search(removed.begin(), removed.end(), (std::uint64_t{u} << 32) | o.child)) all.emplace_back(u, o.child);
+    const std::size_t base = all.size();
     all.insert(all.end(), adds.begin(), adds.end());
     auto g = csr_graph::from_edges(nodes_.size(), all);
     if (!g) {
@@ -524,22 +755,21 @@ class page_graph {
     opt.want_order = true;
     auto r = check_acyclic(*g, opt, scratch_);
     if (!r.acyclic) {
-      // Name the first insertion on the witness cycle (every cycle uses at least one).
-      rep.witness = to_pages(r.witness);
-      std::size_t failing = 0;
-      for (std::size_t i = 0; i < r.witness.size(); ++i) {
-        const std::uint32_t a = r.witness[i], b = r.witness[(i + 1) % r.witness.size()];
-        const auto it = std::find(adds.begin(), adds.end(), std::pair{a, b});
-        if (it != adds.end()) {
-          failing = static_cast<std::size_t>(it - adds.begin());
-          break;
-        }
+      // The first failing insertion: the smallest i whose prefix 0..i is cyclic. The base graph
+      // (committed minus removals) is acyclic and the whole edit is not: bisect.
+      std::size_t lo = 0, hi = adds.size() - 1;  // prefix hi is cyclic
+      while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        const auto prefix = csr_graph::from_edges(nodes_.size(), std::span(all).first(base + mid + 1));
+        if (check_acyclic(*prefix, acyclic_options{}, scratch_).acyclic) lo = mid + 1;
+        else hi = mid;
       }
-      rep.err = error{errc::cycle, failing, "edit would close a cycle"};
+      report_cycle(edit, removes, adds, lo, rep);
       return rep;
     }
     if (!keep) return rep;
-    for (const auto& [u, v] : removes) unlink(u, v);
+    edit_undo undo;
+    unlink_all(removes, undo);
     for (std::size_t i = 0; i < adds.size(); ++i) link(adds[i].first, adds[i].second, edit.additions()[i].kind, edit.additions()[i].weight);
     // Kahn's order covers every node slot (dead ones are isolated nodes).
     for (std::size_t pos = 0; pos < r.order.size(); ++pos) place(r.order[pos], static_cast<std::uint32_t>(pos));
@@ -610,6 +840,7 @@ class page_graph {
   std::vector<std::uint32_t> node_at_;  // position -> node
   std::vector<std::uint32_t> free_nodes_;
   std::size_t live_ = 0, edges_ = 0;
+  detail::edge_set edge_set_;  // every committed edge (u, v): O(1) duplicate checks
   // Scratch of the incremental search.
   graph_scratch scratch_;
   std::vector<std::uint32_t> fwd_, bwd_, stack_, slots_;
