@@ -193,12 +193,19 @@ struct yield_wait {
   }
 };
 
+namespace detail {
+constexpr std::chrono::microseconds default_max_sleep() noexcept { return std::chrono::microseconds(1000); }
+}  // namespace detail
+
 /// Spins, then yields, then sleeps on the parking spot until notified (the default). A sleep
 /// lasts at most `max_sleep` before the condition is checked again.
 struct park_wait {
   std::uint32_t spins = 256;
   std::uint32_t yields = 16;
-  std::chrono::microseconds max_sleep = std::chrono::milliseconds(1);
+  // Initialized through a noexcept function: duration's converting constructors are not
+  // noexcept, and a default-constructed policy (a default argument of the rings' blocking calls)
+  // must not make those calls potentially throwing.
+  std::chrono::microseconds max_sleep = detail::default_max_sleep();
   template <class Ready>
   void wait(Ready&& ready, parking_spot& spot) const noexcept(noexcept(ready())) {
     for (std::uint32_t i = 0; i < spins; ++i) {

@@ -69,9 +69,10 @@
 //   * Ordering with handles: each handle is its own producer (or consumer) endpoint. A handle
 //     claims positions ahead of its pushes, so a thread that pushes through a handle and through
 //     ring calls (or through two handles) interleaves two endpoints: h.try_push(a);
-//     q.try_push(b); h.try_push(c) may pop a, c, b. Order across them holds only across a flush():
-//     every item pushed before h.flush() (in the same thread) takes a lower position than every
-//     item that thread pushes after it, by any endpoint. Symmetrically, a consumer handle holds a
+//     q.try_push(b); h.try_push(c) may pop a, c, b. Order across them holds only across flushes:
+//     once a thread has flushed every producer handle it holds, every item it pushed before takes
+//     a lower position than every item it pushes after, by any endpoint (each later push claims a
+//     new position past every earlier claim). Symmetrically, a consumer handle holds a
 //     run of positions, and a thread that also pops with ring calls may see items from beyond the
 //     run first; release() the handle between the two to take positions in order. Within one
 //     endpoint, the per-producer order above holds, except for adopted runs, as said.
