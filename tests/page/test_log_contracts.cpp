@@ -62,7 +62,6 @@ std::vector<std::byte> log_image(const std::vector<delta>& ds) {
 }
 
 void put32(std::vector<std::byte>& b, std::size_t at, std::uint32_t v) { detail::store_le(b.data() + at, v, 4); }
-void put64(std::vector<std::byte>& b, std::size_t at, std::uint64_t v) { detail::store_le(b.data() + at, v, 8); }
 // Recomputes a checkpoint image's trailing CRC, so that a crafted field reaches the parser.
 void reseal_checkpoint(std::vector<std::byte>& img) {
   const std::size_t body = img.size() - 4;
@@ -167,7 +166,7 @@ struct file_size_limit {
 };
 }  // namespace
 
-TEST_CASE("tlog: a failed write is undone; nothing acknowledged is lost, later records recover in order", "[tlog][contract]") {
+TEST_CASE("tlog: a failed write is undone, nothing acknowledged is lost, later records recover in order", "[tlog][contract]") {
   for (const auto policy : {fsync_policy::per_record, fsync_policy::per_epoch, fsync_policy::never}) {
     const std::string path = temp_path("efbig");
     ::unlink(path.c_str());

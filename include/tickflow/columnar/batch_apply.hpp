@@ -171,7 +171,7 @@ class batch_applier {
     live_.clear();
     extra_masks_.clear();
     for (std::size_t b = 0; b < buckets_; ++b) {
-      if (blocks_of_[b].empty()) continue;
+      if (head_block_[b] == none) continue;
       const std::size_t lo = b << shift_;
       const std::size_t hi = std::min(table, lo + (std::size_t{1} << shift_));
       prepare_bucket(store, lo, hi);
@@ -237,16 +237,17 @@ class batch_applier {
     while (shift < 31 && (std::size_t{2} << shift) * per_index <= bucket_bytes) ++shift;
     shift_ = shift;
     buckets_ = (table + (std::size_t{1} << shift) - 1) >> shift;
-    if (blocks_of_.size() < buckets_) blocks_of_.resize(buckets_);
-    for (std::size_t b = 0; b < buckets_; ++b) blocks_of_[b].clear();
+    head_block_.assign(buckets_, none);
     fill_.assign(buckets_, nullptr);
     block_lo_.assign(buckets_, nullptr);
     next_block_ = 0;
   }
 
+  // Every allocation of pass 1 happens here, so that append() cannot allocate (it is noexcept).
   void reserve_blocks(std::size_t n) {
     const std::size_t need = n / per_block + buckets_ + 1;  // each bucket wastes under one block
     if (blocks_.size() < need * per_block) blocks_.resize(need * per_block);
+    if (prev_block_.size() < need) prev_block_.resize(need);
   }
 
   // Blocks fill downwards: a bucket's newest record is at the lowest address of its newest
@@ -255,7 +256,8 @@ class batch_applier {
     record* slot = fill_[b];
     if (slot == block_lo_[b]) {
       record* block = blocks_.data() + next_block_ * per_block;
-      blocks_of_[b].push_back(static_cast<std::uint32_t>(next_block_));
+      prev_block_[next_block_] = head_block_[b];
+      head_block_[b] = static_cast<std::uint32_t>(next_block_);
       block_lo_[b] = block;
       slot = block + per_block;
       ++next_block_;
@@ -313,13 +315,12 @@ class batch_applier {
     const page_store::entry* entries = store.entries_.data() + lo;
     local_page* local = local_.data();
     std::uint64_t* coverage = coverage_.data();
-    const auto& list = blocks_of_[b];
-    for (std::size_t k = list.size(); k-- > 0;) {
-      const record* block = blocks_.data() + std::size_t{list[k]} * per_block;
-      const record* first = k + 1 == list.size() ? fill_[b] : block;
+    for (std::uint32_t blk = head_block_[b]; blk != none; blk = prev_block_[blk]) {
+      const record* block = blocks_.data() + std::size_t{blk} * per_block;
+      const record* first = blk == head_block_[b] ? fill_[b] : block;
       const record* last = block + per_block;
-      if (k > 0) {  // the head of the block read next
-        const auto* next = reinterpret_cast<const char*>(blocks_.data() + std::size_t{list[k - 1]} * per_block);
+      if (prev_block_[blk] != none) {  // the head of the block read next
+        const auto* next = reinterpret_cast<const char*>(blocks_.data() + std::size_t{prev_block_[blk]} * per_block);
         for (std::size_t line = 0; line < 8; ++line) __builtin_prefetch(next + 64 * line, 0, 3);
       }
       for (const record* p = first; p != last; ++p) {
@@ -487,7 +488,9 @@ class batch_applier {
 
   unsigned shift_ = 0;
   std::size_t buckets_ = 0;
-  std::vector<std::vector<std::uint32_t>> blocks_of_;  // per bucket: its blocks, in fill order
+  // Per bucket, its blocks as a list from the newest: head_block_[b], then prev_block_[that], ...
+  std::vector<std::uint32_t> head_block_;
+  std::vector<std::uint32_t> prev_block_;  // per block: the same bucket's previous block, or none
   std::vector<record*> fill_, block_lo_;  // per bucket: its newest record, its newest block
   std::vector<record, huge_page_allocator<record>> blocks_;
   std::size_t next_block_ = 0;

@@ -91,9 +91,10 @@ struct reach_report {
 class graph_scratch {
  public:
   void fit(std::size_t n) {
-    if (mark_.size() < n) {
-      mark_.resize(n, 0);
-      aux_.resize(n, 0);
+    // Both sizes are tested: if one resize threw (std::bad_alloc) the next call must redo it.
+    if (mark_.size() < n || aux_.size() < n) {
+      aux_.resize(std::max(n, aux_.size()), 0);
+      mark_.resize(std::max(n, mark_.size()), 0);
     }
     stamp_ += 2;
     if (stamp_ < 2) {  // wrapped: clear once

@@ -46,6 +46,9 @@
 //     higher numbers than their parents and node_csr() is laid out in propagation order.
 //   * Errors: errc::duplicate_id (page or edge exists), errc::not_found (unknown page or edge),
 //     errc::cycle (detail: the index of the failing insertion in an edit, 0 for add_edge).
+//   * Exceptions: add_page, add_edge, remove_edge, check and commit have the strong guarantee:
+//     if an allocation throws std::bad_alloc, the graph is as it was (an edit in progress is
+//     rolled back, which allocates nothing).
 //
 // Thread-safety: a value; const member functions may run concurrently, others are exclusive.
 // validate_from and check keep scratch space and so are not const.
@@ -653,12 +656,17 @@ class page_graph {
   void report_cycle(const graph_edit<W>& edit, const node_pairs& removes, const node_pairs& adds, std::size_t failing,
                     edit_report& rep) {
     edit_undo undo;
-    unlink_all(removes, undo);
-    for (; undo.linked < failing; ++undo.linked) {
-      const auto& e = edit.additions()[undo.linked];
-      link(adds[undo.linked].first, adds[undo.linked].second, e.kind, e.weight);
+    try {
+      unlink_all(removes, undo);
+      for (; undo.linked < failing; ++undo.linked) {
+        const auto& e = edit.additions()[undo.linked];
+        link(adds[undo.linked].first, adds[undo.linked].second, e.kind, e.weight);
+      }
+      rep.witness = canonical_witness(adds[failing].first, adds[failing].second);
+    } catch (...) {
+      roll_back(adds, undo);
+      throw;
     }
-    rep.witness = canonical_witness(adds[failing].first, adds[failing].second);
     roll_back(adds, undo);
     rep.err = error{errc::cycle, failing, "edit would close a cycle"};
     rep.part = edit_part::insertions;
@@ -769,8 +777,16 @@ class page_graph {
     }
     if (!keep) return rep;
     edit_undo undo;
-    unlink_all(removes, undo);
-    for (std::size_t i = 0; i < adds.size(); ++i) link(adds[i].first, adds[i].second, edit.additions()[i].kind, edit.additions()[i].weight);
+    try {
+      unlink_all(removes, undo);
+      for (; undo.linked < adds.size(); ++undo.linked) {
+        const auto& e = edit.additions()[undo.linked];
+        link(adds[undo.linked].first, adds[undo.linked].second, e.kind, e.weight);
+      }
+    } catch (...) {
+      roll_back(adds, undo);
+      throw;
+    }
     // Kahn's order covers every node slot (dead ones are isolated nodes).
     for (std::size_t pos = 0; pos < r.order.size(); ++pos) place(r.order[pos], static_cast<std::uint32_t>(pos));
     return rep;

@@ -130,9 +130,12 @@ inline constexpr std::size_t checkpoint_tail_bytes = 8 + 4;
 }
 
 /// Writes a checkpoint of `store` at epoch `at` to `path`, atomically (see the file contract).
+/// Strong guarantee: every allocation (the image, the two paths) happens before the file is
+/// touched, so an exception leaves the old checkpoint in place.
 inline result<void> save_checkpoint(const page_store& store, epoch at, const std::string& path) {
   const auto image = encode_checkpoint(store, at);
   const std::string tmp = path + ".tmp";
+  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "open failed");
   auto ok = detail::write_all(fd, image.data(), image.size());
@@ -140,7 +143,6 @@ inline result<void> save_checkpoint(const page_store& store, epoch at, const std
   ::close(fd);
   if (!ok) return ok;
   if (::rename(tmp.c_str(), path.c_str()) != 0) return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "rename failed");
-  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     (void)::fsync(dfd);
