@@ -200,7 +200,7 @@ class page_store {
   }
 
   /// Raw access for batch kernels: the page's bytes, size and epoch, or data == nullptr for an
-  /// unknown id. Pointers stay valid until the next create, release or insert_with_id.
+  /// unknown id. Pointers stay valid until the next create, release, rebuild or restore.
   struct page_handle {
     std::byte* data = nullptr;
     std::uint32_t bytes = 0;
