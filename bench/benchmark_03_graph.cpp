@@ -172,6 +172,24 @@ void bm_insert_tickflow(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * edges.size()));
 }
 
+// Insertion at high out-degree: one parent gains 40k children, each edge following the order
+// (the O(1) case of Pearce–Kelly); the duplicate check must not scan the parent's children.
+void bm_insert_star(benchmark::State& state) {
+  constexpr std::uint32_t leaves = 40'000;
+  for (auto _ : state) {
+    page_graph<> g;
+    for (std::uint32_t i = 0; i <= leaves; ++i) (void)g.add_page(pid(i));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::uint32_t i = 1; i <= leaves; ++i)
+      if (!g.add_edge({pid(0), pid(i)})) {
+        state.SkipWithError("insertion rejected");
+        return;
+      }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * leaves));
+}
+
 #if defined(TF_HAVE_ABSL_GRAPHCYCLES)
 void bm_insert_abseil(benchmark::State& state) {
   const auto& edges = inc_edges();
@@ -250,6 +268,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("insert/abseil_graphcycles", bm_insert_abseil)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 #endif
   benchmark::RegisterBenchmark("validate_from/1M_pages_10k_reachable", bm_validate_from)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("insert/tickflow_star_40k", bm_insert_star)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 
   tb::median_collector c;
   tb::run_and_collect(argc, argv, c);
@@ -276,6 +295,8 @@ int main(int argc, char** argv) {
                 1e6 / *absl_ins, *absl_ins / *ins);
   else
     std::printf("# insert: abseil GraphCycles not compiled in (libabsl-dev)\n");
+  if (const auto star = rate("insert/tickflow_star_40k"))
+    std::printf("# insert at out-degree up to 40k (one parent, 40k children): %.3f us/edge\n", 1e6 / *star);
   tb::print_budget("graph.incremental_insert_us", ins ? std::optional<double>(1e6 / *ins) : std::nullopt, "us",
                    tb::goal_op::at_most, 1.0);
   const auto pp = c.get("validate_from/1M_pages_10k_reachable");
