@@ -21,6 +21,7 @@
 #include "tickflow/core/pod_buffer.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/core/wait.hpp"
+#include "tickflow/engine/executor.hpp"
 #include "tickflow/graph/csr.hpp"
 #include "tickflow/graph/page_graph.hpp"
 #include "tickflow/page/checkpoint.hpp"
