@@ -82,7 +82,7 @@ void plain_writes_are_ordered(E& ex) {
 
 }  // namespace
 
-TEST_CASE("inline_executor: every index once, in order; lowest exception", "[engine][executor]") {
+TEST_CASE("inline_executor: every index once, in order, lowest exception", "[engine][executor]") {
   inline_executor ex;
   exactly_once(ex);
   lowest_exception(ex);
@@ -115,7 +115,7 @@ TEST_CASE("thread_pool: every call runs and the lowest throwing index is rethrow
   }
 }
 
-TEST_CASE("thread_pool: a fork-join inside a task runs inline; fork-joins from two threads are serialized", "[engine][executor][threads]") {
+TEST_CASE("thread_pool: a fork-join inside a task runs inline and fork-joins from two threads are serialized", "[engine][executor][threads]") {
   thread_pool pool(3);
   std::atomic<std::size_t> inner{0};
   pool.parallel_for(6, [&](std::size_t, std::size_t w) {

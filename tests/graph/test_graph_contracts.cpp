@@ -286,7 +286,7 @@ struct counted_children {  // a range whose copies are counted
 };
 }  // namespace
 
-TEST_CASE("check_reachable: a bad start is a typed error; children returned by reference are not copied", "[graph][contract]") {
+TEST_CASE("check_reachable: a bad start is a typed error and children returned by reference are not copied", "[graph][contract]") {
   const auto g = *csr_graph::from_edges(3, edge_list{{0, 1}, {1, 2}});
   graph_scratch s;
   const auto bad = check_reachable(g, 3, s);

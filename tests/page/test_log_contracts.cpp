@@ -38,7 +38,7 @@ std::vector<std::byte> read_all(const std::string& path) { return *detail::read_
 void write_all(const std::string& path, const std::vector<std::byte>& bytes) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   REQUIRE(f != nullptr);
-  REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+  if (!bytes.empty()) REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
   std::fclose(f);
 }
 

@@ -21,18 +21,26 @@
 //          once. Dense rows use a masked 64-byte copy: AVX-512BW masked byte stores when the CPU
 //          has them, an AVX2 load-blend-store with AVX2, a bit loop otherwise (chosen at run time;
 //          each is tested against the bit loop). Sparse rows scatter their bytes.
+//   * Parallel form: apply(store, batch, fork, workers) runs pass 1 over `workers` contiguous
+//     chunks of rows (each chunk appends to its own bucket lists) and passes 2 and 3 bucket by
+//     bucket, through `fork` (an executor's parallel_for; engine/parallel_apply.hpp wraps it). A
+//     bucket's rows are read chunk by chunk from the last, so "newest first" is batch order
+//     reversed whatever the chunking: pages, epochs and the error are the same for every worker
+//     count (tests compare 1..8 workers with page_store::apply_all). Per-worker scratch holds
+//     what pass 2 leaves for pass 3. Nothing is written before every check has passed.
 //   * Stores whose pages total at most `in_order_bytes` (4 MiB) fit in cache: there the rows are
-//     validated, then written, in batch order, with the same results and errors.
+//     validated, then written, in batch order, with the same results and errors (one thread).
 //   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
 //   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
 //     records) grow as needed and are kept: after a batch or two of similar size and spread over
 //     the pages, apply() does not allocate.
 //
-// Thread-safety: an applier is used by one thread at a time; the store must not be used
-// concurrently with apply().
+// Thread-safety: an applier is used by one thread at a time (its fork's tasks are its own); the
+// store must not be used concurrently with apply().
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -125,77 +133,64 @@ class batch_applier {
   std::size_t in_order_bytes = 4 * 1024 * 1024;
 
   result<std::size_t> apply(page_store& store, const delta_batch& batch) {
+    return apply(store, batch, [](std::size_t count, auto&& fn) {
+      for (std::size_t i = 0; i < count; ++i) fn(i, std::size_t{0});
+    }, 1);
+  }
+
+  /// The same, with the work spread over `workers` workers by `fork(count, fn)`, which must call
+  /// fn(index, worker) once for every index in [0, count), worker in [0, workers), and return
+  /// when all calls have (an executor's parallel_for, engine/executor.hpp). Rows are split into
+  /// `workers` contiguous chunks for pass 1 and pages into buckets for passes 2 and 3; each
+  /// bucket's rows are read back in batch order whatever the chunking, so the pages, the epochs
+  /// and the error are the same for every worker count. Small stores (in_order_bytes) take the
+  /// sequential in-order path.
+  template <class Fork>
+  result<std::size_t> apply(page_store& store, const delta_batch& batch, Fork&& fork, std::size_t workers) {
     const std::size_t n = batch.size();
     if (n > max_rows) return unexpected(errc::invalid_argument, n, "batch has more than 2^32 - 1 rows");
+    workers = std::max<std::size_t>(1, workers);
     std::size_t lines = 0;
     for (const auto& c : store.classes_) lines += std::size_t{c.next_slot} * c.lines;
     if (lines * page_store::line <= in_order_bytes) return apply_in_order(store, batch);
-    plan_buckets(store);
+    const std::size_t chunks = std::min<std::size_t>(workers, std::max<std::size_t>(1, n / per_block));
+    plan_buckets(store, chunks);
     reserve_blocks(n);
+    if (scratch_.size() < workers) scratch_.resize(workers);
+    for (auto& w : scratch_) w.clear();
+    out_.assign(buckets_, bucket_out{});
+
+    // Pass 1, rows in `chunks` contiguous chunks: the id must be in the table (the batch has
+    // checked every row's shape as it was appended), and a record per row into its bucket's
+    // list of the chunk.
+    const std::size_t checked = std::min(n, batch.first_ill_formed());
+    chunk_bad_.assign(chunks, no_row);
+    fork(chunks, [&](std::size_t t, std::size_t) { partition_rows(store, batch, t, checked * t / chunks, checked * (t + 1) / chunks); });
     std::size_t first_bad = n;  // the first invalid row, if < n
     error bad{};
-
-    // Pass 1, batch order: the id must be in the table (the batch has checked every row's shape
-    // as it was appended), and a record per row into its bucket.
-    if (batch.first_ill_formed() < n) {
-      first_bad = batch.first_ill_formed();
+    if (checked < n) {
+      first_bad = checked;
       bad = batch.shape_error();
     }
-    const std::size_t table = store.entries_.size();
-    const std::uint64_t* page_col = batch.pages().data();
-    const std::uint32_t* epoch_col = batch.epochs().data();
-    const std::uint32_t* offset_col = batch.offsets().data();
-    const std::uint32_t* length_col = batch.lengths().data();
-    const std::uint8_t* kind_col = batch.kinds().data();
-    const std::uint64_t* masks = batch.mask_arena();
-    std::size_t mask_at = 0;  // row i's first mask word: shapes are valid, so it is the running sum
-    for (std::size_t i = 0; i < first_bad; ++i) {
-      const std::uint64_t index = page_col[i] >> 32;
-      // Generation 0 is never valid; it also marks dead pages in pass 2.
-      if (index >= table || static_cast<std::uint32_t>(page_col[i]) == 0) [[unlikely]] {
-        first_bad = i;
-        bad = error{errc::not_found, i, "delta to an unknown page"};
-        break;
+    for (std::size_t t = 0; t < chunks; ++t)
+      if (chunk_bad_[t] < first_bad) {
+        first_bad = chunk_bad_[t];
+        bad = error{errc::not_found, first_bad, "delta to an unknown page"};
       }
-      const std::uint32_t length = length_col[i];
-      record* out = append(static_cast<std::size_t>(index >> shift_));
-      const auto local = static_cast<std::uint32_t>(index & ((std::size_t{1} << shift_) - 1));
-      *out = record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]), offset_col[i],
-                    length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]};
-      mask_at += mask_words(length);
-    }
 
     // Pass 2, bucket by bucket: the checks against the page, then (newest row first) the bytes
     // each row still owns; nothing is written yet.
-    touched_.clear();
-    live_.clear();
-    extra_masks_.clear();
-    for (std::size_t b = 0; b < buckets_; ++b) {
-      if (head_block_[b] == none) continue;
-      const std::size_t lo = b << shift_;
-      const std::size_t hi = std::min(table, lo + (std::size_t{1} << shift_));
-      prepare_bucket(store, lo, hi);
-      scan_bucket(store, batch, b, lo, n, first_bad, bad);
-      for (std::size_t i = lo; i < hi; ++i)
-        if (local_[i - lo].later_row != none) touched_.push_back(touched_page{static_cast<std::uint32_t>(i), local_[i - lo].final_at});
-    }
+    const std::size_t known_bad = first_bad;
+    fork(buckets_, [&](std::size_t b, std::size_t w) { scan_bucket(store, batch, b, w, known_bad, n); });
+    for (const bucket_out& o : out_)
+      if (o.bad_row < first_bad) {
+        first_bad = o.bad_row;
+        bad = o.bad;
+      }
     if (first_bad < n) return unexpected(bad.code, bad.detail, bad.message);
 
-    // Pass 3, bucket by bucket: write the owned bytes. Every byte is written at most once.
-    const auto payload_at = batch.payload_offsets();
-    const std::byte* arena = batch.payload_arena();
-    const std::size_t live = live_.size();
-    for (std::size_t k = 0; k < live; ++k) {
-      if (k + 2 * prefetch_distance < live) __builtin_prefetch(&payload_at[live_[k + 2 * prefetch_distance].row], 0, 3);
-      if (k + prefetch_distance < live) {
-        const live_row& ahead = live_[k + prefetch_distance];
-        __builtin_prefetch(arena + payload_at[ahead.row], 0, 3);
-        __builtin_prefetch(ahead.dst, 1, 3);
-      }
-      const live_row& w = live_[k];
-      write_owned(w, arena + payload_at[w.row], batch);
-    }
-    for (const touched_page& t : touched_) store.entries_[t.index].at = epoch{t.at};
+    // Pass 3, bucket by bucket: write the owned bytes (every byte at most once), then the epochs.
+    fork(buckets_, [&](std::size_t b, std::size_t) { write_bucket(store, batch, b); });
     return n;
   }
 
@@ -227,7 +222,7 @@ class batch_applier {
     std::uint32_t length_kind;  // length (<= 2^24) | kind << 31
   };
 
-  void plan_buckets(const page_store& store) {
+  void plan_buckets(const page_store& store, std::size_t chunks) {
     // Bytes per table index: its entry, its page (padded), and coverage bits for the page.
     std::size_t lines = 0;
     for (const auto& c : store.classes_) lines += std::size_t{c.next_slot} * c.lines;
@@ -237,33 +232,64 @@ class batch_applier {
     while (shift < 31 && (std::size_t{2} << shift) * per_index <= bucket_bytes) ++shift;
     shift_ = shift;
     buckets_ = (table + (std::size_t{1} << shift) - 1) >> shift;
-    head_block_.assign(buckets_, none);
-    fill_.assign(buckets_, nullptr);
-    block_lo_.assign(buckets_, nullptr);
-    next_block_ = 0;
+    chunks_ = chunks;
+    head_block_.assign(buckets_ * chunks, none);
+    fill_.assign(buckets_ * chunks, nullptr);
+    block_lo_.assign(buckets_ * chunks, nullptr);
+    next_block_.store(0, std::memory_order_relaxed);
   }
 
   // Every allocation of pass 1 happens here, so that append() cannot allocate (it is noexcept).
   void reserve_blocks(std::size_t n) {
-    const std::size_t need = n / per_block + buckets_ + 1;  // each bucket wastes under one block
+    const std::size_t need = n / per_block + buckets_ * chunks_ + 1;  // each list wastes under one block
     if (blocks_.size() < need * per_block) blocks_.resize(need * per_block);
     if (prev_block_.size() < need) prev_block_.resize(need);
   }
 
   // Blocks fill downwards: a bucket's newest record is at the lowest address of its newest
   // block, so reading newest first (pass 2) walks each block upwards.
-  record* append(std::size_t b) noexcept {
-    record* slot = fill_[b];
-    if (slot == block_lo_[b]) {
-      record* block = blocks_.data() + next_block_ * per_block;
-      prev_block_[next_block_] = head_block_[b];
-      head_block_[b] = static_cast<std::uint32_t>(next_block_);
-      block_lo_[b] = block;
+  // List l = chunk * buckets + bucket; only chunk's task appends to it.
+  record* append(std::size_t l) noexcept {
+    record* slot = fill_[l];
+    if (slot == block_lo_[l]) {
+      // Relaxed: the block is this list's alone once taken; the fork's join publishes it.
+      const std::size_t blk = next_block_.fetch_add(1, std::memory_order_relaxed);
+      record* block = blocks_.data() + blk * per_block;
+      prev_block_[blk] = head_block_[l];
+      head_block_[l] = static_cast<std::uint32_t>(blk);
+      block_lo_[l] = block;
       slot = block + per_block;
-      ++next_block_;
     }
-    fill_[b] = --slot;
+    fill_[l] = --slot;
     return slot;
+  }
+
+  // Pass 1 for rows [first, last) (chunk t): records into the chunk's bucket lists, stopping at
+  // the first row whose id is not in the table (chunk_bad_[t]).
+  void partition_rows(const page_store& store, const delta_batch& batch, std::size_t t, std::size_t first, std::size_t last) noexcept {
+    const std::size_t table = store.entries_.size();
+    const std::uint64_t* page_col = batch.pages().data();
+    const std::uint32_t* epoch_col = batch.epochs().data();
+    const std::uint32_t* offset_col = batch.offsets().data();
+    const std::uint32_t* length_col = batch.lengths().data();
+    const std::uint8_t* kind_col = batch.kinds().data();
+    const std::uint64_t* masks = batch.mask_arena();
+    const std::size_t base = t * buckets_;
+    std::size_t mask_at = batch.mask_offsets()[first];  // then a running sum: shapes are valid
+    for (std::size_t i = first; i < last; ++i) {
+      const std::uint64_t index = page_col[i] >> 32;
+      // Generation 0 is never valid; it also marks dead pages in pass 2.
+      if (index >= table || static_cast<std::uint32_t>(page_col[i]) == 0) [[unlikely]] {
+        chunk_bad_[t] = i;
+        return;
+      }
+      const std::uint32_t length = length_col[i];
+      record* out = append(base + static_cast<std::size_t>(index >> shift_));
+      const auto local = static_cast<std::uint32_t>(index & ((std::size_t{1} << shift_) - 1));
+      *out = record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]), offset_col[i],
+                    length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]};
+      mask_at += mask_words(length);
+    }
   }
 
   // Per page of the bucket, for pass 2: a copy of what the checks read from the page's entry,
@@ -281,19 +307,44 @@ class batch_applier {
   static_assert(sizeof(local_page) == 32);
   static constexpr std::uint32_t none = 0xFFFFFFFF;
 
+  struct touched_page {
+    std::uint32_t index;
+    std::uint32_t at;
+  };
+  // What pass 2 leaves per worker (live rows, their long masks, touched pages) and per bucket
+  // (which worker, where in its lists, the bucket's first error).
+  struct worker_scratch {
+    std::vector<local_page> local;
+    std::vector<std::uint64_t> coverage;
+    std::vector<live_row> live;
+    std::vector<std::uint64_t> extra_masks;
+    std::vector<touched_page> touched;
+    void clear() noexcept {
+      live.clear();
+      extra_masks.clear();
+      touched.clear();
+    }
+  };
+  struct bucket_out {
+    std::uint32_t worker = 0;
+    std::size_t live_begin = 0, live_end = 0, touched_begin = 0, touched_end = 0;
+    std::size_t bad_row = no_row;
+    error bad{};
+  };
+
   // Sets up the pages of table indices [lo, hi): coverage bits (one per byte, zeroed) and no
   // later row. Reading the entries in order also brings them into cache for the lookups after.
-  void prepare_bucket(const page_store& store, std::size_t lo, std::size_t hi) {
-    local_.resize(hi - lo);
+  void prepare_bucket(const page_store& store, std::size_t lo, std::size_t hi, worker_scratch& ws) {
+    ws.local.resize(hi - lo);
     std::size_t words = 0;
     for (std::size_t i = lo; i < hi; ++i) {
       const auto& e = store.entries_[i];
-      local_[i - lo] = local_page{e.live ? store.generations_[i] : 0, e.bytes, e.at.value(), static_cast<std::uint32_t>(words),
-                                  none, none, 0, e.live ? e.bytes : 0};
+      ws.local[i - lo] = local_page{e.live ? store.generations_[i] : 0, e.bytes, e.at.value(), static_cast<std::uint32_t>(words),
+                                    none, none, 0, e.live ? e.bytes : 0};
       if (e.live) words += (e.bytes + 63) / 64;
     }
-    if (coverage_.size() < words) coverage_.resize(words);
-    std::fill_n(coverage_.begin(), words, std::uint64_t{0});
+    if (ws.coverage.size() < words) ws.coverage.resize(words);
+    std::fill_n(ws.coverage.begin(), words, std::uint64_t{0});
   }
 
   // One pass over bucket b's rows, newest first. It checks each row against its page exactly as
@@ -303,9 +354,28 @@ class batch_applier {
   // lowest failing row is therefore the first error of batch order (the error returned). It also
   // keeps, for each row, only the bytes no later row on its page writes: the final pages are the
   // same, and a row that owns nothing is never read again.
-  void scan_bucket(page_store& store, const delta_batch& batch, std::size_t b, std::size_t lo, std::size_t no_error,
-                   std::size_t& first_bad, error& bad) {
-    std::size_t bad_row = first_bad;
+  // Pass 2 for bucket b on worker w: `known_bad` is the first error pass 1 found (n if none).
+  // The bucket's rows are read newest first: the lists of the later chunks first, each list
+  // newest first. Leaves the bucket's live rows, touched pages and first error in out_[b].
+  void scan_bucket(const page_store& store, const delta_batch& batch, std::size_t b, std::size_t w, std::size_t known_bad,
+                   std::size_t no_error) {
+    const std::size_t lo = b << shift_;
+    const std::size_t hi = std::min(store.entries_.size(), lo + (std::size_t{1} << shift_));
+    worker_scratch& ws = scratch_[w];
+    bucket_out& out = out_[b];
+    out.worker = static_cast<std::uint32_t>(w);
+    out.live_begin = ws.live.size();
+    out.touched_begin = ws.touched.size();
+    bool any = false;
+    for (std::size_t t = 0; t < chunks_ && !any; ++t) any = head_block_[t * buckets_ + b] != none;
+    if (!any) {
+      out.live_end = out.live_begin;
+      out.touched_end = out.touched_begin;
+      return;
+    }
+    prepare_bucket(store, lo, hi, ws);
+    std::size_t bad_row = known_bad;
+    error bad{};
     const auto fail = [&](std::uint32_t row, errc code, const char* why) {
       if (row < bad_row) {
         bad_row = row;
@@ -313,11 +383,13 @@ class batch_applier {
       }
     };
     const page_store::entry* entries = store.entries_.data() + lo;
-    local_page* local = local_.data();
-    std::uint64_t* coverage = coverage_.data();
-    for (std::uint32_t blk = head_block_[b]; blk != none; blk = prev_block_[blk]) {
+    local_page* local = ws.local.data();
+    std::uint64_t* coverage = ws.coverage.data();
+    for (std::size_t t = chunks_; t-- > 0;) {
+    const std::size_t l = t * buckets_ + b;
+    for (std::uint32_t blk = head_block_[l]; blk != none; blk = prev_block_[blk]) {
       const record* block = blocks_.data() + std::size_t{blk} * per_block;
-      const record* first = blk == head_block_[b] ? fill_[b] : block;
+      const record* first = blk == head_block_[l] ? fill_[l] : block;
       const record* last = block + per_block;
       if (prev_block_[blk] != none) {  // the head of the block read next
         const auto* next = reinterpret_cast<const char*>(blocks_.data() + std::size_t{prev_block_[blk]} * per_block);
@@ -357,28 +429,53 @@ class batch_applier {
           pg.uncovered -= static_cast<std::uint32_t>(std::popcount(owned));
         } else {
           const auto mask = batch.row(r.row).mask;
-          const std::size_t at = extra_masks_.size();
-          bool any = false;
-          for (std::size_t w = 0; w < mask.size(); ++w) {
-            const std::uint32_t bits = std::min<std::uint32_t>(64, length - static_cast<std::uint32_t>(w) * 64);
-            const std::uint32_t off = offset + static_cast<std::uint32_t>(w) * 64;
-            const std::uint64_t mine = mask[w] & ~take_bits(cov, off, bits);
+          const std::size_t at = ws.extra_masks.size();
+          bool owns = false;
+          for (std::size_t mw = 0; mw < mask.size(); ++mw) {
+            const std::uint32_t bits = std::min<std::uint32_t>(64, length - static_cast<std::uint32_t>(mw) * 64);
+            const std::uint32_t off = offset + static_cast<std::uint32_t>(mw) * 64;
+            const std::uint64_t mine = mask[mw] & ~take_bits(cov, off, bits);
             put_bits(cov, off, bits, mine);
             pg.uncovered -= static_cast<std::uint32_t>(std::popcount(mine));
-            extra_masks_.push_back(mine);
-            any = any || mine != 0;
+            ws.extra_masks.push_back(mine);
+            owns = owns || mine != 0;
           }
-          if (!any) {
-            extra_masks_.resize(at);
+          if (!owns) {
+            ws.extra_masks.resize(at);
             continue;
           }
           owned = at;
         }
         const page_store::entry& e = entries[local_index];
-        live_.push_back(live_row{store.classes_[e.cls].page(e.slot) + offset, owned, r.row, length | ((r.local_kind & 1) << 31)});
+        ws.live.push_back(live_row{store.classes_[e.cls].page(e.slot) + offset, owned, r.row, length | ((r.local_kind & 1) << 31)});
       }
     }
-    first_bad = bad_row;
+    }
+    for (std::size_t i = lo; i < hi; ++i)
+      if (local[i - lo].later_row != none) ws.touched.push_back(touched_page{static_cast<std::uint32_t>(i), local[i - lo].final_at});
+    out.live_end = ws.live.size();
+    out.touched_end = ws.touched.size();
+    out.bad_row = bad_row;
+    out.bad = bad;
+  }
+
+  // Pass 3 for bucket b: its owned bytes, with payloads and pages fetched ahead, then its epochs.
+  void write_bucket(page_store& store, const delta_batch& batch, std::size_t b) const noexcept {
+    const bucket_out& o = out_[b];
+    const worker_scratch& ws = scratch_[o.worker];
+    const auto payload_at = batch.payload_offsets();
+    const std::byte* arena = batch.payload_arena();
+    const live_row* live = ws.live.data();
+    for (std::size_t k = o.live_begin; k < o.live_end; ++k) {
+      if (k + 2 * prefetch_distance < o.live_end) __builtin_prefetch(&payload_at[live[k + 2 * prefetch_distance].row], 0, 3);
+      if (k + prefetch_distance < o.live_end) {
+        const live_row& ahead = live[k + prefetch_distance];
+        __builtin_prefetch(arena + payload_at[ahead.row], 0, 3);
+        __builtin_prefetch(ahead.dst, 1, 3);
+      }
+      write_owned(live[k], arena + payload_at[live[k].row], batch, ws.extra_masks);
+    }
+    for (std::size_t k = o.touched_begin; k < o.touched_end; ++k) store.entries_[ws.touched[k].index].at = epoch{ws.touched[k].at};
   }
 
   // `bits` (<= 64) coverage bits starting at bit `off`, as the low bits of a word.
@@ -453,7 +550,8 @@ class batch_applier {
     write_masked(base, r.kind, r.mask.size(), [&](std::size_t w) { return r.mask[w]; }, r.payload.data());
   }
 
-  void write_owned(const live_row& w, const std::byte* payload, const delta_batch& batch) const noexcept {
+  static void write_owned(const live_row& w, const std::byte* payload, const delta_batch& batch,
+                          const std::vector<std::uint64_t>& extra_masks) noexcept {
     const std::uint32_t length = w.length_kind & 0x7FFFFFFF;
     const auto kind = static_cast<delta_kind>(w.length_kind >> 31);
     if (length <= 64) {
@@ -470,7 +568,7 @@ class batch_applier {
       }
       return;
     }
-    const std::uint64_t* owned = extra_masks_.data() + w.owned;
+    const std::uint64_t* owned = extra_masks.data() + w.owned;
     const std::size_t words = mask_words(length);
     if (kind == delta_kind::dense) {
       for (std::size_t i = 0; i < words; ++i)
@@ -486,23 +584,19 @@ class batch_applier {
     }
   }
 
+  static constexpr std::size_t no_row = ~std::size_t{0};
   unsigned shift_ = 0;
-  std::size_t buckets_ = 0;
-  // Per bucket, its blocks as a list from the newest: head_block_[b], then prev_block_[that], ...
+  std::size_t buckets_ = 0, chunks_ = 1;
+  // Per list (chunk * buckets + bucket), its blocks from the newest: head_block_[l], then
+  // prev_block_[that], ...; a list is appended to by its chunk's task only.
   std::vector<std::uint32_t> head_block_;
-  std::vector<std::uint32_t> prev_block_;  // per block: the same bucket's previous block, or none
-  std::vector<record*> fill_, block_lo_;  // per bucket: its newest record, its newest block
+  std::vector<std::uint32_t> prev_block_;  // per block: the same list's previous block, or none
+  std::vector<record*> fill_, block_lo_;  // per list: its newest record, its newest block
   std::vector<record, huge_page_allocator<record>> blocks_;
-  std::size_t next_block_ = 0;
-  std::vector<std::uint64_t> coverage_;
-  std::vector<live_row> live_;
-  std::vector<std::uint64_t> extra_masks_;
-  struct touched_page {
-    std::uint32_t index;
-    std::uint32_t at;
-  };
-  std::vector<touched_page> touched_;
-  std::vector<local_page> local_;
+  std::atomic<std::size_t> next_block_{0};  // blocks are taken by the chunks' tasks
+  std::vector<std::size_t> chunk_bad_;      // per chunk: its first row with an unknown id, or no_row
+  std::vector<worker_scratch> scratch_;
+  std::vector<bucket_out> out_;
   // Small-store path: per table index, what the checks and writes need, on one line.
   struct small_page {
     std::byte* base;          // the page's bytes (null if dead)

@@ -179,6 +179,8 @@ class delta_batch {
   [[nodiscard]] error shape_error() const noexcept { return shape_error_; }
   [[nodiscard]] std::span<const std::uint8_t> kinds() const noexcept { return kind_; }
   [[nodiscard]] const std::uint64_t* mask_arena() const noexcept { return masks_.data(); }
+  /// Where row i's mask starts in the mask arena (size() + 1 entries; the last is the end).
+  [[nodiscard]] std::span<const std::size_t> mask_offsets() const noexcept { return mask_begin_; }
   /// Where row i's payload starts in the payload arena (size() + 1 entries; the last is the end).
   [[nodiscard]] std::span<const std::size_t> payload_offsets() const noexcept { return payload_begin_; }
   [[nodiscard]] const std::byte* payload_arena() const noexcept { return payloads_.data(); }

@@ -1,0 +1,220 @@
+// Suite 05 (throughput), performance: the executor's fork-join round trip against oneTBB, and
+// parallel batch apply with 1 and 2 workers on the workload of page.apply_deltas_per_s_1t.
+//
+// Budgets (issue: the engine, suite 05), all ratios measured in paired rounds (each round runs
+// both contestants back to back, alternating which goes first; the median of the per-round
+// ratios is the value):
+//   engine.fork_join_vs_tbb          time of an empty fork-join of 4 tasks on 2 workers, thread_pool
+//                                    over oneTBB parallel_for in a 2-slot arena, <= 1.0 (SKIP
+//                                    without oneTBB)
+//   throughput.apply_scaling_2t      deltas/s with 2 workers over deltas/s with 1 (inline), >= 1.7
+//   throughput.apply_deltas_per_s_2t deltas/s with 2 workers, >= 100e6
+// Workloads (one columnar batch over 1M pages of 64 bytes, as bench_page):
+//   dense64   8M dense 64-byte deltas, uniformly random page (the budgets' workload)
+//   word8     8M dense 8-byte deltas at a random aligned word of a random page
+//   unique    1M dense 64-byte deltas, each page exactly once
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <tickflow/engine/executor.hpp>
+#include <tickflow/engine/parallel_apply.hpp>
+#if defined(TF_HAVE_TBB_LINKED)
+#  include <tickflow/engine/tbb_executor.hpp>
+#endif
+
+#include "support/harness.hpp"
+
+namespace {
+
+using namespace tickflow;
+namespace tb = tickflow::bench;
+using clk = std::chrono::steady_clock;
+
+double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
+
+// ---------------------------------------------------------------- fork-join round trip
+
+constexpr std::size_t fork_tasks = 4;     // 2x the workers
+constexpr int forks_per_sample = 20'000;
+
+template <class E>
+double fork_joins(E& ex) {
+  std::atomic<std::size_t> sink{0};
+  const auto t0 = clk::now();
+  for (int r = 0; r < forks_per_sample; ++r) ex.parallel_for(fork_tasks, [&](std::size_t i, std::size_t) {
+      if (i == fork_tasks) sink.fetch_add(1, std::memory_order_relaxed);  // never: keeps the body
+    });
+  return seconds_since(t0) / forks_per_sample;
+}
+
+// ---------------------------------------------------------------- apply workloads
+
+enum class workload { dense64, word8, unique };
+
+struct apply_case {
+  page_store store;
+  delta_batch batch;
+};
+
+apply_case make_apply_case(workload w) {
+  constexpr std::size_t pages = 1'000'000;
+  const std::size_t deltas = w == workload::unique ? pages : 8'000'000;
+  const std::uint32_t bytes = w == workload::word8 ? 8 : 64;
+  apply_case c;
+  std::vector<page_id> ids;
+  ids.reserve(pages);
+  for (std::size_t i = 0; i < pages; ++i) ids.push_back(*c.store.create(64));
+  std::mt19937_64 rng(2);
+  std::vector<std::uint32_t> order(pages);
+  for (std::uint32_t i = 0; i < pages; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  c.batch.reserve(deltas, deltas, deltas * bytes);
+  delta d;
+  d.at = epoch{1};
+  d.length = bytes;
+  d.mask.assign(1, bytes == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bytes) - 1);
+  d.payload.resize(bytes);
+  for (std::size_t i = 0; i < deltas; ++i) {
+    d.page = ids[w == workload::unique ? order[i] : rng() % pages];
+    d.id = delta_id{i};
+    d.offset = w == workload::word8 ? static_cast<std::uint32_t>(8 * (rng() % 8)) : 0;
+    for (std::size_t k = 0; k < bytes; k += 8) {
+      const std::uint64_t v = rng();
+      std::memcpy(d.payload.data() + k, &v, 8);
+    }
+    c.batch.push_back(d);
+  }
+  return c;
+}
+
+// One apply of the case's batch (re-applying is valid: the epochs equal the pages').
+template <class E>
+std::optional<double> timed_apply(batch_applier& a, apply_case& c, E& ex) {
+  const auto t0 = clk::now();
+  if (!apply_batch(a, c.store, c.batch, ex)) return std::nullopt;
+  return seconds_since(t0);
+}
+
+struct apply_result {
+  std::optional<tb::paired_ratios> scaling;  // t(1 worker) / t(2 workers)
+  double rate_1t = 0, rate_2t = 0;           // medians of the same rounds
+};
+
+apply_result measure_apply(workload w, std::size_t rounds) {
+  apply_case c = make_apply_case(w);
+  inline_executor one;
+  thread_pool two(2);
+  batch_applier a1, a2;
+  // Warm-up: scratch grows once, as in an engine that applies a batch every tick.
+  (void)timed_apply(a1, c, one);
+  (void)timed_apply(a2, c, two);
+  std::vector<double> t1s, t2s;
+  apply_result r;
+  r.scaling = tb::measure_paired(
+      [&]() -> std::optional<double> {
+        auto t = timed_apply(a2, c, two);
+        if (t) t2s.push_back(*t);
+        return t;
+      },
+      [&]() -> std::optional<double> {
+        auto t = timed_apply(a1, c, one);
+        if (t) t1s.push_back(*t);
+        return t;
+      },
+      rounds);
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  const double n = static_cast<double>(c.batch.size());
+  if (!t1s.empty()) r.rate_1t = n / median(t1s);
+  if (!t2s.empty()) r.rate_2t = n / median(t2s);
+  return r;
+}
+
+// Google Benchmark cases, for the JSON record beside the paired budget rounds.
+void bm_fork_join_pool(benchmark::State& state) {
+  thread_pool pool(2);
+  for (auto _ : state) state.SetIterationTime(fork_joins(pool) * forks_per_sample);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * forks_per_sample);
+}
+#if defined(TF_HAVE_TBB_LINKED) && defined(TICKFLOW_HAVE_TBB)
+void bm_fork_join_tbb(benchmark::State& state) {
+  tbb_executor ex(2);
+  for (auto _ : state) state.SetIterationTime(fork_joins(ex) * forks_per_sample);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * forks_per_sample);
+}
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::RegisterBenchmark("fork_join/tickflow_pool_2w_4tasks", bm_fork_join_pool)->UseManualTime()->Unit(benchmark::kMillisecond);
+#if defined(TF_HAVE_TBB_LINKED) && defined(TICKFLOW_HAVE_TBB)
+  benchmark::RegisterBenchmark("fork_join/onetbb_2w_4tasks", bm_fork_join_tbb)->UseManualTime()->Unit(benchmark::kMillisecond);
+#endif
+  tb::median_collector c;
+  tb::run_and_collect(argc, argv, c);
+  std::printf("\n");
+
+  // Fork-join round trip, paired: ratio = time(tickflow) / time(oneTBB).
+  std::optional<double> fj;
+  std::string fj_why = "oneTBB not installed (libtbb-dev)";
+#if defined(TF_HAVE_TBB_LINKED) && defined(TICKFLOW_HAVE_TBB)
+  {
+    thread_pool pool(2);
+    tbb_executor ex(2);
+    (void)fork_joins(pool);
+    (void)fork_joins(ex);
+    std::vector<double> ours, theirs;
+    const auto r = tb::measure_paired(
+        [&]() -> std::optional<double> {
+          const double t = fork_joins(ex);
+          theirs.push_back(t);
+          return t;
+        },
+        [&]() -> std::optional<double> {
+          const double t = fork_joins(pool);
+          ours.push_back(t);
+          return t;
+        },
+        21);
+    if (r) {
+      fj = r->median;
+      std::sort(ours.begin(), ours.end());
+      std::sort(theirs.begin(), theirs.end());
+      std::printf("# fork-join of %zu empty tasks on 2 workers: tickflow %.3f us, oneTBB %.3f us (medians); paired ratio %.3f [%.3f, %.3f] over %zu rounds\n",
+                  fork_tasks, ours[ours.size() / 2] * 1e6, theirs[theirs.size() / 2] * 1e6, r->median, r->low, r->high, r->rounds);
+    }
+  }
+#endif
+  tb::print_budget("engine.fork_join_vs_tbb", fj, "ratio", tb::goal_op::at_most, 1.0, fj_why);
+
+  // Parallel apply: 1 worker (inline) against 2 (thread_pool), paired.
+  const std::size_t rounds = 9;
+  const auto dense = measure_apply(workload::dense64, rounds);
+  const auto word = measure_apply(workload::word8, rounds);
+  const auto unique = measure_apply(workload::unique, 2 * rounds + 1);
+  const auto show = [](const char* name, const apply_result& r) {
+    std::printf("# apply %-8s 1 worker %.3g deltas/s, 2 workers %.3g deltas/s", name, r.rate_1t, r.rate_2t);
+    if (r.scaling) std::printf(", paired scaling %.3f [%.3f, %.3f] over %zu rounds", r.scaling->median, r.scaling->low, r.scaling->high, r.scaling->rounds);
+    std::printf("\n");
+  };
+  show("dense64", dense);
+  show("word8", word);
+  show("unique", unique);
+  tb::print_budget("throughput.apply_scaling_2t", dense.scaling ? std::optional<double>(dense.scaling->median) : std::nullopt, "ratio",
+                   tb::goal_op::at_least, 1.7, "apply failed");
+  tb::print_budget("throughput.apply_deltas_per_s_2t", dense.rate_2t > 0 ? std::optional<double>(dense.rate_2t) : std::nullopt,
+                   "deltas/s", tb::goal_op::at_least, 100e6, "apply failed");
+  return c.errors().empty() ? 0 : 1;
+}
