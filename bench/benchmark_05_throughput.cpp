@@ -63,6 +63,33 @@ enum class workload { dense64, word8, unique };
 struct apply_case {
   page_store store;
   delta_batch batch;
+  std::size_t distinct_pages = 0;  // pages the batch writes
+  std::uint32_t bytes = 64;        // window per delta
+};
+
+// The least memory traffic any apply of the case must cause: every row's header columns read
+// (page id 8, epoch 4, offset 4, length 4, kind 1, mask word 8 bytes), and for every page written,
+// one payload window read and the page's line read for ownership and written back.
+double min_bytes(const apply_case& c) {
+  return static_cast<double>(c.batch.size()) * 29.0 + static_cast<double>(c.distinct_pages) * (c.bytes + 2.0 * 64.0);
+}
+
+// Memory bandwidth with two threads, read + write bytes per second: each thread copies its own
+// 128 MiB buffer (first touched before timing).
+struct bandwidth_probe {
+  static constexpr std::size_t bytes = std::size_t{128} << 20;
+  std::vector<char> src[2], dst[2];
+  bandwidth_probe() {
+    for (int t = 0; t < 2; ++t) {
+      src[t].assign(bytes, static_cast<char>(t + 1));
+      dst[t].assign(bytes, 0);
+    }
+  }
+  double measure(thread_pool& two) {
+    const auto t0 = clk::now();
+    two.parallel_for(2, [&](std::size_t t, std::size_t) { std::memcpy(dst[t].data(), src[t].data(), bytes); });
+    return 2.0 * 2.0 * static_cast<double>(bytes) / seconds_since(t0);
+  }
 };
 
 apply_case make_apply_case(workload w) {
@@ -83,13 +110,20 @@ apply_case make_apply_case(workload w) {
   d.length = bytes;
   d.mask.assign(1, bytes == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bytes) - 1);
   d.payload.resize(bytes);
+  std::vector<bool> seen(pages, false);
+  c.bytes = bytes;
   for (std::size_t i = 0; i < deltas; ++i) {
-    d.page = ids[w == workload::unique ? order[i] : rng() % pages];
+    const std::uint32_t k = w == workload::unique ? order[i] : static_cast<std::uint32_t>(rng() % pages);
+    d.page = ids[k];
+    if (!seen[k]) {
+      seen[k] = true;
+      ++c.distinct_pages;
+    }
     d.id = delta_id{i};
     d.offset = w == workload::word8 ? static_cast<std::uint32_t>(8 * (rng() % 8)) : 0;
-    for (std::size_t k = 0; k < bytes; k += 8) {
+    for (std::size_t b = 0; b < bytes; b += 8) {
       const std::uint64_t v = rng();
-      std::memcpy(d.payload.data() + k, &v, 8);
+      std::memcpy(d.payload.data() + b, &v, 8);
     }
     c.batch.push_back(d);
   }
@@ -107,6 +141,8 @@ std::optional<double> timed_apply(batch_applier& a, apply_case& c, E& ex) {
 struct apply_result {
   std::optional<tb::paired_ratios> scaling;  // t(1 worker) / t(2 workers)
   double rate_1t = 0, rate_2t = 0;           // medians of the same rounds
+  double bandwidth = 0;                      // two-thread copy bandwidth, median of the same rounds
+  double floor_rate = 0;                     // deltas/s if min_bytes moved at that bandwidth
 };
 
 apply_result measure_apply(workload w, std::size_t rounds) {
@@ -114,13 +150,16 @@ apply_result measure_apply(workload w, std::size_t rounds) {
   inline_executor one;
   thread_pool two(2);
   batch_applier a1, a2;
+  bandwidth_probe probe;
   // Warm-up: scratch grows once, as in an engine that applies a batch every tick.
   (void)timed_apply(a1, c, one);
   (void)timed_apply(a2, c, two);
-  std::vector<double> t1s, t2s;
+  (void)probe.measure(two);
+  std::vector<double> t1s, t2s, bws;
   apply_result r;
   r.scaling = tb::measure_paired(
       [&]() -> std::optional<double> {
+        bws.push_back(probe.measure(two));  // the bandwidth of this round, beside its applies
         auto t = timed_apply(a2, c, two);
         if (t) t2s.push_back(*t);
         return t;
@@ -138,6 +177,8 @@ apply_result measure_apply(workload w, std::size_t rounds) {
   const double n = static_cast<double>(c.batch.size());
   if (!t1s.empty()) r.rate_1t = n / median(t1s);
   if (!t2s.empty()) r.rate_2t = n / median(t2s);
+  r.bandwidth = median(bws);
+  r.floor_rate = r.bandwidth > 0 ? n / (min_bytes(c) / r.bandwidth) : 0;
   return r;
 }
 
@@ -207,7 +248,8 @@ int main(int argc, char** argv) {
   const auto show = [](const char* name, const apply_result& r) {
     std::printf("# apply %-8s 1 worker %.3g deltas/s, 2 workers %.3g deltas/s", name, r.rate_1t, r.rate_2t);
     if (r.scaling) std::printf(", paired scaling %.3f [%.3f, %.3f] over %zu rounds", r.scaling->median, r.scaling->low, r.scaling->high, r.scaling->rounds);
-    std::printf("\n");
+    std::printf("\n#   floor: the least bytes any apply moves, at the 2-thread copy bandwidth of the same rounds (%.1f GB/s): %.3g deltas/s; 2 workers reach %.0f%% of it\n",
+                r.bandwidth / 1e9, r.floor_rate, r.floor_rate > 0 ? 100.0 * r.rate_2t / r.floor_rate : 0.0);
   };
   show("dense64", dense);
   show("word8", word);
