@@ -21,7 +21,8 @@
 //   * Allocation: the constructor allocates (threads, per-worker ranges). parallel_for does not
 //     allocate: fn is called through a pointer to the caller's frame.
 //   * Calls to parallel_for from several threads are serialized (a mutex). A parallel_for called
-//     from inside a task of the same pool runs inline on the calling worker (no deadlock).
+//     from inside a task of the same pool runs inline on the calling worker, in index order, and
+//     passes that worker's number (so per-worker scratch stays private; no deadlock).
 //   * Memory ordering: everything the caller wrote before parallel_for happens-before every call
 //     of fn; every call of fn happens-before parallel_for returns.
 //
@@ -127,7 +128,14 @@ class thread_pool {
   template <class F>
   void parallel_for(std::size_t count, F&& fn) {
     if (count == 0) return;
-    if (workers_ == 1 || count == 1 || current() == this) {
+    if (current() == this) {  // nested: inline, as the worker already running
+      std::exception_ptr error;
+      std::size_t error_index = 0;
+      detail::run_indices(fn, 0, count, current_worker(), error, error_index);
+      if (error) std::rethrow_exception(error);
+      return;
+    }
+    if (workers_ == 1 || count == 1) {
       inline_executor{}.parallel_for(count, fn);
       return;
     }
@@ -171,9 +179,14 @@ class thread_pool {
   static std::uint32_t lo(std::uint64_t r) noexcept { return static_cast<std::uint32_t>(r >> 32); }
   static std::uint32_t hi(std::uint64_t r) noexcept { return static_cast<std::uint32_t>(r); }
 
+  // The pool whose task the calling thread runs (if any), and its worker number there.
   static const thread_pool*& current() noexcept {
     static thread_local const thread_pool* pool = nullptr;
     return pool;
+  }
+  static std::size_t& current_worker() noexcept {
+    static thread_local std::size_t worker = 0;
+    return worker;
   }
 
   void run_round(std::size_t base, std::size_t count) {
@@ -191,8 +204,10 @@ class thread_pool {
     state_->store(open, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) != 0) state_->notify_all();
     const thread_pool* outer = std::exchange(current(), this);
+    const std::size_t outer_worker = std::exchange(current_worker(), 0);
     work(0);
     current() = outer;
+    current_worker() = outer_worker;
     // Wait for the tasks other workers claimed.
     for (unsigned spins = 0; remaining_->load(std::memory_order_acquire) != 0; ++spins) {
       if (spins < 4096) cpu_relax();
@@ -271,6 +286,7 @@ class thread_pool {
     }
 #endif
     current() = this;
+    current_worker() = w;
     std::uint64_t done = 0;  // the last round this worker took part in
     for (;;) {
       const std::uint64_t s = state_->load(std::memory_order_acquire);
