@@ -25,8 +25,13 @@
 #include <string>
 #include <vector>
 
+#include <barrier>
+#include <thread>
+
 #include <tickflow/engine/executor.hpp>
 #include <tickflow/engine/parallel_apply.hpp>
+#include <tickflow/engine/propagate.hpp>
+#include <tickflow/semiring/builtin.hpp>
 #if defined(TF_HAVE_TBB_LINKED)
 #  include <tickflow/engine/tbb_executor.hpp>
 #endif
@@ -182,6 +187,200 @@ apply_result measure_apply(workload w, std::size_t rounds) {
   return r;
 }
 
+// ---------------------------------------------------------------- propagation, workloads W and W-local
+
+// DESIGN.md §3: 1M pages of 64 bytes (8 doubles), 4M edges, double weights. W: each edge joins
+// two distinct pages drawn uniformly, directed from the lower to the higher rank of a random
+// permutation. W-local: each edge's parent is drawn uniformly from the 4096 ranks before its
+// child. Pages join the graph in rank order, so every insertion follows the order.
+struct prop_world {
+  page_store store;
+  page_graph<double> graph;
+  std::vector<page_id> by_rank;  // page of each rank
+  std::vector<page_id> sources;
+  std::size_t edges = 0;
+};
+
+std::unique_ptr<prop_world> make_prop_world(bool local, std::uint64_t seed) {
+  constexpr std::size_t n = 1'000'000, m = 4'000'000, window = 4096;
+  auto w = std::make_unique<prop_world>();
+  std::mt19937_64 rng(seed);
+  std::vector<page_id> ids;
+  ids.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) ids.push_back(*w->store.create(64));
+  std::vector<std::uint32_t> perm(n);
+  for (std::uint32_t i = 0; i < n; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), rng);
+  w->by_rank.resize(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    w->by_rank[r] = ids[perm[r]];
+    (void)w->graph.add_page(w->by_rank[r]);
+  }
+  std::uniform_real_distribution<double> weight(0.25, 0.75);
+  while (w->edges < m) {
+    std::size_t a, b;
+    if (local) {
+      b = 1 + rng() % (n - 1);
+      a = b - 1 - rng() % std::min(window, b);
+    } else {
+      a = rng() % n;
+      b = rng() % n;
+      if (a == b) continue;
+      if (a > b) std::swap(a, b);
+    }
+    if (w->graph.add_edge({w->by_rank[a], w->by_rank[b], edge_kind::data, weight(rng)})) ++w->edges;
+  }
+  for (const page_id p : w->by_rank)
+    if (*w->graph.is_source(p)) w->sources.push_back(p);
+  return w;
+}
+
+// The plain baseline the budget compares against: CSR of in-edges over a std::vector<double>
+// (8 per page), pages in topological order (rank order), a full recompute, 2 threads with a
+// std::barrier per level. Parents are combined in increasing page id order, as the engine does,
+// so that the two results can be compared bit for bit.
+struct baseline {
+  std::vector<double> values;  // 8 per page, in rank order
+  std::vector<std::uint32_t> in_begin, parents;
+  std::vector<double> weights;
+  std::vector<std::uint32_t> level_begin, order;  // ranks grouped by level
+  explicit baseline(const prop_world& w) {
+    const std::size_t n = w.by_rank.size();
+    std::vector<std::uint32_t> rank_of_node(w.graph.node_slots());
+    for (std::uint32_t r = 0; r < n; ++r) rank_of_node[*w.graph.node(w.by_rank[r])] = r;
+    struct e {
+      std::uint32_t child, parent;
+      page_id parent_id;
+      double weight;
+    };
+    std::vector<e> es;
+    es.reserve(w.edges);
+    for (const auto& x : w.graph.edge_list())
+      es.push_back({rank_of_node[*w.graph.node(x.child)], rank_of_node[*w.graph.node(x.parent)], x.parent, x.weight});
+    std::sort(es.begin(), es.end(), [](const e& a, const e& b) { return a.child != b.child ? a.child < b.child : a.parent_id < b.parent_id; });
+    in_begin.assign(n + 1, 0);
+    for (const auto& x : es) ++in_begin[x.child + 1];
+    for (std::size_t r = 0; r < n; ++r) in_begin[r + 1] += in_begin[r];
+    parents.reserve(es.size());
+    weights.reserve(es.size());
+    for (const auto& x : es) {
+      parents.push_back(x.parent);
+      weights.push_back(x.weight);
+    }
+    std::vector<std::uint32_t> level(n, 0);
+    std::uint32_t depth = 0;
+    for (std::uint32_t r = 0; r < n; ++r) {
+      for (std::uint32_t k = in_begin[r]; k < in_begin[r + 1]; ++k) level[r] = std::max(level[r], level[parents[k]] + 1);
+      depth = std::max(depth, level[r]);
+    }
+    level_begin.assign(std::size_t{depth} + 2, 0);
+    for (std::uint32_t r = 0; r < n; ++r) ++level_begin[level[r] + 1];
+    for (std::size_t l = 0; l + 1 < level_begin.size(); ++l) level_begin[l + 1] += level_begin[l];
+    order.resize(n);
+    std::vector<std::uint32_t> fill(level_begin.begin(), level_begin.end() - 1);
+    for (std::uint32_t r = 0; r < n; ++r) order[fill[level[r]]++] = r;
+    values.assign(n * 8, 0.0);
+    for (std::uint32_t r = 0; r < n; ++r) std::memcpy(&values[std::size_t{r} * 8], w.store.bytes(w.by_rank[r])->data(), 64);
+  }
+  [[nodiscard]] std::size_t levels() const { return level_begin.size() - 1; }
+  void recompute_level_part(std::size_t l, unsigned part, unsigned parts) {
+    const std::size_t first = level_begin[l], size = level_begin[l + 1] - first;
+    for (std::size_t k = first + size * part / parts; k < first + size * (part + 1) / parts; ++k) {
+      const std::uint32_t r = order[k];
+      if (in_begin[r] == in_begin[r + 1]) continue;  // a source
+      double out[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (std::uint32_t e = in_begin[r]; e < in_begin[r + 1]; ++e) {
+        const double* v = &values[std::size_t{parents[e]} * 8];
+        for (int i = 0; i < 8; ++i) out[i] = out[i] + weights[e] * v[i];
+      }
+      std::memcpy(&values[std::size_t{r} * 8], out, 64);
+    }
+  }
+  // Full recompute with two threads and a barrier per level; returns seconds.
+  double recompute_2t() {
+    std::barrier sync(2);
+    const auto t0 = clk::now();
+    std::thread other([&] {
+      for (std::size_t l = 1; l < levels(); ++l) {
+        recompute_level_part(l, 1, 2);
+        sync.arrive_and_wait();
+      }
+    });
+    for (std::size_t l = 1; l < levels(); ++l) {
+      recompute_level_part(l, 0, 2);
+      sync.arrive_and_wait();
+    }
+    other.join();
+    return seconds_since(t0);
+  }
+};
+
+struct prop_result {
+  std::optional<tb::paired_ratios> vs_baseline;  // t(baseline) / t(engine)
+  double engine_ms = 0, baseline_ms = 0, edges_per_s = 0;
+  std::size_t levels = 0, sources = 0, cone = 0, recomputed = 0;
+  bool equal = true;
+};
+
+prop_result measure_propagation(bool local, std::size_t steps) {
+  auto w = make_prop_world(local, local ? 77 : 55);
+  propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
+  prop_result r;
+  if (!prop.rebuild(w->store, w->graph)) return r;
+  thread_pool two(2);
+  (void)prop.run_all(epoch{1}, two);
+  baseline base(*w);
+  r.levels = base.levels();
+  r.sources = w->sources.size();
+  std::vector<std::uint32_t> rank_of(w->graph.node_slots());
+  for (std::uint32_t k = 0; k < w->by_rank.size(); ++k) rank_of[*w->graph.node(w->by_rank[k])] = k;
+  std::mt19937_64 rng(local ? 7 : 5);
+  std::vector<double> t_engine, t_base;
+  std::vector<page_id> changed;
+  std::uint32_t step = 2;
+  r.vs_baseline = tb::measure_paired(
+      [&]() -> std::optional<double> {
+        // A step: 100k deltas to source pages (written straight into the pages and the
+        // baseline's copy), then the engine's propagation (timed).
+        changed.clear();
+        for (int k = 0; k < 100'000; ++k) {
+          const page_id p = w->sources[rng() % w->sources.size()];
+          double v[8];
+          for (double& x : v) x = static_cast<double>(rng() % 1000) / 8.0;
+          std::memcpy(w->store.mutable_bytes(p)->data(), v, 64);
+          std::memcpy(&base.values[std::size_t{rank_of[*w->graph.node(p)]} * 8], v, 64);
+          changed.push_back(p);
+        }
+        const auto t0 = clk::now();
+        const auto s = prop.run(changed, epoch{step++}, two);
+        const double t = seconds_since(t0);
+        t_engine.push_back(t);
+        r.cone = s.cone;
+        r.recomputed = s.recomputed;
+        return t;
+      },
+      [&]() -> std::optional<double> {
+        const double t = base.recompute_2t();
+        t_base.push_back(t);
+        // The baseline's result equals the engine's, bit for bit.
+        for (std::uint32_t k = 0; k < w->by_rank.size(); ++k)
+          if (std::memcmp(&base.values[std::size_t{k} * 8], w->store.bytes(w->by_rank[k])->data(), 64) != 0) {
+            r.equal = false;
+            return std::nullopt;
+          }
+        return t;
+      },
+      steps);
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  r.engine_ms = median(t_engine) * 1e3;
+  r.baseline_ms = median(t_base) * 1e3;
+  r.edges_per_s = r.engine_ms > 0 ? static_cast<double>(w->edges) / (r.engine_ms / 1e3) : 0;
+  return r;
+}
+
 // Google Benchmark cases, for the JSON record beside the paired budget rounds.
 void bm_fork_join_pool(benchmark::State& state) {
   thread_pool pool(2);
@@ -258,5 +457,34 @@ int main(int argc, char** argv) {
                    tb::goal_op::at_least, 1.7, "apply failed");
   tb::print_budget("throughput.apply_deltas_per_s_2t", dense.rate_2t > 0 ? std::optional<double>(dense.rate_2t) : std::nullopt,
                    "deltas/s", tb::goal_op::at_least, 100e6, "apply failed");
+
+  // Propagation on W and W-local: the engine (2 workers) against the plain baseline, paired.
+  bandwidth_probe probe;
+  thread_pool two(2);
+  std::vector<double> bws;
+  for (int k = 0; k < 5; ++k) bws.push_back(probe.measure(two));
+  std::sort(bws.begin(), bws.end());
+  const double bw = bws[bws.size() / 2];
+  for (const bool local : {false, true}) {
+    const auto r = measure_propagation(local, 7);
+    const char* name = local ? "W-local" : "W";
+    std::printf("# propagate %s: %zu sources, %zu levels, cone %zu, recomputed %zu; engine %.1f ms, baseline %.1f ms (medians)%s\n",
+                name, r.sources, r.levels, r.cone, r.recomputed, r.engine_ms, r.baseline_ms, r.equal ? "" : "; RESULTS DIFFER");
+    if (r.vs_baseline)
+      std::printf("#   paired ratio baseline/engine %.3f [%.3f, %.3f] over %zu rounds\n", r.vs_baseline->median, r.vs_baseline->low,
+                  r.vs_baseline->high, r.vs_baseline->rounds);
+    const std::optional<double> ratio = r.vs_baseline && r.equal ? std::optional<double>(r.vs_baseline->median) : std::nullopt;
+    tb::print_budget(local ? "propagate.vs_baseline_2t_wlocal" : "propagate.vs_baseline_2t_w", ratio, "ratio", tb::goal_op::at_least, 1.5,
+                     r.equal ? "not measured" : "engine and baseline results differ");
+    if (!local) {
+      std::printf("# propagate.edges_per_s_2t %.4g edges/s\n", r.edges_per_s);
+      // The least bytes a propagation over W moves: every page's 64 bytes read once, every
+      // derived page written once (read for ownership and written), and the in-edges (parent
+      // index 4 bytes, weight 8 bytes) read once.
+      const double least = 1e6 * 64.0 + 1e6 * 128.0 + 4e6 * 12.0;
+      std::printf("# propagate.floor_ms_w %.4g ms: %.0f MB at %.1f GB/s (2-thread copy bandwidth, this run)\n",
+                  least / bw * 1e3, least / 1e6, bw / 1e9);
+    }
+  }
   return c.errors().empty() ? 0 : 1;
 }
