@@ -4,6 +4,7 @@
 #include <tickflow/page/delta.hpp>
 #include <tickflow/page/page_store.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -13,11 +14,11 @@ namespace tickflow::test {
 /// A well-formed random delta inside a page of `page_bytes` bytes: random window, a mask that is
 /// full, empty-ish or random, dense or sparse.
 inline delta random_delta(std::mt19937_64& rng, page_id page, std::size_t page_bytes, epoch at) {
-  static std::uint64_t next_id = 1;
+  static std::atomic<std::uint64_t> next_id{1};  // atomic: threaded tests draw deltas too
   delta d;
   d.page = page;
   d.at = at;
-  d.id = delta_id{next_id++};
+  d.id = delta_id{next_id.fetch_add(1, std::memory_order_relaxed)};
   d.offset = static_cast<std::uint32_t>(rng() % page_bytes);
   d.length = static_cast<std::uint32_t>(1 + rng() % (page_bytes - d.offset));
   d.mask.assign(mask_words(d.length), 0);
