@@ -29,6 +29,7 @@
 #include <thread>
 
 #include <tickflow/engine/executor.hpp>
+#include <tickflow/engine/ingest.hpp>
 #include <tickflow/engine/parallel_apply.hpp>
 #include <tickflow/engine/propagate.hpp>
 #include <tickflow/semiring/builtin.hpp>
@@ -381,6 +382,61 @@ prop_result measure_propagation(bool local, std::size_t steps) {
   return r;
 }
 
+// ---------------------------------------------------------------- ingest, end to end
+
+// `producers` threads submit dense deltas with 64-byte windows to random pages of a 1M-page
+// store while the engine thread cuts and applies (batch_applier, one thread). Deltas/s from
+// the first submit to the moment the last one is applied.
+double ingest_rate(std::size_t producers, std::size_t total) {
+  constexpr std::size_t pages = 1'000'000;
+  page_store store;
+  std::vector<page_id> ids;
+  ids.reserve(pages);
+  for (std::size_t i = 0; i < pages; ++i) ids.push_back(*store.create(64));
+  ingest in;
+  std::vector<ingest::producer> handles;
+  for (std::size_t p = 0; p < producers; ++p) handles.push_back(*in.make_producer(static_cast<std::uint32_t>(p)));
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < producers; ++p)
+    threads.emplace_back([&, p] {
+      tb::pin_this_thread(static_cast<unsigned>(p + 1));
+      std::mt19937_64 rng(p + 1);
+      delta d;
+      d.at = epoch{1};
+      d.length = 64;
+      d.mask.assign(1, ~std::uint64_t{0});
+      d.payload.resize(64);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      for (std::size_t k = 0; k < total / producers; ++k) {
+        d.page = ids[rng() % pages];
+        d.id = delta_id{(std::uint64_t{p} << 40) | k};
+        const std::uint64_t v = rng();
+        std::memcpy(d.payload.data(), &v, 8);
+        (void)handles[p].submit(d, yield_wait{});
+      }
+    });
+  tb::pin_this_thread(0);
+  batch_applier applier;
+  delta_batch batch;
+  const std::size_t want = total / producers * producers;
+  std::size_t applied = 0;
+  const auto t0 = clk::now();
+  go.store(true, std::memory_order_release);
+  while (applied < want) {
+    batch.clear();
+    if (in.cut(batch) == 0) {
+      std::this_thread::yield();
+      continue;
+    }
+    if (!applier.apply(store, batch)) return 0;
+    applied += batch.size();
+  }
+  const double t = seconds_since(t0);
+  for (auto& th : threads) th.join();
+  return static_cast<double>(applied) / t;
+}
+
 // Google Benchmark cases, for the JSON record beside the paired budget rounds.
 void bm_fork_join_pool(benchmark::State& state) {
   thread_pool pool(2);
@@ -457,6 +513,21 @@ int main(int argc, char** argv) {
                    tb::goal_op::at_least, 1.7, "apply failed");
   tb::print_budget("throughput.apply_deltas_per_s_2t", dense.rate_2t > 0 ? std::optional<double>(dense.rate_2t) : std::nullopt,
                    "deltas/s", tb::goal_op::at_least, 100e6, "apply failed");
+
+  // Ingest end to end: 1 producer and the engine thread (2 threads on 2 cores), then 2 producers.
+  {
+    std::vector<double> one, two_p;
+    for (int k = 0; k < 5; ++k) {
+      one.push_back(ingest_rate(1, 10'000'000));
+      two_p.push_back(ingest_rate(2, 10'000'000));
+    }
+    std::sort(one.begin(), one.end());
+    std::sort(two_p.begin(), two_p.end());
+    std::printf("# ingest end to end (submit, cut, apply), medians of 5: 1 producer %.3g deltas/s [%.3g, %.3g], 2 producers %.3g deltas/s\n",
+                one[2], one.front(), one.back(), two_p[2]);
+    tb::print_budget("throughput.ingest_deltas_per_s", one[2] > 0 ? std::optional<double>(one[2]) : std::nullopt, "deltas/s",
+                     tb::goal_op::at_least, 20e6, "apply failed");
+  }
 
   // Propagation on W and W-local: the engine (2 workers) against the plain baseline, paired.
   bandwidth_probe probe;
