@@ -314,8 +314,12 @@ class batch_applier {
   // What pass 2 leaves per worker (live rows, their long masks, touched pages) and per bucket
   // (which worker, where in its lists, the bucket's first error).
   struct worker_scratch {
-    std::vector<local_page> local;
+    std::vector<local_page> local;         // per table index of the bucket being scanned
+    std::vector<std::uint32_t> stamp;      // sparse buckets: local[i] is set up iff stamp[i] == current
+    std::uint32_t current = 0;
+    std::vector<std::uint32_t> first_touch;  // sparse buckets: local indices set up, in order
     std::vector<std::uint64_t> coverage;
+    std::size_t coverage_words = 0;
     std::vector<live_row> live;
     std::vector<std::uint64_t> extra_masks;
     std::vector<touched_page> touched;
@@ -334,6 +338,40 @@ class batch_applier {
 
   // Sets up the pages of table indices [lo, hi): coverage bits (one per byte, zeroed) and no
   // later row. Reading the entries in order also brings them into cache for the lookups after.
+  // A bucket with few rows for its pages (a small batch on a large store) sets its pages up only
+  // when a row first names them, so that it costs its rows, not its pages. The rows are counted
+  // from the bucket's block lists.
+  std::size_t rows_in(std::size_t b) const noexcept {
+    std::size_t rows = 0;
+    for (std::size_t t = 0; t < chunks_; ++t) {
+      const std::size_t l = t * buckets_ + b;
+      for (std::uint32_t blk = head_block_[l]; blk != none; blk = prev_block_[blk])
+        rows += blk == head_block_[l] ? static_cast<std::size_t>(blocks_.data() + std::size_t{blk} * per_block + per_block - fill_[l]) : per_block;
+    }
+    return rows;
+  }
+  static void begin_sparse_bucket(std::size_t size, worker_scratch& ws) {
+    if (ws.local.size() < size) ws.local.resize(size);
+    if (ws.stamp.size() < size) ws.stamp.resize(size, 0);
+    if (++ws.current == 0) {  // wrapped: clear the stamps once
+      std::fill(ws.stamp.begin(), ws.stamp.end(), 0U);
+      ws.current = 1;
+    }
+    ws.first_touch.clear();
+    ws.coverage_words = 0;
+  }
+  static void set_up_page(const page_store& store, std::size_t lo, std::size_t i, worker_scratch& ws) {
+    const auto& e = store.entries_[lo + i];
+    const std::size_t words = e.live ? (e.bytes + 63) / 64 : 0;
+    if (ws.coverage.size() < ws.coverage_words + words) ws.coverage.resize(std::max(2 * ws.coverage.size(), ws.coverage_words + words));
+    std::fill_n(ws.coverage.begin() + static_cast<std::ptrdiff_t>(ws.coverage_words), words, std::uint64_t{0});
+    ws.local[i] = local_page{e.live ? store.generations_[lo + i] : 0, e.bytes, e.at.value(), static_cast<std::uint32_t>(ws.coverage_words),
+                             none, none, 0, e.live ? e.bytes : 0};
+    ws.coverage_words += words;
+    ws.stamp[i] = ws.current;
+    ws.first_touch.push_back(static_cast<std::uint32_t>(i));
+  }
+
   void prepare_bucket(const page_store& store, std::size_t lo, std::size_t hi, worker_scratch& ws) {
     ws.local.resize(hi - lo);
     std::size_t words = 0;
@@ -373,7 +411,9 @@ class batch_applier {
       out.touched_end = out.touched_begin;
       return;
     }
-    prepare_bucket(store, lo, hi, ws);
+    const bool sparse = rows_in(b) * 4 < hi - lo;
+    if (sparse) begin_sparse_bucket(hi - lo, ws);
+    else prepare_bucket(store, lo, hi, ws);
     std::size_t bad_row = known_bad;
     error bad{};
     const auto fail = [&](std::uint32_t row, errc code, const char* why) {
@@ -401,6 +441,11 @@ class batch_applier {
         // check, so there is no test for them here.
         const record r = *p;
         const std::size_t local_index = r.local_kind >> 1;
+        if (sparse && ws.stamp[local_index] != ws.current) {
+          set_up_page(store, lo, local_index, ws);
+          local = ws.local.data();
+          coverage = ws.coverage.data();  // may have grown
+        }
         local_page& pg = local[local_index];
         const std::uint32_t offset = r.offset, length = r.length;
         const bool known = pg.generation == r.generation;
@@ -451,8 +496,13 @@ class batch_applier {
       }
     }
     }
-    for (std::size_t i = lo; i < hi; ++i)
-      if (local[i - lo].later_row != none) ws.touched.push_back(touched_page{static_cast<std::uint32_t>(i), local[i - lo].final_at});
+    if (sparse) {
+      for (const std::uint32_t i : ws.first_touch)
+        if (local[i].later_row != none) ws.touched.push_back(touched_page{static_cast<std::uint32_t>(lo + i), local[i].final_at});
+    } else {
+      for (std::size_t i = lo; i < hi; ++i)
+        if (local[i - lo].later_row != none) ws.touched.push_back(touched_page{static_cast<std::uint32_t>(i), local[i - lo].final_at});
+    }
     out.live_end = ws.live.size();
     out.touched_end = ws.touched.size();
     out.bad_row = bad_row;

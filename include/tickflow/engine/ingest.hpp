@@ -122,13 +122,16 @@ class ingest {
 /// A producer's end of the ingest (see the file contract). Move-only; one thread at a time.
 class ingest::producer {
  public:
-  producer(producer&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), lane_(std::exchange(o.lane_, nullptr)), staging_(std::move(o.staging_)) {}
+  producer(producer&& o) noexcept
+      : owner_(std::exchange(o.owner_, nullptr)), lane_(std::exchange(o.lane_, nullptr)), staging_(std::move(o.staging_)),
+        room_(std::exchange(o.room_, 0)) {}
   producer& operator=(producer&& o) noexcept {
     if (this != &o) {
       close();
       owner_ = std::exchange(o.owner_, nullptr);
       lane_ = std::exchange(o.lane_, nullptr);
       staging_ = std::move(o.staging_);
+      room_ = std::exchange(o.room_, 0);
     }
     return *this;
   }
@@ -146,8 +149,14 @@ class ingest::producer {
     auto& ring = lane_->ring;
     const std::size_t chunks = bytes / 64;
     if (chunks > ring.capacity()) return unexpected(errc::capacity_exceeded, bytes, "delta larger than the lane");
-    // From the producer, the ring's size can only shrink meanwhile: room now is room later.
-    if (ring.capacity() - ring.was_size() < chunks) return unexpected(errc::would_block, chunks, "lane full");
+    // Room as last seen, less what was committed since; the consumer's cursor (another core's
+    // line) is read again only when that is not enough. From the producer the ring's size can
+    // only shrink meanwhile: room seen now is room later.
+    if (room_ < chunks) {
+      room_ = ring.capacity() - ring.was_size();
+      if (room_ < chunks) return unexpected(errc::would_block, chunks, "lane full");
+    }
+    room_ -= chunks;
     if (staging_.size() < bytes) staging_.resize(bytes);
     std::byte* p = staging_.data();
     detail::store_le(p, d.page.value(), 8);
@@ -195,6 +204,7 @@ class ingest::producer {
   ingest* owner_ = nullptr;
   lane* lane_ = nullptr;
   std::vector<std::byte> staging_;
+  std::size_t room_ = 0;  // chunks known free in the lane
 };
 
 inline result<ingest::producer> ingest::make_producer(std::uint32_t id) {
@@ -241,6 +251,9 @@ inline void ingest::drain(lane& l, delta_batch& out) {
     }
     while (at < have) {
       const std::byte* p = bytes + at;
+      // The producer's lines come from another core: ask for them ahead of the decode.
+      __builtin_prefetch(p + 512, 0, 0);
+      __builtin_prefetch(p + 576, 0, 0);
       const std::size_t need = record_bytes(static_cast<std::size_t>(detail::get_le(p + 32, 4)), static_cast<std::size_t>(detail::get_le(p + 36, 4)));
       if (need <= have - at) {
         decode(p, out);  // straight from the ring
