@@ -83,7 +83,7 @@ TEST_CASE("ingest: the cut orders by epoch, then producer id, then submit order"
   CHECK(out.to_deltas() == std::vector<delta>{b1, b2, a1, a2, b3, a3});
 }
 
-TEST_CASE("ingest: a blocked submit wakes when a cut makes room; closed lanes are drained, then dropped", "[engine][ingest][threads]") {
+TEST_CASE("ingest: a blocked submit wakes when a cut makes room, and closed lanes are drained, then dropped", "[engine][ingest][threads]") {
   ingest in(1024);  // 16 chunks
   std::mt19937_64 rng(4);
   const delta d = make(rng, 0, 1, 1, 64);  // 2 chunks
