@@ -23,43 +23,17 @@
 
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
+#include "support/replace_new.hpp"
 
 namespace {
 // -1: disarmed. Otherwise the number of allocations still allowed; the next one fails.
 std::atomic<long> allowance{-1};
-
-void* allocate(std::size_t n, std::size_t align) noexcept {
-  if (allowance.load(std::memory_order_relaxed) >= 0 && allowance.fetch_sub(1, std::memory_order_relaxed) == 0) return nullptr;
-  if (n == 0) n = 1;
-  if (align <= alignof(std::max_align_t)) return std::malloc(n);
-  return std::aligned_alloc(align, (n + align - 1) / align * align);
-}
-void* allocate_or_throw(std::size_t n, std::size_t align) {
-  if (void* p = allocate(n, align)) return p;
-  throw std::bad_alloc();
-}
 }  // namespace
 
-void* operator new(std::size_t n) { return allocate_or_throw(n, 0); }
-void* operator new[](std::size_t n) { return allocate_or_throw(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return allocate_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate(n, static_cast<std::size_t>(a)); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void* tickflow_test_allocate(std::size_t n, std::size_t align) noexcept {
+  if (allowance.load(std::memory_order_relaxed) >= 0 && allowance.fetch_sub(1, std::memory_order_relaxed) == 0) return nullptr;
+  return tickflow::test::system_allocate(n, align);
+}
 
 using namespace tickflow;
 namespace tt = tickflow::test;
@@ -120,20 +94,6 @@ store_state state_of(const page_store& s) {
   return {s.digest(), {s.id_generations().begin(), s.id_generations().end()}, {s.id_free_list().begin(), s.id_free_list().end()}};
 }
 
-page_store random_store(std::mt19937_64& rng, std::vector<page_id>& ids, std::size_t pages) {
-  page_store s;
-  for (std::size_t i = 0; i < pages; ++i) {
-    ids.push_back(*s.create(1 + rng() % 300));
-    tt::fill_random(s, ids.back(), rng());
-  }
-  for (std::size_t i = 0; i < pages / 5; ++i) {
-    const std::size_t k = rng() % ids.size();
-    REQUIRE(s.release(ids[k]));
-    ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(k));
-  }
-  return s;
-}
-
 }  // namespace
 
 TEST_CASE("tlog_writer::append: a failed allocation appends nothing and loses nothing after it", "[alloc][tlog]") {
@@ -186,7 +146,7 @@ TEST_CASE("tlog_writer::append: a failed allocation appends nothing and loses no
 TEST_CASE("checkpoints: save keeps the old file, load leaves nothing behind, under failed allocations", "[alloc][checkpoint]") {
   std::mt19937_64 rng(5);
   std::vector<page_id> ids;
-  page_store s = random_store(rng, ids, 40);
+  page_store s = tt::random_store(rng, ids, 40);
   const std::string path = temp_path("ckpt");
   REQUIRE(save_checkpoint(s, epoch{1}, path));
   const std::uint64_t old_digest = s.digest();
@@ -216,9 +176,9 @@ TEST_CASE("checkpoints: save keeps the old file, load leaves nothing behind, und
 TEST_CASE("page_store: restore, rebuild, create and release are all or nothing under failed allocations", "[alloc][page]") {
   std::mt19937_64 rng(9);
   std::vector<page_id> ids;
-  page_store s = random_store(rng, ids, 200);
+  page_store s = tt::random_store(rng, ids, 200);
   std::vector<page_id> other_ids;
-  page_store other = random_store(rng, other_ids, 150);
+  page_store other = tt::random_store(rng, other_ids, 150);
   const auto snap = other.snapshot();
   const store_state before = state_of(s);
   CHECK(inject([&] { return static_cast<bool>(s.restore(snap)); }, [&] { CHECK(state_of(s) == before); }, [&] { CHECK(state_of(s) == state_of(other)); }) > 0);

@@ -17,26 +17,11 @@
 using namespace tickflow;
 namespace tt = tickflow::test;
 
-namespace {
-page_store random_store(std::mt19937_64& rng, std::vector<page_id>& ids, std::size_t pages) {
-  page_store s;
-  for (std::size_t i = 0; i < pages; ++i) {
-    ids.push_back(*s.create(1 + rng() % 300));
-    tt::fill_random(s, ids.back(), rng());
-  }
-  // Release a few so that ids have gaps and reused indices.
-  for (std::size_t i = 0; i < pages / 5; ++i) {
-    const std::size_t k = rng() % ids.size();
-    if (s.release(ids[k])) ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(k));
-  }
-  return s;
-}
-}  // namespace
 
 TEST_CASE("a checkpoint round-trips ids, bytes and epochs", "[checkpoint]") {
   std::mt19937_64 rng(1);
   std::vector<page_id> ids;
-  page_store s = random_store(rng, ids, 60);
+  page_store s = tt::random_store(rng, ids, 60);
   for (auto id : ids) {
     delta d = tt::random_delta(rng, id, *s.page_size(id), epoch{static_cast<std::uint32_t>(1 + rng() % 9)});
     REQUIRE(s.apply(d));
@@ -61,7 +46,7 @@ TEST_CASE("a checkpoint round-trips ids, bytes and epochs", "[checkpoint]") {
 TEST_CASE("any damaged byte or truncation of a checkpoint is refused", "[checkpoint]") {
   std::mt19937_64 rng(2);
   std::vector<page_id> ids;
-  page_store s = random_store(rng, ids, 6);
+  page_store s = tt::random_store(rng, ids, 6);
   const auto image = encode_checkpoint(s, epoch{3});
   REQUIRE(decode_checkpoint(image));
   for (std::size_t i = 0; i < image.size(); ++i) {
@@ -81,7 +66,7 @@ TEST_CASE("any damaged byte or truncation of a checkpoint is refused", "[checkpo
 TEST_CASE("replay from every checkpoint reproduces the final state bit for bit", "[checkpoint][replay]") {
   std::mt19937_64 rng(3);
   std::vector<page_id> ids;
-  page_store live = random_store(rng, ids, 40);
+  page_store live = tt::random_store(rng, ids, 40);
   std::vector<std::vector<std::byte>> checkpoints;
   recovered_tlog log;
   for (std::uint32_t cycle = 1; cycle <= 1000; ++cycle) {
@@ -114,7 +99,7 @@ TEST_CASE("checkpoint and log files: save, load, replay", "[checkpoint][replay]"
   std::remove(lpath.c_str());
   std::mt19937_64 rng(4);
   std::vector<page_id> ids;
-  page_store live = random_store(rng, ids, 20);
+  page_store live = tt::random_store(rng, ids, 20);
   auto w = tlog_writer::open(lpath, fsync_policy::per_epoch);
   REQUIRE(w);
   for (std::uint32_t cycle = 1; cycle <= 200; ++cycle) {

@@ -77,6 +77,21 @@ inline std::vector<delta> random_stream(std::mt19937_64& rng, const page_world& 
   return out;
 }
 
+/// A store of `pages` random pages (1..300 bytes, random contents); a fifth are released again,
+/// so that ids have gaps and reused indices. `ids` receives the live ones.
+inline page_store random_store(std::mt19937_64& rng, std::vector<page_id>& ids, std::size_t pages) {
+  page_store s;
+  for (std::size_t i = 0; i < pages; ++i) {
+    ids.push_back(*s.create(1 + rng() % 300));
+    fill_random(s, ids.back(), rng());
+  }
+  for (std::size_t i = 0; i < pages / 5; ++i) {
+    const std::size_t k = rng() % ids.size();
+    if (s.release(ids[k])) ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+  return s;
+}
+
 /// Copies the bytes of page `from` in `a` onto page `to` in `b` (same size).
 inline void copy_page(const page_store& a, page_id from, page_store& b, page_id to) {
   auto src = *a.bytes(from);
