@@ -35,7 +35,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <numeric>
 #include <span>
 #include <utility>
 #include <vector>
@@ -92,7 +91,6 @@ class ingest {
   };
   struct row_ref {  // a decoded row of the cut, for the canonical order
     std::uint32_t at;
-    std::uint32_t lane_order;
     std::uint32_t row;
   };
 
@@ -286,7 +284,7 @@ inline std::size_t ingest::cut(delta_batch& out) {
   const auto epochs = out.epochs().subspan(first);
   if (!std::is_sorted(epochs.begin(), epochs.end())) {
     order_.clear();
-    for (std::size_t i = 0; i < n; ++i) order_.push_back(row_ref{epochs[i], 0, static_cast<std::uint32_t>(first + i)});
+    for (std::size_t i = 0; i < n; ++i) order_.push_back(row_ref{epochs[i], static_cast<std::uint32_t>(first + i)});
     std::stable_sort(order_.begin(), order_.end(), [](const row_ref& a, const row_ref& b) { return a.at < b.at; });
     // (Masks are handed over as their in-memory bytes: little-endian, as on every target.)
     static_assert(std::endian::native == std::endian::little, "ingest re-encodes masks as little-endian bytes");

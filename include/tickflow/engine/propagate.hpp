@@ -28,8 +28,9 @@
 //     written, takes epoch `at` and counts as changed; otherwise it is left as it was and changes
 //     nothing below it (early cutoff). Pages outside the cone are not touched. run_all(at, ex)
 //     recomputes every derived page the same way (a first propagation, or a check).
-//   * Schedule (a dataflow sweep, not levels: random DAGs are hundreds of thousands of levels
-//     deep, which a barrier per level cannot afford): a small cone (at most cone_sequential_limit
+//   * Schedule (a dataflow sweep, not levels: levels can be many and small, as in W-local's
+//     2,409 levels of ~400 pages, and a barrier per level idles the workers at every level's
+//     tail): a small cone (at most cone_sequential_limit
 //     pages) is worked on the caller in topological order. A larger one is swept by all workers
 //     of the executor: blocks of consecutive pages (in topological order) are claimed in order
 //     from one counter; a page waits (spins, then yields) until each of its parents in the cone
