@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -461,7 +462,13 @@ int main(int argc, char** argv) {
   tb::run_and_collect(argc, argv, c);
   std::printf("\n");
 
+  // TF_BENCH_ONLY=<section>[,<section>] runs only the named sections (fork_join, apply, ingest,
+  // propagate), for work on one of them; the full run prints every budget.
+  const char* only = std::getenv("TF_BENCH_ONLY");
+  const auto wanted = [&](const char* section) { return only == nullptr || std::strstr(only, section) != nullptr; };
+
   // Fork-join round trip, paired: ratio = time(tickflow) / time(oneTBB).
+  if (wanted("fork_join")) {
   std::optional<double> fj;
   std::string fj_why = "oneTBB not installed (libtbb-dev)";
 #if defined(TF_HAVE_TBB_LINKED) && defined(TICKFLOW_HAVE_TBB)
@@ -493,8 +500,10 @@ int main(int argc, char** argv) {
   }
 #endif
   tb::print_budget("engine.fork_join_vs_tbb", fj, "ratio", tb::goal_op::at_most, 1.0, fj_why);
+  }
 
   // Parallel apply: 1 worker (inline) against 2 (thread_pool), paired.
+  if (wanted("apply")) {
   const std::size_t rounds = 9;
   const auto dense = measure_apply(workload::dense64, rounds);
   const auto word = measure_apply(workload::word8, rounds);
@@ -512,9 +521,10 @@ int main(int argc, char** argv) {
                    tb::goal_op::at_least, 1.7, "apply failed");
   tb::print_budget("throughput.apply_deltas_per_s_2t", dense.rate_2t > 0 ? std::optional<double>(dense.rate_2t) : std::nullopt,
                    "deltas/s", tb::goal_op::at_least, 100e6, "apply failed");
+  }
 
   // Ingest end to end: 1 producer and the engine thread (2 threads on 2 cores), then 2 producers.
-  {
+  if (wanted("ingest")) {
     std::vector<double> one, two_p;
     for (int k = 0; k < 5; ++k) {
       one.push_back(ingest_rate(1, 10'000'000));
@@ -529,6 +539,7 @@ int main(int argc, char** argv) {
   }
 
   // Propagation on W and W-local: the engine (2 workers) against the plain baseline, paired.
+  if (wanted("propagate")) {
   bandwidth_probe probe;
   thread_pool two(2);
   std::vector<double> bws;
@@ -555,6 +566,7 @@ int main(int argc, char** argv) {
       std::printf("# propagate.floor_ms_w %.4g ms: %.0f MB at %.1f GB/s (2-thread copy bandwidth, this run)\n",
                   least / bw * 1e3, least / 1e6, bw / 1e9);
     }
+  }
   }
   return c.errors().empty() ? 0 : 1;
 }

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/propagation.hpp"
 
 using namespace tickflow;
+namespace tt = tickflow::test;
 
 namespace {
 
@@ -74,37 +76,6 @@ struct world {
   }
 };
 
-// The oracle: every derived page recomputed in topological order, parents by page id; a page
-// whose bits change is written and takes `at`.
-template <class T, class W, class Kernel>
-void oracle(page_store& store, const page_graph<W>& g, const std::vector<page_id>& pages, epoch at, const Kernel& k) {
-  std::vector<page_id> topo = pages;
-  std::sort(topo.begin(), topo.end(), [&](page_id a, page_id b) { return g.position(*g.node(a)) < g.position(*g.node(b)); });
-  for (page_id c : topo) {
-    std::vector<page_id> parents;
-    g.for_each_parent(c, [&](page_id p) { parents.push_back(p); });
-    if (parents.empty()) continue;
-    std::sort(parents.begin(), parents.end());
-    std::vector<const T*> values;
-    std::unique_ptr<W[]> weights = std::make_unique<W[]>(parents.size());
-    std::vector<edge_kind> kinds;
-    for (std::size_t i = 0; i < parents.size(); ++i) {
-      values.push_back(reinterpret_cast<const T*>(store.handle(parents[i]).data));
-      const auto e = *g.edge(parents[i], c);
-      weights[i] = e.weight;
-      kinds.push_back(e.kind);
-    }
-    const auto h = store.handle(c);
-    std::vector<std::byte> out(h.bytes);
-    k(std::span<T>(reinterpret_cast<T*>(out.data()), h.bytes / sizeof(T)),
-      parent_inputs<T, W>{values, std::span<const W>(weights.get(), parents.size()), kinds});
-    if (std::memcmp(out.data(), h.data, h.bytes) != 0) {
-      std::memcpy(h.data, out.data(), h.bytes);
-      *h.at = at;
-    }
-  }
-}
-
 template <class T, class W, class Kernel, class Gen>
 void against_oracle(std::uint64_t seed, std::size_t n, std::size_t elems, Gen gen, bool some_control) {
   world<T, W, Gen> base(seed, n, elems, gen, some_control);
@@ -124,11 +95,12 @@ void against_oracle(std::uint64_t seed, std::size_t n, std::size_t elems, Gen ge
     // other's pages (the default sends cones of up to 4096 pages to the caller alone).
     r->prop.cone_sequential_limit = 0;
     r->prop.block = 8;
-    REQUIRE(r->prop.rebuild(r->store, base.graph));
+    // One run keeps the store as it is; the others move it into topological order.
+    REQUIRE(r->prop.rebuild(r->store, base.graph, w == 3 ? store_layout::keep : store_layout::topological));
     runs.push_back(std::move(r));
   }
   // Step 1: everything from scratch.
-  oracle<T, W>(base.store, base.graph, base.pages, epoch{1}, Kernel{});
+  tt::oracle<T, W>(base.store, base.graph, base.pages, epoch{1}, Kernel{});
   for (auto& r : runs) {
     r->prop.run_all(epoch{1}, *r->pool);
     CHECK(r->store.digest() == base.store.digest());
@@ -142,7 +114,7 @@ void against_oracle(std::uint64_t seed, std::size_t n, std::size_t elems, Gen ge
       changed.push_back(p);
       if (rng() % 3 != 0) base.set(p, rng, gen);
     }
-    oracle<T, W>(base.store, base.graph, base.pages, epoch{step}, Kernel{});
+    tt::oracle<T, W>(base.store, base.graph, base.pages, epoch{step}, Kernel{});
     std::vector<propagate_stats> got;
     for (auto& r : runs) {
       for (page_id p : changed) {

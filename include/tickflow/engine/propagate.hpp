@@ -11,18 +11,23 @@
 //     may depend on `in` only (propagation_kernel checks the signature; suite 04 checks purity).
 //     semiring_kernel<S> computes out[i] = ⊕_p w_p ⊗ v_p[i], folded from S::zero() in the fixed
 //     order.
-//   * rebuild(store, graph) lays the graph's pages out in topological order (the graph's order
-//     of positions), with each page's parents (and their data pointers, weights, kinds) and
-//     children. Errors, with nothing changed:
+//   * rebuild(store, graph, layout) plans the graph's pages in topological order (the graph's
+//     order of positions), with each page's parents (and their data pointers, weights, kinds) and
+//     children. With store_layout::topological (the default) it also moves the pages in the
+//     store into that order (page_store::relayout: ids, bytes and epochs unchanged, pointers
+//     into the store invalidated), so that a sweep reads and writes memory in address order
+//     and a parent near its child in the order is near it in memory. Errors, with nothing
+//     changed:
 //     errc::not_found (a graph page that is not alive in the store; detail: the page id),
 //     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
 //     whose element count differs from a parent's; detail: the page id). The plan holds pointers
 //     into the store: rebuild after pages are created or released or the graph is edited.
 //   * run(changed, at, ex): the pages in `changed` (sources a step wrote; pages not in the graph
 //     are ignored) count as changed. The cone (everything downstream of them) is marked first,
-//     unless `changed` holds more than pages() / 16 pages: then every derived page is examined
-//     (a superset of the cone, cheaper than marking it; the pages outside the cone have no
-//     changed parent and are not recomputed, so the result is the same).
+//     unless `changed` holds more than pages() / 16 pages or the marking walk finds that many:
+//     then every derived page is examined (a superset of the cone, cheaper than marking it; the
+//     pages outside the cone have no changed parent and are not recomputed, so the result is
+//     the same).
 //     Then every cone page whose parents include a changed page is recomputed into scratch, in
 //     topological order; if the result differs from the page's bytes (bit for bit) it is
 //     written, takes epoch `at` and counts as changed; otherwise it is left as it was and changes
@@ -85,6 +90,7 @@ template <semiring S>
 struct semiring_kernel {
   using T = typename S::value_type;
   void operator()(std::span<T> out, const parent_inputs<T, T>& in) const noexcept {
+    if (out.size() == 8) return fixed<8>(out.data(), in);  // 64-byte pages of doubles: unrolled
     for (T& x : out) x = S::zero();
     for (std::size_t p = 0; p < in.values.size(); ++p) {
       const T* v = in.values[p];
@@ -92,6 +98,26 @@ struct semiring_kernel {
       for (std::size_t i = 0; i < out.size(); ++i) out[i] = S::add(out[i], S::mul(w, v[i]));
     }
   }
+
+ private:
+  // The same fold with the width known to the compiler (it keeps `acc` in registers).
+  template <std::size_t N>
+  static void fixed(T* out, const parent_inputs<T, T>& in) noexcept {
+    T acc[N];
+    for (std::size_t i = 0; i < N; ++i) acc[i] = S::zero();
+    for (std::size_t p = 0; p < in.values.size(); ++p) {
+      const T* v = in.values[p];
+      const T w = in.weights[p];
+      for (std::size_t i = 0; i < N; ++i) acc[i] = S::add(acc[i], S::mul(w, v[i]));
+    }
+    for (std::size_t i = 0; i < N; ++i) out[i] = acc[i];
+  }
+};
+
+/// Where rebuild leaves the pages in memory (see the file contract).
+enum class store_layout : std::uint8_t {
+  topological,  ///< the graph's pages are moved into topological order (sweeps stream)
+  keep,         ///< pages stay where they are
 };
 
 namespace detail {
@@ -128,7 +154,7 @@ class propagator {
   explicit propagator(Kernel kernel = Kernel{}) : kernel_(std::move(kernel)) {}
 
   /// Builds the plan (see the file contract); on error the previous plan is kept.
-  result<void> rebuild(page_store& store, const page_graph<W>& graph) {
+  result<void> rebuild(page_store& store, const page_graph<W>& graph, store_layout layout = store_layout::topological) {
     plan p;
     const auto view = graph.node_csr();
     const std::size_t slots = view.page_of.size();
@@ -138,19 +164,20 @@ class propagator {
     std::vector<std::uint32_t> at_of(slots, 0);
     for (std::uint32_t u : by_position) {
       if (view.page_of[u] == page_id{}) continue;
-      const auto t = static_cast<std::uint32_t>(p.pages.size());
-      at_of[u] = t;
+      at_of[u] = static_cast<std::uint32_t>(p.ids.size());
       const page_id id = view.page_of[u];
       const auto h = store.handle(id);
       if (h.data == nullptr) return unexpected(errc::not_found, id.value(), "graph page not alive in the store");
       if (h.bytes % sizeof(T) != 0) return unexpected(errc::invalid_argument, id.value(), "page size is not a whole number of elements");
-      p.pages.push_back(page_slot{id, reinterpret_cast<T*>(h.data), h.at, h.bytes / static_cast<std::uint32_t>(sizeof(T))});
+      p.ids.push_back(id);
+      p.elements.push_back(h.bytes / static_cast<std::uint32_t>(sizeof(T)));
     }
-    const std::size_t n = p.pages.size();
+    const std::size_t n = p.ids.size();
+    const auto edges = graph.edge_list();
+    if (edges.size() >= no_page) return unexpected(errc::invalid_argument, edges.size(), "too many edges for one plan");
     // Parents of every page, by increasing page id, with weights and kinds; children.
     p.in_begin.assign(n + 1, 0);
     p.out_begin.assign(n + 1, 0);
-    const auto edges = graph.edge_list();
     for (const auto& e : edges) {
       ++p.in_begin[at_of[*graph.node(e.child)] + 1];
       ++p.out_begin[at_of[*graph.node(e.parent)] + 1];
@@ -168,40 +195,55 @@ class propagator {
     std::vector<in_edge> in(edges.size());
     p.children.resize(edges.size());
     {
-      std::vector<std::size_t> in_fill(p.in_begin.begin(), p.in_begin.end() - 1), out_fill(p.out_begin.begin(), p.out_begin.end() - 1);
+      std::vector<std::uint32_t> in_fill(p.in_begin.begin(), p.in_begin.end() - 1), out_fill(p.out_begin.begin(), p.out_begin.end() - 1);
       for (const auto& e : edges) {
         const std::uint32_t from = at_of[*graph.node(e.parent)], to = at_of[*graph.node(e.child)];
         in[in_fill[to]++] = in_edge{e.parent, from, e.weight, e.kind};
         p.children[out_fill[from]++] = to;
       }
     }
-    p.parent_values.resize(edges.size());
     p.parents.resize(edges.size());
     p.weights.assign(edges.size());
     p.kinds.resize(edges.size());
-    std::uint32_t widest = 0;
+    std::uint32_t widest = 0, most_parents = 0;
     for (std::size_t t = 0; t < n; ++t) {
       auto first = in.begin() + p.in_begin[t], last = in.begin() + p.in_begin[t + 1];
       std::sort(first, last, [](const in_edge& a, const in_edge& b) { return a.parent < b.parent; });
       for (auto it = first; it != last; ++it) {
-        if (p.pages[it->from].elements != p.pages[t].elements)
-          return unexpected(errc::invalid_argument, p.pages[t].id.value(), "a parent's element count differs from its child's");
+        if (p.elements[it->from] != p.elements[t])
+          return unexpected(errc::invalid_argument, p.ids[t].value(), "a parent's element count differs from its child's");
         const std::size_t k = static_cast<std::size_t>(it - in.begin());
-        p.parent_values[k] = p.pages[it->from].data;
         p.parents[k] = it->from;
         p.weights[k] = it->weight;
         p.kinds[k] = it->kind;
       }
-      widest = std::max(widest, p.pages[t].elements);
+      widest = std::max(widest, p.elements[t]);
+      most_parents = std::max(most_parents, p.in_begin[t + 1] - p.in_begin[t]);
     }
     p.widest = widest;
-    p.index_of = std::move(at_of);
-    p.cone = std::make_unique<std::uint32_t[]>(n);
-    p.changed = std::make_unique<std::uint32_t[]>(n);
-    p.done = std::make_unique<std::atomic<std::uint32_t>[]>(n);
+    p.most_parents = most_parents;
+    // Page id -> layout index, through the id's table index (dense, no hashing on the hot path).
+    {
+      std::size_t top = 0;
+      for (const page_id id : p.ids) top = std::max<std::size_t>(top, (id.value() >> 32) + 1);
+      p.by_id_index.assign(top, no_page);
+      for (std::uint32_t t = 0; t < n; ++t) p.by_id_index[p.ids[t].value() >> 32] = t;
+    }
+    p.data.resize(n);
+    p.epochs.resize(n);
+    p.state = std::make_unique<page_state[]>(n);
+    // Last, once nothing else can fail: the move (which has the strong guarantee itself), then
+    // the pointers, which it changes.
+    if (layout == store_layout::topological) {
+      if (auto moved = store.relayout(p.ids); !moved) return moved;
+    }
+    for (std::size_t t = 0; t < n; ++t) {
+      const auto h = store.handle(p.ids[t]);
+      p.data[t] = reinterpret_cast<T*>(h.data);
+      p.epochs[t] = h.at;
+    }
     plan_ = std::move(p);
     run_ = 0;
-    graph_ = &graph;
     return {};
   }
 
@@ -212,92 +254,116 @@ class propagator {
     // The changed pages, then their cone, depth-first (marks stop at pages already marked).
     stack_.clear();
     for (const page_id id : changed)
-      if (const auto u = graph_ != nullptr ? graph_->node(id) : std::nullopt; u && *u < plan_.index_of.size()) {
-        const std::uint32_t t = plan_.index_of[*u];
-        plan_.changed[t] = r;
+      if (const std::uint32_t t = layout_index(id); t != no_page) {
+        plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
         stack_.push_back(t);
       }
     cone_.clear();
-    if (changed.size() > plan_.pages.size() / 16) {  // every derived page (see the contract)
-      stack_.clear();
-      for (std::uint32_t t = 0; t < plan_.pages.size(); ++t)
-        if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
-          plan_.cone[t] = r;
-          cone_.push_back(t);
-        }
-    }
-    while (!stack_.empty()) {
+    // A large cone: every derived page instead (see the contract). Large = more than a
+    // sixteenth of the pages changed, or the marking walk found that many: past that, the
+    // walk's random accesses cost more than one in-order pass over all pages.
+    const std::size_t large = pages() / 16;
+    bool stamped_in_order = changed.size() > large;
+    while (!stamped_in_order && !stack_.empty()) {
       const std::uint32_t t = stack_.back();
       stack_.pop_back();
       for (std::size_t k = plan_.out_begin[t]; k < plan_.out_begin[t + 1]; ++k) {
         const std::uint32_t c = plan_.children[k];
-        if (plan_.cone[c] == r) continue;
-        plan_.cone[c] = r;
+        if (plan_.state[c].cone == r) continue;
+        plan_.state[c].cone = r;
         cone_.push_back(c);
         stack_.push_back(c);
       }
+      stamped_in_order = cone_.size() > large;
     }
+    if (stamped_in_order) {
+      stack_.clear();
+      cone_.clear();
+      every_derived_page(r);
+    }
+    // Topological order = layout order (a cone of at most pages() / 16 pages, sorted).
+    if (!stamped_in_order) std::sort(cone_.begin(), cone_.end());
     return sweep(r, at, ex);
   }
   /// Recomputes every derived page (see the file contract).
   template <executor E>
   propagate_stats run_all(epoch at, E& ex) {
     const std::uint32_t r = next_run();
-    cone_.clear();
-    for (std::uint32_t t = 0; t < plan_.pages.size(); ++t)
-      if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
-        plan_.cone[t] = r;
-        cone_.push_back(t);
-        plan_.changed[t] = 0;
-      } else {
-        plan_.changed[t] = r;  // every source counts as changed
-      }
+    for (std::uint32_t t = 0; t < pages(); ++t)
+      if (plan_.in_begin[t + 1] == plan_.in_begin[t])
+        plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);  // every source counts as changed
+    every_derived_page(r);
     return sweep(r, at, ex);
   }
 
   /// Cones of at most this many pages are worked on the caller alone (see the file contract).
   std::size_t cone_sequential_limit = 4096;
   /// Pages a worker claims at once in the parallel sweep.
-  std::size_t block = 256;
+  std::size_t block = 32;
 
   /// Pages in the plan.
-  [[nodiscard]] std::size_t pages() const noexcept { return plan_.pages.size(); }
+  [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size(); }
 
  private:
-  struct page_slot {
-    page_id id;
-    T* data = nullptr;
-    epoch* at = nullptr;
-    std::uint32_t elements = 0;
+  // Per page, stamped with run numbers (never cleared): `cone` = the last run whose cone held
+  // the page; `done` = (run << 1) | changed, stored when the page is finished in that run (its
+  // changed bit is published with it). 8 bytes: a parent's stamps are one load each.
+  struct page_state {
+    std::uint32_t cone = 0;
+    std::atomic<std::uint32_t> done{0};
   };
+  static constexpr std::uint32_t stamp(std::uint32_t r, bool changed) noexcept { return (r << 1) | (changed ? 1U : 0U); }
+
+  // The plan, as parallel arrays in layout (topological) order: the sweep streams through the
+  // per-page and per-edge columns it needs and nothing else.
   struct plan {
-    std::vector<page_slot> pages;            // in topological order
-    std::vector<std::size_t> in_begin, out_begin;  // pages + 1 entries each
-    std::vector<const T*> parent_values;     // per in-edge, in the fixed order
-    std::vector<std::uint32_t> parents;      // per in-edge: the parent's layout index
+    std::vector<page_id> ids;
+    std::vector<T*> data;
+    std::vector<epoch*> epochs;
+    std::vector<std::uint32_t> elements;
+    std::vector<std::uint32_t> in_begin, out_begin;  // pages + 1 entries each
+    std::vector<std::uint32_t> parents;      // per in-edge, in the fixed order: the parent's layout index
     detail::flat_array<W> weights;
     std::vector<edge_kind> kinds;
     std::vector<std::uint32_t> children;     // per out-edge: the child's layout index
-    std::vector<std::uint32_t> index_of;     // graph node number -> layout index
+    std::vector<std::uint32_t> by_id_index;  // page id's table index -> layout index, or no_page
     std::uint32_t widest = 0;                // most elements of any page
-    // Per page, stamped with the run number (never cleared): in the cone, changed, done.
-    std::unique_ptr<std::uint32_t[]> cone;
-    std::unique_ptr<std::uint32_t[]> changed;  // written by the page's own worker, read after `done`
-    std::unique_ptr<std::atomic<std::uint32_t>[]> done;
+    std::uint32_t most_parents = 0;          // most parents of any page
+    std::unique_ptr<page_state[]> state;
   };
 
   struct alignas(cache_line_size) worker_counts {  // alignas: each worker's counters own a line
     std::size_t recomputed = 0, changed = 0;
   };
 
+  static constexpr std::uint32_t no_page = 0xFFFFFFFFU;
+  // The layout index of a page of the plan, or no_page.
+  [[nodiscard]] std::uint32_t layout_index(page_id id) const noexcept {
+    const std::uint64_t index = id.value() >> 32;
+    if (index >= plan_.by_id_index.size()) return no_page;
+    const std::uint32_t t = plan_.by_id_index[index];
+    return t != no_page && plan_.ids[t] == id ? t : no_page;
+  }
+
   std::uint32_t next_run() noexcept {
-    if (++run_ == 0) {  // wrapped: clear the stamps once
-      std::fill_n(plan_.cone.get(), plan_.pages.size(), 0U);
-      std::fill_n(plan_.changed.get(), plan_.pages.size(), 0U);
-      for (std::size_t t = 0; t < plan_.pages.size(); ++t) plan_.done[t].store(0, std::memory_order_relaxed);
+    if (++run_ >= (1U << 31)) {  // the stamp holds 31 bits of run: clear the stamps once
+      for (std::size_t t = 0; t < pages(); ++t) {
+        plan_.state[t].cone = 0;
+        plan_.state[t].done.store(0, std::memory_order_relaxed);
+      }
       run_ = 1;
     }
     return run_;
+  }
+
+  // The cone is every derived page, in layout order.
+  void every_derived_page(std::uint32_t r) {
+    cone_.clear();
+    for (std::uint32_t t = 0; t < pages(); ++t)
+      if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
+        plan_.state[t].cone = r;
+        cone_.push_back(t);
+      }
   }
 
   template <class E>
@@ -305,25 +371,24 @@ class propagator {
     propagate_stats stats;
     stats.cone = cone_.size();
     if (cone_.empty()) return stats;
-    std::sort(cone_.begin(), cone_.end());  // topological order
     const bool parallel = cone_.size() > cone_sequential_limit && ex.concurrency() > 1;
     const std::size_t workers = parallel ? ex.concurrency() : 1;
     if (scratch_.size() < workers * plan_.widest) scratch_.assign(workers * plan_.widest);
+    if (inputs_.size() < workers * plan_.most_parents) inputs_.assign(workers * plan_.most_parents);
     if (counts_.size() < workers) counts_.resize(workers);
     for (auto& c : counts_) c = worker_counts{};
     if (!parallel) {
-      for (const std::uint32_t t : cone_) visit(t, r, at, scratch_.data(), counts_[0], false);
+      for (std::size_t k = 0; k < cone_.size(); ++k) visit<false>(cone_[k], r, at, 0, counts_[0]);
     } else {
       next_block_->store(0, std::memory_order_relaxed);
       const std::size_t blocks = (cone_.size() + block - 1) / block;
       ex.parallel_for(workers, [&](std::size_t, std::size_t w) {
-        T* out = scratch_.data() + w * plan_.widest;
         for (;;) {
           // Relaxed: claims only need to be unique and in order; `done` carries the data.
           const std::size_t b = next_block_->fetch_add(1, std::memory_order_relaxed);
           if (b >= blocks) return;
           const std::size_t end = std::min(cone_.size(), (b + 1) * block);
-          for (std::size_t k = b * block; k < end; ++k) visit(cone_[k], r, at, out, counts_[w], true);
+          for (std::size_t k = b * block; k < end; ++k) visit<true>(cone_[k], r, at, w, counts_[w]);
         }
       });
     }
@@ -335,53 +400,69 @@ class propagator {
   }
 
   // One cone page: wait for its parents in the cone (parallel sweep), recompute it if a parent
-  // changed, publish it done.
-  void visit(std::uint32_t t, std::uint32_t r, epoch at, T* out, worker_counts& counts, bool wait) noexcept {
+  // changed, publish it done with its changed bit.
+  template <bool Wait>
+  void visit(std::uint32_t t, std::uint32_t r, epoch at, std::size_t w, worker_counts& counts) noexcept {
     bool dirty = false;
-    for (std::size_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
-      const std::uint32_t p = plan_.parents[k];
-      if (wait && plan_.cone[p] == r) {
-        // Acquire: pairs with the release that published the parent, so its bytes and its
-        // `changed` stamp are visible.
-        for (unsigned spins = 0; plan_.done[p].load(std::memory_order_acquire) != r; ++spins) {
-          if (spins < 1024) cpu_relax();
-          else std::this_thread::yield();
+    const std::uint32_t changed_stamp = stamp(r, true);
+    for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
+      const page_state& ps = plan_.state[plan_.parents[k]];
+      if constexpr (Wait) {
+        if (ps.cone == r) {
+          // Acquire: pairs with the release that published the parent, so its bytes and its
+          // changed bit are visible.
+          for (unsigned spins = 0; (ps.done.load(std::memory_order_acquire) >> 1) != r; ++spins) {
+            if (spins < 1024) cpu_relax();
+            else std::this_thread::yield();
+          }
         }
       }
-      dirty = dirty || plan_.changed[p] == r;
+      // Relaxed in the sequential sweep: one thread wrote every stamp it reads.
+      dirty |= ps.done.load(Wait ? std::memory_order_acquire : std::memory_order_relaxed) == changed_stamp;
     }
+    bool changed = false;
     if (dirty) {
       ++counts.recomputed;
-      if (recompute(t, out, at)) {
-        ++counts.changed;
-        plan_.changed[t] = r;
-      }
+      changed = recompute(t, w, at);
+      counts.changed += changed ? 1 : 0;
     }
-    // Release: publishes the page's bytes and `changed` stamp to the pages that wait on it.
-    if (wait) plan_.done[t].store(r, std::memory_order_release);
+    // Release: publishes the page's bytes and changed bit to the pages that wait on it.
+    plan_.state[t].done.store(stamp(r, changed), Wait ? std::memory_order_release : std::memory_order_relaxed);
   }
 
-  // Recomputes page t into `out`; writes it and the epoch if the bits differ.
-  bool recompute(std::size_t t, T* out, epoch at) noexcept {
-    const page_slot& pg = plan_.pages[t];
-    const std::size_t k = plan_.in_begin[t], deg = plan_.in_begin[t + 1] - k;
-    const parent_inputs<T, W> in{std::span<const T* const>(plan_.parent_values.data() + k, deg),
-                                 std::span<const W>(plan_.weights.data() + k, deg),
+  // Recomputes page t into worker w's scratch; writes it and the epoch if the bits differ.
+  bool recompute(std::uint32_t t, std::size_t w, epoch at) noexcept {
+    const std::uint32_t k = plan_.in_begin[t], deg = plan_.in_begin[t + 1] - k;
+    const T** values = inputs_.data() + w * plan_.most_parents;
+    for (std::uint32_t j = 0; j < deg; ++j) values[j] = plan_.data[plan_.parents[k + j]];
+    const parent_inputs<T, W> in{std::span<const T* const>(values, deg), std::span<const W>(plan_.weights.data() + k, deg),
                                  std::span<const edge_kind>(plan_.kinds.data() + k, deg)};
-    kernel_(std::span<T>(out, pg.elements), in);
-    const std::size_t bytes = std::size_t{pg.elements} * sizeof(T);
-    if (std::memcmp(out, pg.data, bytes) == 0) return false;  // early cutoff
-    std::memcpy(pg.data, out, bytes);
-    *pg.at = at;
+    T* const out = scratch_.data() + w * plan_.widest;
+    const std::uint32_t elements = plan_.elements[t];
+    kernel_(std::span<T>(out, elements), in);
+    T* const page = plan_.data[t];
+    const std::size_t bytes = std::size_t{elements} * sizeof(T);
+    if (bytes == 64) {  // one line (8 doubles): compared and copied inline
+      std::uint64_t a[8], b[8], diff = 0;
+      std::memcpy(a, out, 64);
+      std::memcpy(b, page, 64);
+      for (int i = 0; i < 8; ++i) diff |= a[i] ^ b[i];
+      if (diff == 0) return false;  // early cutoff
+      std::memcpy(page, a, 64);
+    } else {
+      if (std::memcmp(out, page, bytes) == 0) return false;  // early cutoff
+      std::memcpy(page, out, bytes);
+    }
+    *plan_.epochs[t] = at;
     return true;
   }
 
   Kernel kernel_;
   plan plan_;
-  const page_graph<W>* graph_ = nullptr;
   std::uint32_t run_ = 0;
   std::vector<std::uint32_t> stack_, cone_;
   detail::flat_array<T> scratch_;
+  detail::flat_array<const T*> inputs_;  // per worker: the parent pointers of the page at hand
   std::vector<worker_counts> counts_;
   // alignas (via cache_padded): every worker's claims hit this counter.
   cache_padded<std::atomic<std::size_t>> next_block_{0};

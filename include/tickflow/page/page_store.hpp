@@ -211,6 +211,69 @@ class page_store {
     if (e == nullptr) return {};
     return {classes_[e->cls].page(e->slot), e->bytes, &e->at};
   }
+  /// Moves pages in memory (ids, bytes and epochs unchanged) so that, within each size class,
+  /// the listed pages occupy the class's slots they held, in increasing address order by their
+  /// position in `order`: a sweep in that order then streams through memory. Pages not listed
+  /// stay where they are. errc::not_found for a page that is not alive, errc::duplicate_id for
+  /// one listed twice (detail: the id); nothing moves then. Strong guarantee (the scratch tables,
+  /// 4 bytes per slot of a class, are allocated before anything moves). Invalidates pointers from
+  /// bytes(), view() and handle().
+  result<void> relayout(std::span<const page_id> order) {
+    std::vector<std::vector<std::uint32_t>> slots(classes_.size());  // per class: the listed pages' slots, in order
+    std::vector<std::uint32_t> index(order.size());
+    {
+      std::vector<bool> seen(entries_.size(), false);
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        const entry* e = find(order[k]);
+        if (e == nullptr) return unexpected(errc::not_found, order[k].value(), "relayout of a page that is not alive");
+        index[k] = static_cast<std::uint32_t>(order[k].value() >> 32);
+        if (seen[index[k]]) return unexpected(errc::duplicate_id, order[k].value(), "page listed twice in a relayout");
+        seen[index[k]] = true;
+        slots[e->cls].push_back(e->slot);
+      }
+    }
+    // Per class: source_of[new slot] = the slot whose page moves there (identity elsewhere).
+    std::vector<std::vector<std::uint32_t>> source_of(classes_.size());
+    std::vector<std::size_t> taken(classes_.size(), 0);
+    std::vector<std::vector<std::uint32_t>> sorted = slots;
+    for (std::size_t c = 0; c < classes_.size(); ++c) {
+      std::sort(sorted[c].begin(), sorted[c].end());
+      if (slots[c].empty()) continue;
+      source_of[c].resize(classes_[c].next_slot);
+      for (std::uint32_t s = 0; s < classes_[c].next_slot; ++s) source_of[c][s] = s;
+      for (std::size_t k = 0; k < slots[c].size(); ++k) source_of[c][sorted[c][k]] = slots[c][k];
+    }
+    std::unique_ptr<std::byte[]> tmp;
+    std::size_t widest = 0;
+    for (std::size_t c = 0; c < classes_.size(); ++c)
+      if (!slots[c].empty()) widest = std::max<std::size_t>(widest, std::size_t{classes_[c].lines} * line);
+    if (widest != 0) tmp = std::make_unique<std::byte[]>(widest);
+    // Nothing below allocates. Entries take their new slots, in order.
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      entry& e = entries_[index[k]];
+      e.slot = sorted[e.cls][taken[e.cls]++];
+    }
+    // Bytes follow the permutation, one cycle at a time (one page of scratch).
+    for (std::size_t c = 0; c < classes_.size(); ++c) {
+      auto& src = source_of[c];
+      const std::size_t bytes = std::size_t{classes_[c].lines} * line;
+      for (std::uint32_t s = 0; s < src.size(); ++s) {
+        if (src[s] == s) continue;
+        std::memcpy(tmp.get(), classes_[c].page(s), bytes);
+        std::uint32_t cur = s;
+        while (src[cur] != s) {
+          const std::uint32_t from = src[cur];
+          std::memcpy(classes_[c].page(cur), classes_[c].page(from), bytes);
+          src[cur] = cur;
+          cur = from;
+        }
+        std::memcpy(classes_[c].page(cur), tmp.get(), bytes);
+        src[cur] = cur;
+      }
+    }
+    return {};
+  }
+
   /// Prefetch hint for the table entry of `id` (batch kernels look ids up ahead of use).
   void prefetch_entry(page_id id) const noexcept {
     const std::uint64_t index = id.value() >> 32;
