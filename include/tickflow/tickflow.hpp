@@ -21,6 +21,7 @@
 #include "tickflow/core/pod_buffer.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/core/wait.hpp"
+#include "tickflow/engine/engine.hpp"
 #include "tickflow/engine/executor.hpp"
 #include "tickflow/engine/ingest.hpp"
 #include "tickflow/engine/parallel_apply.hpp"

@@ -201,6 +201,48 @@ TEST_CASE("early cutoff stops at an unchanged value and recomputes every page wh
   CHECK(*store.epoch_of(c) == epoch{3});
 }
 
+TEST_CASE("forced pages are recomputed after a graph edit, with their cones, at 1..8 workers", "[engine][propagate][threads]") {
+  std::mt19937_64 rng(77);
+  auto gen = real_gen;
+  using W = world<double, double, decltype(gen)>;
+  W base(21, 2000, 8, gen, false);
+  const auto snap = base.store.snapshot();
+  tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{1}, semiring_kernel<real_semiring<double>>{});
+  // Edit: remove some edges and add others; the children whose parent set changed are forced.
+  auto edited = base.graph;
+  std::vector<page_id> forced;
+  const auto edges = edited.edge_list();
+  for (int k = 0; k < 40; ++k) {
+    const auto& e = edges[rng() % edges.size()];
+    if (!edited.has_edge(e.parent, e.child)) continue;
+    REQUIRE(edited.remove_edge(e.parent, e.child));
+    forced.push_back(e.child);
+    if (k % 2 == 0) {  // back with another weight
+      REQUIRE(edited.add_edge({e.parent, e.child, edge_kind::data, 0.375}));
+    }
+  }
+  page_store want;
+  REQUIRE(want.restore(base.store.snapshot()));
+  tt::oracle<double, double>(want, edited, base.pages, epoch{2}, semiring_kernel<real_semiring<double>>{});
+  for (std::size_t workers : {1u, 2u, 3u, 8u}) {
+    INFO("workers " << workers);
+    page_store s;
+    REQUIRE(s.restore(snap));
+    thread_pool pool(workers);
+    propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
+    prop.cone_sequential_limit = 0;
+    prop.block = 8;
+    REQUIRE(prop.rebuild(s, base.graph));
+    prop.run_all(epoch{1}, pool);
+    REQUIRE(s.digest() == base.store.digest());
+    REQUIRE(prop.rebuild(s, edited));
+    const auto without = prop.run({}, epoch{2}, pool);  // nothing changed, nothing forced: no work
+    CHECK(without.cone == 0);
+    prop.run({}, epoch{2}, pool, forced);
+    CHECK(s.digest() == want.digest());
+  }
+}
+
 TEST_CASE("a plan over pages of mismatched sizes or missing pages is a typed error", "[engine][propagate]") {
   page_store store;
   page_graph<double> g;

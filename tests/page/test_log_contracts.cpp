@@ -396,3 +396,32 @@ TEST_CASE("integrity: a delta rejected only as a duplicate does not move the run
   CHECK(rep.violations[0].detail == 10);  // the delta id, as documented
   CHECK(rep.count(violation_kind::epoch_regression) == 0);
 }
+
+TEST_CASE("tlog: the delta-only readers refuse an engine log whole, naming the first event", "[tlog][contract][events]") {
+  std::mt19937_64 rng(8);
+  std::vector<page_id> ids;
+  page_store store = tt::random_store(rng, ids, 20);
+  const auto before = store.digest();
+  const auto header = detail::tlog_header();
+  std::vector<std::byte> image(header.begin(), header.end());
+  for (int i = 0; i < 5; ++i) detail::encode_record(tt::random_delta(rng, ids[static_cast<std::size_t>(i)], *store.page_size(ids[static_cast<std::size_t>(i)]), epoch{1}), image);
+  detail::encode_event({tlog_event_kind::step, epoch{1}, {}, {}, 0, 0, 0}, image);
+  detail::encode_record(tt::random_delta(rng, ids[6], *store.page_size(ids[6]), epoch{2}), image);
+  const auto records = std::span<const std::byte>(image).subspan(detail::tlog_header_bytes);
+  page_log_applier applier;
+  const auto applied = applier.apply(store, records);
+  REQUIRE_FALSE(applied);
+  CHECK(applied.error() == error{errc::invalid_argument, 5});
+  CHECK(store.digest() == before);  // nothing applied
+  delta_batch batch;
+  batch.push_back(tt::random_delta(rng, ids[0], *store.page_size(ids[0]), epoch{1}));
+  const auto scanned = recover_into(image, batch);
+  REQUIRE_FALSE(scanned);
+  CHECK(scanned.error() == error{errc::invalid_argument, 5});
+  CHECK(batch.size() == 1);  // the rows already there, and none added
+  const auto parsed = parse_tlog(image);
+  REQUIRE(parsed);
+  CHECK(parsed->records.size() == 6);
+  REQUIRE(parsed->events.size() == 1);
+  CHECK(parsed->events[0].position == 5);
+}

@@ -6,10 +6,25 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
 namespace tickflow::test {
+
+/// A dense delta writing `v` into element `element` of a page viewed as doubles.
+inline delta element_delta(page_id page, epoch at, std::uint64_t id, double v, std::uint32_t element = 0) {
+  delta d;
+  d.page = page;
+  d.at = at;
+  d.id = delta_id{id};
+  d.offset = 8 * element;
+  d.length = 8;
+  d.mask.assign(1, 0xFF);
+  d.payload.resize(8);
+  std::memcpy(d.payload.data(), &v, 8);
+  return d;
+}
 
 /// A well-formed random delta inside a page of `page_bytes` bytes: random window, a mask that is
 /// full, empty-ish or random, dense or sparse.

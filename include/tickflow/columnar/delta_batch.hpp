@@ -135,8 +135,14 @@ class delta_batch {
   }
 
   [[nodiscard]] delta to_delta(std::size_t i) const {
-    const delta_row r = row(i);
     delta d;
+    copy_row(i, d);
+    return d;
+  }
+  /// Row i into `d`, reusing its mask and payload storage (no allocation once they are large
+  /// enough).
+  void copy_row(std::size_t i, delta& d) const {
+    const delta_row r = row(i);
     d.page = r.page;
     d.at = r.at;
     d.id = r.id;
@@ -145,7 +151,6 @@ class delta_batch {
     d.kind = r.kind;
     d.mask.assign(r.mask.begin(), r.mask.end());
     d.payload.assign(r.payload.begin(), r.payload.end());
-    return d;
   }
   [[nodiscard]] std::vector<delta> to_deltas() const {
     std::vector<delta> out;

@@ -10,7 +10,9 @@
 //   * recover_records_into(records, out) does the same for the records that follow a header
 //     (a log read from a known record boundary, e.g. a checkpoint's position). Bytes that start
 //     with the log header (the whole image passed by mistake) are errc::invalid_argument.
-//   * This is the fast path of replay: no delta objects are built.
+//   * This is the fast path of replay: no delta objects are built. It reads deltas only: an
+//     intact engine event (page/tlog.hpp) is errc::invalid_argument (detail: the number of
+//     records before it), and `out` is left as it was.
 //
 // Thread-safety: a function over values.
 #pragma once
@@ -42,9 +44,14 @@ struct tlog_scan {
   tlog_scan scan;
   tlog_record_reader reader(records);
   constexpr std::size_t fixed = detail::tlog_body_fixed_bytes;
+  const std::size_t rows_before = out.size();
   while (auto body = reader.next()) {
     const std::byte* p = body->data();
     const std::size_t len = body->size();
+    if (detail::is_event_body(*body) && detail::decode_event(*body)) {
+      while (out.size() > rows_before) out.pop_back();  // nothing appended
+      return unexpected(errc::invalid_argument, scan.records, "an engine event (page, graph or step record): read this log with parse_tlog");
+    }
     if (len < fixed + 4 || static_cast<std::uint8_t>(p[28]) > 1) {
       reader.reject(errc::corrupt_data);
       break;
@@ -89,7 +96,9 @@ struct tlog_scan {
   if (detail::starts_with_tlog_magic(rest)) {
     scan = tlog_scan{0, 0, tlog_stop::damaged, errc::corrupt_data};
   } else {
-    scan = *recover_records_into(rest, out);
+    auto got = recover_records_into(rest, out);
+    if (!got) return unexpected(got.error());  // an engine event (see the contract)
+    scan = *got;
   }
   scan.intact_bytes += detail::tlog_header_bytes;
   return scan;

@@ -28,6 +28,9 @@
 //     then every derived page is examined (a superset of the cone, cheaper than marking it; the
 //     pages outside the cone have no changed parent and are not recomputed, so the result is
 //     the same).
+//     `forced` pages (derived pages whose parent set changed, e.g. after a graph edit) are
+//     recomputed in this run even if no parent changed, and their cones are marked as for a
+//     changed page; sources and pages not in the plan are ignored there.
 //     Then every cone page whose parents include a changed page is recomputed into scratch, in
 //     topological order; if the result differs from the page's bytes (bit for bit) it is
 //     written, takes epoch `at` and counts as changed; otherwise it is left as it was and changes
@@ -249,16 +252,33 @@ class propagator {
 
   /// See the file contract.
   template <executor E>
-  propagate_stats run(std::span<const page_id> changed, epoch at, E& ex) {
+  propagate_stats run(std::span<const page_id> changed, epoch at, E& ex, std::span<const page_id> forced = {}) {
     const std::uint32_t r = next_run();
     // The changed pages, then their cone, depth-first (marks stop at pages already marked).
     stack_.clear();
+    cone_.clear();
     for (const page_id id : changed)
       if (const std::uint32_t t = layout_index(id); t != no_page) {
         plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
         stack_.push_back(t);
       }
-    cone_.clear();
+    // Forced pages (derived ones only) are in the cone, recomputed whatever their parents did.
+    forced_run_ = 0;
+    for (const page_id id : forced)
+      if (const std::uint32_t t = layout_index(id); t != no_page && plan_.in_begin[t + 1] != plan_.in_begin[t]) {
+        forced_run_ = r;
+        if (plan_.state[t].cone != r) {
+          plan_.state[t].cone = r;
+          cone_.push_back(t);
+          stack_.push_back(t);
+        }
+      }
+    if (forced_run_ != 0) {
+      forced_.clear();
+      for (const page_id id : forced)
+        if (const std::uint32_t t = layout_index(id); t != no_page) forced_.push_back(t);
+      std::sort(forced_.begin(), forced_.end());
+    }
     // A large cone: every derived page instead (see the contract). Large = more than a
     // sixteenth of the pages changed, or the marking walk found that many: past that, the
     // walk's random accesses cost more than one in-order pass over all pages.
@@ -403,7 +423,7 @@ class propagator {
   // changed, publish it done with its changed bit.
   template <bool Wait>
   void visit(std::uint32_t t, std::uint32_t r, epoch at, std::size_t w, worker_counts& counts) noexcept {
-    bool dirty = false;
+    bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), t);
     const std::uint32_t changed_stamp = stamp(r, true);
     for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
       const page_state& ps = plan_.state[plan_.parents[k]];
@@ -461,6 +481,8 @@ class propagator {
   plan plan_;
   std::uint32_t run_ = 0;
   std::vector<std::uint32_t> stack_, cone_;
+  std::vector<std::uint32_t> forced_;  // layout indexes of this run's forced pages, sorted
+  std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
   detail::flat_array<T> scratch_;
   detail::flat_array<const T*> inputs_;  // per worker: the parent pointers of the page at hand
   std::vector<worker_counts> counts_;

@@ -10,6 +10,9 @@
 //     leave it), and applies them all only if every one is valid. Otherwise the store is
 //     unchanged and the error's detail is the index of the first invalid record.
 //   * The result says how many records were applied and where and why reading stopped.
+//   * A page store replays deltas only: an intact engine event (a page created or released, a
+//     graph edit, a step; page/tlog.hpp) is errc::invalid_argument with the number of delta
+//     records before it as the detail, and the store is unchanged.
 //   * Bytes that start with the log header (the whole image, header included, passed by
 //     mistake) are errc::invalid_argument (detail 0), and the store is unchanged: no record can
 //     start with the magic, so such input would otherwise read as "damaged, 0 records".
@@ -69,6 +72,8 @@ class page_log_applier {
         }
       }
       const std::byte* p = body->data();
+      if (detail::is_event_body(*body) && detail::decode_event(*body))
+        return unexpected(errc::invalid_argument, res.records, "an engine event (page, graph or step record): replay this log with an engine");
       const auto f = fields::parse(p, static_cast<std::uint32_t>(body->size()));
       if (!f) {
         reader.reject(errc::corrupt_data);

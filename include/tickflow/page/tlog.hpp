@@ -2,11 +2,17 @@
 //
 // Contract
 //   * File format (little-endian):
-//       header  : "TFLOGv1\0" (8 bytes), format version u32 (= 1), reserved u32 (= 0; any
-//                 other value is errc::corrupt_data at offset 12)
+//       header  : "TFLOGv1\0" (8 bytes), format version u32 (2 is written; 1 and 2 are read),
+//                 reserved u32 (= 0; any other value is errc::corrupt_data at offset 12)
 //       record* : body length u32, CRC-32C of the body u32, body
 //       body    : page u64, epoch u32, delta id u64, offset u32, length u32, kind u8,
 //                 mask (ceil(length/64) u64 words), payload length u32, payload bytes
+//                 (a delta: kind 0 dense, 1 sparse), or
+//                 page u64, epoch u32, child u64, aux u32, reserved u32 (= 0), kind u8,
+//                 weight u64 (an engine event, 37 bytes: kind 2 page created, aux = its size;
+//                 3 page released; 4 edge inserted, page -> child, aux = edge kind, weight =
+//                 the weight's bytes; 5 edge removed; 6 step: propagation at the epoch). An
+//                 event's unused fields are 0. Version 1 logs hold deltas only.
 //     Records are grouped by epoch: tlog_writer::append refuses a delta whose epoch is below the
 //     last appended one (errc::epoch_regression), so epochs never decrease along the file.
 //   * Recovery (read_tlog): reads the header, then records until the first one that is torn
@@ -67,8 +73,23 @@ enum class tlog_stop : std::uint8_t {
   damaged,      ///< a record failed its length, checksum or parse checks
 };
 
+/// The records of an engine run that are not deltas (see the file contract).
+enum class tlog_event_kind : std::uint8_t { page_create = 2, page_release = 3, edge_insert = 4, edge_remove = 5, step = 6 };
+
+struct tlog_event {
+  tlog_event_kind kind = tlog_event_kind::step;
+  epoch at{0};
+  page_id page{};             ///< the page created or released; an edge's parent
+  page_id child{};            ///< an edge's child
+  std::uint32_t aux = 0;      ///< page_create: the page's size; edge_insert: the edge kind
+  std::uint64_t weight = 0;   ///< edge_insert: the weight's bytes (little-endian)
+  std::uint64_t position = 0;  ///< in a recovered log: how many delta records come before it
+  friend bool operator==(const tlog_event&, const tlog_event&) = default;
+};
+
 struct recovered_tlog {
-  std::vector<delta> records;     ///< every intact record, in file order
+  std::vector<delta> records;     ///< every intact delta record, in file order
+  std::vector<tlog_event> events;  ///< every intact engine event, in file order (see position)
   std::uint64_t intact_bytes = 0;  ///< offset where the intact prefix ends
   tlog_stop stop = tlog_stop::end_of_file;
   errc reason = errc::ok;          ///< for `damaged`: corrupt_data, payload_mismatch, ...
@@ -77,7 +98,8 @@ struct recovered_tlog {
 namespace detail {
 
 inline constexpr char tlog_magic[8] = {'T', 'F', 'L', 'O', 'G', 'v', '1', '\0'};
-inline constexpr std::uint32_t tlog_version = 1;
+inline constexpr std::uint32_t tlog_version = 2;      // written
+inline constexpr std::uint32_t tlog_min_version = 1;  // oldest read
 inline constexpr std::size_t tlog_header_bytes = 16;
 inline constexpr std::size_t tlog_record_header_bytes = 8;
 
@@ -134,6 +156,64 @@ inline void encode_record(const delta& d, std::vector<std::byte>& out) {
   store_le(out.data() + start + 4, crc32c(std::span<const std::byte>(body, body_len)), 4);
 }
 
+/// Bytes of an event's body.
+inline constexpr std::size_t tlog_event_body_bytes = 37;
+
+/// Whether a body that passed its CRC holds an engine event rather than a delta (its kind byte).
+[[nodiscard]] inline bool is_event_body(std::span<const std::byte> body) noexcept {
+  return body.size() > 28 && static_cast<std::uint8_t>(body[28]) >= 2;
+}
+
+/// Appends the record of an event (see the file contract). Strong guarantee.
+inline void encode_event(const tlog_event& e, std::vector<std::byte>& out) {
+  const std::size_t start = out.size();
+  const std::size_t need = start + tlog_record_header_bytes + tlog_event_body_bytes;
+  if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));  // may throw
+  out.resize(need);
+  std::byte* const body = out.data() + start + tlog_record_header_bytes;
+  std::byte* p = body;
+  p = store_le(p, e.page.value(), 8);
+  p = store_le(p, e.at.value(), 4);
+  p = store_le(p, e.child.value(), 8);
+  p = store_le(p, e.aux, 4);
+  p = store_le(p, 0, 4);
+  *p++ = static_cast<std::byte>(e.kind);
+  store_le(p, e.weight, 8);
+  store_le(out.data() + start, tlog_event_body_bytes, 4);
+  store_le(out.data() + start + 4, crc32c(std::span<const std::byte>(body, tlog_event_body_bytes)), 4);
+}
+
+/// Checks an event's fields: a known kind, unused fields 0, a page size or edge kind in range.
+[[nodiscard]] inline result<void> check_event(const tlog_event& e) noexcept {
+  using k = tlog_event_kind;
+  const auto kind = static_cast<std::uint8_t>(e.kind);
+  if (kind < 2 || kind > 6) return unexpected(errc::corrupt_data, kind, "unknown event kind");
+  const bool edge = e.kind == k::edge_insert || e.kind == k::edge_remove;
+  if (!edge && e.child != page_id{}) return unexpected(errc::corrupt_data, kind, "event with a child that is not an edge");
+  if (e.kind == k::step && e.page != page_id{}) return unexpected(errc::corrupt_data, kind, "step event with a page");
+  if (e.kind == k::page_create && (e.aux == 0 || e.aux > (1U << 24))) return unexpected(errc::corrupt_data, e.aux, "page size out of range");
+  if (e.kind == k::edge_insert && e.aux > 1) return unexpected(errc::corrupt_data, e.aux, "unknown edge kind");
+  if (e.kind != k::page_create && e.kind != k::edge_insert && e.aux != 0) return unexpected(errc::corrupt_data, e.aux, "unused event field set");
+  if (e.kind != k::edge_insert && e.weight != 0) return unexpected(errc::corrupt_data, kind, "weight on an event that is not an insertion");
+  return {};
+}
+
+/// Parses an event body that passed its CRC. Fails unless it is exactly one valid event.
+inline result<tlog_event> decode_event(std::span<const std::byte> body) noexcept {
+  if (body.size() != tlog_event_body_bytes) return unexpected(errc::corrupt_data, body.size(), "event body of the wrong length");
+  const std::byte* p = body.data();
+  if (get_le(p + 24, 4) != 0) return unexpected(errc::corrupt_data, 24, "reserved event field is not 0");
+  tlog_event e;
+  e.page = page_id{get_le(p, 8)};
+  e.at = epoch{static_cast<std::uint32_t>(get_le(p + 8, 4))};
+  e.child = page_id{get_le(p + 12, 8)};
+  e.aux = static_cast<std::uint32_t>(get_le(p + 20, 4));
+  e.kind = static_cast<tlog_event_kind>(p[28]);
+  e.weight = get_le(p + 29, 8);
+  if (auto ok = check_event(e); !ok) return unexpected(ok.error());
+  return e;
+}
+
 /// Parses a record body that passed its CRC. Fails unless it is exactly one well-formed delta.
 inline result<delta> decode_body(std::span<const std::byte> body) {
   constexpr std::size_t fixed = tlog_body_fixed_bytes;
@@ -181,7 +261,8 @@ inline result<delta> decode_body(std::span<const std::byte> body) {
     return false;
   }
   if (std::memcmp(file.data(), tlog_magic, 8) != 0) return unexpected(errc::corrupt_data, 0, "not a tickflow log (bad magic)");
-  if (get_le(file.data() + 8, 4) != tlog_version) return unexpected(errc::corrupt_data, 8, "unsupported log version");
+  if (const auto v = get_le(file.data() + 8, 4); v < tlog_min_version || v > tlog_version)
+    return unexpected(errc::corrupt_data, 8, "unsupported log version");
   if (get_le(file.data() + 12, 4) != 0) return unexpected(errc::corrupt_data, 12, "reserved header word is not 0");
   return true;
 }
@@ -287,6 +368,17 @@ class tlog_record_reader {
   out.records.reserve(file.size() / 100);
   tlog_record_reader reader(file.subspan(detail::tlog_header_bytes));
   while (auto body = reader.next()) {
+    if (detail::is_event_body(*body)) {
+      auto e = detail::decode_event(*body);
+      if (!e) {
+        reader.reject(e.error().code);
+        break;
+      }
+      e->position = out.records.size();
+      out.events.push_back(*e);
+      reader.accept();
+      continue;
+    }
     auto d = detail::decode_body(*body);
     if (!d) {
       reader.reject(d.error().code);
@@ -386,8 +478,13 @@ class tlog_writer {
         return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "truncate failed");
       if (::lseek(fd, static_cast<off_t>(rec.intact_bytes), SEEK_SET) < 0)
         return unexpected(errc::io_error, static_cast<std::uint64_t>(errno), "seek failed");
+      // Epochs never decrease along the file: the later of the last delta and the last event.
       if (!rec.records.empty()) {
         w.last_ = rec.records.back().at;
+        w.any_ = true;
+      }
+      if (!rec.events.empty() && (!w.any_ || w.last_ < rec.events.back().at)) {
+        w.last_ = rec.events.back().at;
         w.any_ = true;
       }
     }
@@ -400,12 +497,25 @@ class tlog_writer {
   result<void> append(const delta& d) {
     if (failed_errno_ != 0) return failed();
     if (auto ok = check_shape(d); !ok) return ok;
-    if (any_ && d.at < last_) return unexpected(errc::epoch_regression, last_.value(), "log epochs must not decrease");
-    const bool new_epoch = any_ && d.at != last_;
+    return append_encoded(d.at, [&] { detail::encode_record(d, buffer_); });
+  }
+  /// Appends an engine event (see the file contract), under the same rules as a delta; an event
+  /// whose fields are invalid is errc::invalid_argument and is not appended.
+  result<void> append(const tlog_event& e) {
+    if (failed_errno_ != 0) return failed();
+    if (auto ok = detail::check_event(e); !ok) return unexpected(errc::invalid_argument, ok.error().detail, ok.error().message);
+    return append_encoded(e.at, [&] { detail::encode_event(e, buffer_); });
+  }
+
+ private:
+  template <class Encode>
+  result<void> append_encoded(epoch at, Encode&& encode) {
+    if (any_ && at < last_) return unexpected(errc::epoch_regression, last_.value(), "log epochs must not decrease");
+    const bool new_epoch = any_ && at != last_;
     if (new_epoch && policy_ == fsync_policy::per_epoch)
       if (auto ok = sync(); !ok) return ok;
     const std::size_t start = buffer_.size();
-    detail::encode_record(d, buffer_);  // strong guarantee
+    encode();  // strong guarantee
     if (policy_ == fsync_policy::per_record || buffer_.size() >= buffer_limit) {
       if (auto ok = write_buffer(); !ok) {
         buffer_.resize(start);  // the failed write was undone and left the buffer as it was
@@ -414,12 +524,13 @@ class tlog_writer {
       if (policy_ == fsync_policy::per_record)
         if (auto ok = data_sync(); !ok) return ok;  // the writer is failed now
     }
-    last_ = d.at;
+    last_ = at;
     any_ = true;
     ++appended_;
     return {};
   }
 
+ public:
   /// Writes buffered records to the file (no sync unless the policy syncs per epoch or record).
   /// On an error the records stay buffered (or the writer is failed; see the file contract).
   result<void> flush() {

@@ -14,6 +14,9 @@
 //     in both; NaN against anything else counts as infinite), pages whose epochs differ, pages
 //     missing from the replay and extra pages in it. report.ok() holds iff all of those match
 //     and every record applied. No I/O.
+//   * Engines that take engine events (apply(const tlog_event&), e.g. reference_engine) get the
+//     log's deltas and events in file order; record(event) and record_log(records) put them in
+//     the log. apply_error's detail is then the index of the failing record counting both.
 //   * For page_store the records are applied straight from the log image with
 //     apply_log_records (page/log_apply.hpp: all or nothing, so a record that fails to apply
 //     leaves the replay at its checkpoint state); other engines get the records one at a time
@@ -135,6 +138,29 @@ class replay_validator {
     ++records_;
     return {};
   }
+  /// Appends an engine event (page/tlog.hpp) to the log; errc::invalid_argument if its fields
+  /// are invalid, nothing recorded.
+  result<void> record(const tlog_event& e) {
+    if (auto ok = detail::check_event(e); !ok) return unexpected(errc::invalid_argument, ok.error().detail, "invalid event not recorded");
+    detail::encode_event(e, log_);
+    ++records_;
+    return {};
+  }
+  /// Appends records an engine logged (the bytes after a log header: reference_engine's
+  /// log_records() from where the last call stopped). They must be whole, intact records:
+  /// errc::invalid_argument otherwise (detail: the offset of the first bad byte), nothing
+  /// recorded.
+  result<void> record_log(std::span<const std::byte> records) {
+    std::vector<std::byte> image(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(detail::tlog_header_bytes));
+    image.insert(image.end(), records.begin(), records.end());
+    auto parsed = parse_tlog(image);
+    if (!parsed) return unexpected(errc::invalid_argument, 0, "records do not parse");
+    if (parsed->stop != tlog_stop::end_of_file)
+      return unexpected(errc::invalid_argument, parsed->intact_bytes - detail::tlog_header_bytes, "records are not whole and intact");
+    log_.insert(log_.end(), records.begin(), records.end());
+    records_ += parsed->records.size() + parsed->events.size();
+    return {};
+  }
   /// Snapshots the engine at the current end of the log.
   void checkpoint(const E& engine) { points_.push_back(point{engine.snapshot(), log_.size(), records_}); }
 
@@ -176,13 +202,32 @@ class replay_validator {
         return rep;
       }
       rep.log_stop = log->stop;
-      for (std::size_t i = 0; i < log->records.size(); ++i) {
+      // Deltas and engine events in file order (an event's position counts the deltas before it).
+      std::size_t next_event = 0;
+      const auto apply_events_before = [&](std::size_t position) -> bool {
+        for (; next_event < log->events.size() && log->events[next_event].position <= position; ++next_event) {
+          result<void> ok = unexpected(errc::invalid_argument, 0, "the log holds engine events this engine does not replay");
+          if constexpr (requires(E& e, const tlog_event& ev) { { e.apply(ev) } -> std::same_as<result<void>>; })
+            ok = scratch.apply(log->events[next_event]);
+          if (!ok) {
+            rep.apply_error = error{ok.error().code, rep.records_replayed, ok.error().message};
+            return false;
+          }
+          ++rep.records_replayed;
+        }
+        return true;
+      };
+      bool going = true;
+      for (std::size_t i = 0; going && i < log->records.size(); ++i) {
+        if (!apply_events_before(i)) break;
         if (auto ok = scratch.apply(log->records[i]); !ok) {
-          rep.apply_error = error{ok.error().code, i, ok.error().message};
+          rep.apply_error = error{ok.error().code, rep.records_replayed, ok.error().message};
+          going = false;
           break;
         }
         ++rep.records_replayed;
       }
+      if (going && rep.apply_error.code == errc::ok) (void)apply_events_before(log->records.size());
     }
     compare_engines<E, T>(reference, scratch, rep);
     return rep;

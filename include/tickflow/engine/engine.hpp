@@ -1,0 +1,492 @@
+// tickflow/engine/engine.hpp — the engine concept, and the reference engine built from tickflow's
+// parts: page store, page graph, log, ingest, parallel apply and propagation.
+//
+// Contract
+//   * engine<E>: a replay_engine (validate/replay.hpp) that also takes submit(delta),
+//     create_page(bytes), release_page(id), edit_graph(edit) (queued) and step(), and says its
+//     current_epoch(). A user's engine satisfies it by providing the same calls; the suites and
+//     validators are written against it.
+//   * reference_engine<T, Kernel, Executor, W>: pages viewed as arrays of T, derived pages
+//     computed by Kernel (propagate.hpp) from parents over edges weighted by W, work spread over
+//     an Executor it owns (constructed from the engine's trailing constructor arguments).
+//   * Epochs. The engine's epoch starts at 0; step() moves it to max(epoch + 1, the highest epoch
+//     of the deltas it applies). A delta whose epoch is below the engine's epoch is late: it is
+//     rejected (errc::epoch_regression, detail: the engine's epoch), as is one below its page's
+//     epoch. So the log's epochs never decrease, and the step's derived pages take its epoch.
+//   * step(): (1) cut the deltas submitted so far (ingest.hpp: canonical order); (2) check each
+//     row against the engine (unknown page: not_found; window past the page: out_of_range; a
+//     derived page: derived_target; late or below its page's epoch: epoch_regression): a
+//     rejected row is reported in the step_report (id, page, epoch, error) and counted, never
+//     applied and never dropped silently; (3) apply the others (parallel apply: bytes, epochs
+//     and errors independent of the worker count); (4) propagate over the cone of the written
+//     pages and of the pages whose parents an earlier edit changed (rebuilding the plan first if
+//     pages or edges changed); (5) commit the queued graph edits if the whole edit keeps the
+//     graph acyclic (page_graph::commit), or reject it whole (the report holds the error and,
+//     for a cycle, the witness; the committed graph is unchanged). Committed edits take effect
+//     in the next step's propagation: the children whose parents changed are recomputed then.
+//   * Shape errors come back from submit (the delta is not queued).
+//   * create_page(bytes) and release_page(id) act at once, between steps; a page is released
+//     only without edges (errc::invalid_argument otherwise; queue the edge removals first, step,
+//     then release). Deltas still queued for a released page are rejected (not_found).
+//   * The log: every applied delta, page created or released, committed edge and step is
+//     appended to an in-memory log image (page/tlog.hpp format) in the order it took effect:
+//     per step, the applied deltas, then the step event, then the committed edits. log_records()
+//     is everything after the header. Replaying those records on a restored engine (apply(delta)
+//     and apply(event)) reproduces pages, epochs, graph and derived values bit for bit, at any
+//     worker count; a replaying engine appends the same records to its own log.
+//   * Snapshots hold the store, the graph, the epoch, the queued edits and the pending
+//     propagation inputs; restore() replaces all of them (not the ingest lanes or the log).
+//   * digest(): the store's digest combined with the graph's edges (sorted by parent, child:
+//     parent, child, kind, weight bytes) and the engine's epoch.
+//   * Allocation: step() allocates only to grow reused buffers (the cut, the report's rejection
+//     list, the plan when the graph changed); the log grows by its records.
+//
+// Thread-safety: producer handles from make_producer() submit from any thread, concurrently
+// with step(). Every other call, submit() included (it uses the engine's own producer), is made
+// by one thread at a time.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tickflow/columnar/batch_apply.hpp"
+#include "tickflow/columnar/delta_batch.hpp"
+#include "tickflow/core/digest.hpp"
+#include "tickflow/core/result.hpp"
+#include "tickflow/core/wait.hpp"
+#include "tickflow/engine/executor.hpp"
+#include "tickflow/engine/ingest.hpp"
+#include "tickflow/engine/parallel_apply.hpp"
+#include "tickflow/engine/propagate.hpp"
+#include "tickflow/graph/page_graph.hpp"
+#include "tickflow/page/page_store.hpp"
+#include "tickflow/page/tlog.hpp"
+#include "tickflow/validate/replay.hpp"
+
+namespace tickflow {
+
+/// A delta a step refused, and why.
+struct rejected_delta {
+  delta_id id;
+  page_id page;
+  epoch at;
+  error why;
+};
+
+/// What one step did.
+struct step_report {
+  epoch at{0};                          ///< the step's epoch
+  std::size_t cut = 0;                  ///< deltas in the cut
+  std::size_t applied = 0;              ///< of those, applied
+  std::vector<rejected_delta> rejected;  ///< the others, in cut order
+  propagate_stats propagation{};
+  std::size_t edits_committed = 0;  ///< edge removals and insertions committed
+  edit_report graph{};              ///< the queued edit's verdict (ok if there was none)
+  std::size_t log_bytes = 0;        ///< bytes the step appended to the log
+};
+
+/// Totals since construction.
+struct engine_counters {
+  std::uint64_t steps = 0, deltas_applied = 0, deltas_rejected = 0, edits_committed = 0, edits_rejected = 0;
+};
+
+template <class E>
+concept engine = replay_engine<E> &&
+                 requires(E& e, const E& ce, const delta& d, const typename E::edit_type& edit, std::size_t bytes, page_id id) {
+                   { e.submit(d) } -> std::same_as<result<void>>;
+                   { e.create_page(bytes) } -> std::same_as<result<page_id>>;
+                   { e.release_page(id) } -> std::same_as<result<void>>;
+                   { e.edit_graph(edit) } -> std::same_as<result<void>>;
+                   { e.step() } -> std::same_as<step_report>;
+                   { ce.current_epoch() } -> std::convertible_to<epoch>;
+                 };
+
+struct engine_options {
+  std::size_t lane_bytes = std::size_t{1} << 22;  ///< room per producer lane (ingest.hpp)
+  bool keep_log = true;                          ///< append records to the in-memory log
+};
+
+template <class T, class Kernel, executor Executor = thread_pool, class W = T>
+  requires propagation_kernel<Kernel, T, W> && std::is_trivially_copyable_v<W> && (sizeof(W) <= 8)
+class reference_engine {
+ public:
+  using edit_type = graph_edit<W>;
+  /// The producer id submit() uses (the last in the canonical order).
+  static constexpr std::uint32_t own_producer_id = 0xFFFFFFFFU;
+
+  struct snapshot_type {
+    page_store::snapshot_type store;
+    page_graph<W> graph;
+    std::uint32_t at = 0;
+    edit_type pending;
+    std::vector<page_id> changed, forced;
+  };
+
+  /// `executor_args` construct the executor (e.g. a worker count for thread_pool).
+  template <class... A>
+  explicit reference_engine(engine_options options = {}, A&&... executor_args)
+      : options_(options), ex_(std::forward<A>(executor_args)...), ingest_(options.lane_bytes) {
+    const auto h = detail::tlog_header();
+    log_.assign(h.begin(), h.end());
+  }
+  reference_engine(const reference_engine&) = delete;
+  reference_engine& operator=(const reference_engine&) = delete;
+
+  // ------------------------------------------------------------------ pages and graph
+
+  [[nodiscard]] result<page_id> create_page(std::size_t bytes) {
+    if (bytes % sizeof(T) != 0) return unexpected(errc::invalid_argument, bytes, "page size is not a whole number of elements");
+    reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
+    auto id = store_.create(bytes);
+    if (!id) return id;
+    if (auto ok = graph_.add_page(*id); !ok) {
+      (void)store_.release(*id);
+      return unexpected(ok.error());
+    }
+    log_event({tlog_event_kind::page_create, now_, *id, {}, static_cast<std::uint32_t>(bytes), 0, 0});
+    replan_ = true;
+    return id;
+  }
+
+  [[nodiscard]] result<void> release_page(page_id id) {
+    if (!store_.contains(id)) return unexpected(errc::not_found, id.value(), "no such page");
+    bool linked = false;
+    graph_.for_each_parent(id, [&](const auto&) { linked = true; });
+    graph_.for_each_child(id, [&](const auto&) { linked = true; });
+    if (linked) return unexpected(errc::invalid_argument, id.value(), "a page with edges is not released: remove its edges first");
+    reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
+    if (auto ok = graph_.remove_page(id); !ok) return ok;
+    (void)store_.release(id);  // alive: checked above
+    log_event({tlog_event_kind::page_release, now_, id, {}, 0, 0, 0});
+    drop_pending(id);
+    replan_ = true;
+    return {};
+  }
+
+  /// Queues an edit; step() commits or rejects everything queued since the last step, whole.
+  result<void> edit_graph(const edit_type& edit) {
+    for (const auto& r : edit.removals()) pending_.remove_edge(r.first, r.second);
+    for (const auto& a : edit.additions()) pending_.add_edge(a);
+    return {};
+  }
+
+  // ------------------------------------------------------------------ deltas
+
+  /// A producer handle for another thread (ingest.hpp); ids below own_producer_id.
+  [[nodiscard]] result<ingest::producer> make_producer(std::uint32_t id) {
+    if (id == own_producer_id) return unexpected(errc::invalid_argument, id, "producer id reserved for submit()");
+    return ingest_.make_producer(id);
+  }
+
+  /// Queues a delta for the next step through the engine's own producer (waits while its lane
+  /// is full). Shape errors come back at once.
+  result<void> submit(const delta& d) {
+    if (!own_) {
+      auto p = ingest_.make_producer(own_producer_id);
+      if (!p) return unexpected(p.error());
+      own_.emplace(std::move(*p));
+    }
+    return own_->submit(d, yield_wait{});
+  }
+
+  // ------------------------------------------------------------------ steps
+
+  /// See the file contract.
+  step_report step() {
+    step_report rep;
+    const std::size_t log_before = log_.size();
+    batch_.clear();
+    rep.cut = ingest_.cut(batch_);
+    // (2) Every row checked against the engine; the valid ones applied.
+    const delta_batch* good = &batch_;
+    std::uint32_t top = now_.value();
+    bad_.assign(batch_.size(), 0);
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      const delta_row r = batch_.row(i);
+      if (auto ok = check_row(r.page, r.at, r.offset, r.length); !ok) {
+        rep.rejected.push_back({r.id, r.page, r.at, ok.error()});
+        bad_[i] = 1;
+        continue;
+      }
+      top = std::max(top, r.at.value());
+    }
+    if (!rep.rejected.empty()) {
+      filtered_.clear();
+      for (std::size_t i = 0; i < batch_.size(); ++i) {
+        if (bad_[i] != 0) continue;
+        const delta_row r = batch_.row(i);
+        filtered_.push_back(r.page, r.at, r.id, r.offset, r.length, r.kind, r.mask, r.payload);
+      }
+      good = &filtered_;
+    }
+    if (!good->empty()) {
+      if (auto ok = apply_batch(applier_, store_, *good, ex_); !ok) {
+        // Unreachable after the checks above; reported, never silent: nothing was written.
+        for (std::size_t i = 0; i < good->size(); ++i) {
+          const delta_row r = good->row(i);
+          rep.rejected.push_back({r.id, r.page, r.at, ok.error()});
+        }
+        good = nullptr;
+      }
+    }
+    if (good != nullptr) {
+      rep.applied = good->size();
+      changed_.reserve(changed_.size() + good->size());
+      for (std::size_t i = 0; i < good->size(); ++i) {
+        changed_.push_back(page_id{good->pages()[i]});
+        if (options_.keep_log) encode_row(*good, i);
+      }
+    }
+    // (4) Propagation at the step's epoch.
+    const epoch at{std::max(top, now_.value() + 1)};
+    rep.propagation = propagate(at);
+    log_event({tlog_event_kind::step, at, {}, {}, 0, 0, 0});
+    // (5) The queued edits, whole or not at all.
+    if (!pending_.empty()) {
+      rep.graph = check_sizes(pending_);
+      if (rep.graph.ok()) rep.graph = graph_.commit(pending_);
+      if (rep.graph.ok()) {
+        for (const auto& r : pending_.removals()) {
+          log_event({tlog_event_kind::edge_remove, at, r.first, r.second, 0, 0, 0});
+          forced_.push_back(r.second);
+        }
+        for (const auto& a : pending_.additions()) {
+          log_event({tlog_event_kind::edge_insert, at, a.parent, a.child, static_cast<std::uint32_t>(a.kind), weight_bits(a.weight), 0});
+          forced_.push_back(a.child);
+        }
+        rep.edits_committed = pending_.removals().size() + pending_.additions().size();
+        counters_.edits_committed += rep.edits_committed;
+        replan_ = true;
+      } else {
+        counters_.edits_rejected += pending_.removals().size() + pending_.additions().size();
+      }
+      pending_.clear();
+    }
+    now_ = at;
+    rep.at = at;
+    rep.log_bytes = log_.size() - log_before;
+    ++counters_.steps;
+    counters_.deltas_applied += rep.applied;
+    counters_.deltas_rejected += rep.rejected.size();
+    return rep;
+  }
+
+  // ------------------------------------------------------------------ replay (replay_engine)
+
+  /// Applies one delta at once, as a step would (same checks; no propagation until the next
+  /// step event). The replay entry point.
+  result<void> apply(const delta& d) {
+    if (auto ok = check_shape(d); !ok) return ok;
+    if (auto ok = check_row(d.page, d.at, d.offset, d.length); !ok) return ok;
+    if (options_.keep_log) reserve_log(detail::record_bytes(d));
+    if (auto ok = store_.apply(d); !ok) return ok;
+    changed_.push_back(d.page);
+    if (options_.keep_log) detail::encode_record(d, log_);
+    return {};
+  }
+
+  /// Applies one engine event as the run that logged it did (see the file contract): a page
+  /// created (errc::corrupt_data unless it gets the logged id and size), released, an edge
+  /// inserted or removed, a step (propagation at its epoch). Errors leave the engine as it was.
+  result<void> apply(const tlog_event& e) {
+    if (auto ok = detail::check_event(e); !ok) return ok;
+    if (e.at < now_) return unexpected(errc::epoch_regression, now_.value(), "event below the engine's epoch");
+    switch (e.kind) {
+      case tlog_event_kind::page_create: {
+        auto id = create_page(e.aux);
+        if (!id) return unexpected(id.error());
+        if (*id != e.page) {
+          pop_last_event();
+          (void)graph_.remove_page(*id);
+          (void)store_.release(*id);
+          return unexpected(errc::corrupt_data, e.page.value(), "a replayed page got another id");
+        }
+        return {};
+      }
+      case tlog_event_kind::page_release: return release_page(e.page);
+      case tlog_event_kind::edge_insert: {
+        graph_edge<W> edge{e.page, e.child, static_cast<edge_kind>(e.aux), W{}};
+        std::memcpy(&edge.weight, &e.weight, sizeof(W));
+        {
+          edit_type one;
+          one.add_edge(edge);
+          if (auto sizes = check_sizes(one); !sizes.ok()) return unexpected(errc::invalid_argument, e.page.value(), sizes.err.message);
+        }
+        reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
+        if (auto ok = graph_.add_edge(edge); !ok) return ok;
+        log_event({tlog_event_kind::edge_insert, e.at, e.page, e.child, e.aux, e.weight, 0});
+        forced_.push_back(e.child);
+        replan_ = true;
+        return {};
+      }
+      case tlog_event_kind::edge_remove: {
+        reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
+        if (auto ok = graph_.remove_edge(e.page, e.child); !ok) return ok;
+        log_event({tlog_event_kind::edge_remove, e.at, e.page, e.child, 0, 0, 0});
+        forced_.push_back(e.child);
+        replan_ = true;
+        return {};
+      }
+      case tlog_event_kind::step: {
+        reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
+        (void)propagate(e.at);
+        log_event({tlog_event_kind::step, e.at, {}, {}, 0, 0, 0});
+        now_ = e.at;
+        ++counters_.steps;
+        return {};
+      }
+    }
+    return unexpected(errc::corrupt_data, static_cast<std::uint64_t>(e.kind), "unknown event kind");
+  }
+
+  [[nodiscard]] snapshot_type snapshot() const { return snapshot_type{store_.snapshot(), graph_, now_.value(), pending_, changed_, forced_}; }
+
+  result<void> restore(const snapshot_type& s) {
+    page_store fresh;
+    if (auto ok = fresh.restore(s.store); !ok) return ok;
+    store_ = std::move(fresh);
+    graph_ = s.graph;
+    now_ = epoch{s.at};
+    pending_ = s.pending;
+    changed_ = s.changed;
+    forced_ = s.forced;
+    replan_ = true;
+    return {};
+  }
+
+  [[nodiscard]] std::uint64_t digest() const {
+    digest64 h;
+    h.u64(store_.digest());
+    auto edges = graph_.edge_list();
+    std::sort(edges.begin(), edges.end(), [](const graph_edge<W>& a, const graph_edge<W>& b) {
+      return a.parent != b.parent ? a.parent < b.parent : a.child < b.child;
+    });
+    for (const auto& e : edges) {
+      h.u64(e.parent.value());
+      h.u64(e.child.value());
+      h.u64(static_cast<std::uint64_t>(e.kind));
+      h.u64(weight_bits(e.weight));
+    }
+    h.u64(now_.value());
+    return h.value();
+  }
+
+  template <class F>
+  void for_each_page(F&& f) const {
+    store_.for_each_page(std::forward<F>(f));
+  }
+
+  // ------------------------------------------------------------------ observers
+
+  [[nodiscard]] epoch current_epoch() const noexcept { return now_; }
+  [[nodiscard]] const page_store& store() const noexcept { return store_; }
+  [[nodiscard]] const page_graph<W>& graph() const noexcept { return graph_; }
+  [[nodiscard]] const engine_counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] Executor& executor_ref() noexcept { return ex_; }
+  /// The log's records (everything after its header; see the file contract).
+  [[nodiscard]] std::span<const std::byte> log_records() const noexcept {
+    return std::span<const std::byte>(log_).subspan(detail::tlog_header_bytes);
+  }
+  /// The whole log image, header included.
+  [[nodiscard]] std::span<const std::byte> log_image() const noexcept { return log_; }
+  /// The propagator's knobs (cone_sequential_limit, block).
+  [[nodiscard]] propagator<T, W, Kernel>& propagation() noexcept { return prop_; }
+
+ private:
+  static std::uint64_t weight_bits(const W& w) noexcept {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &w, sizeof(W));
+    return bits;
+  }
+
+  // The checks of a row against the engine, in the contract's order.
+  result<void> check_row(page_id page, epoch at, std::uint32_t offset, std::uint32_t length) const noexcept {
+    const auto size = store_.page_size(page);
+    if (!size) return unexpected(errc::not_found, page.value(), "delta to an unknown page");
+    if (std::uint64_t{offset} + length > *size) return unexpected(errc::out_of_range, std::uint64_t{offset} + length, "window past the end of the page");
+    if (const auto src = graph_.is_source(page); src && !*src) return unexpected(errc::derived_target, page.value(), "delta to a derived page");
+    if (at < now_) return unexpected(errc::epoch_regression, now_.value(), "late delta: epoch below the engine's");
+    if (const epoch pe = *store_.epoch_of(page); at < pe) return unexpected(errc::epoch_regression, pe.value(), "delta epoch below the page's");
+    return {};
+  }
+
+  // An edge joins pages of one size (the plan's rule): checked before the commit, so that a
+  // committed graph always plans.
+  edit_report check_sizes(const edit_type& edit) const {
+    edit_report r;
+    for (std::size_t i = 0; i < edit.additions().size(); ++i) {
+      const auto& a = edit.additions()[i];
+      const auto p = store_.page_size(a.parent), c = store_.page_size(a.child);
+      if (p && c && *p != *c) {
+        r.err = error{errc::invalid_argument, i, "an edge joins pages of different sizes"};
+        r.part = edit_part::insertions;
+        return r;
+      }
+    }
+    return r;
+  }
+
+  propagate_stats propagate(epoch at) {
+    if (replan_) {
+      // Cannot fail on a graph this engine built (pages alive, whole Ts, edges between pages of
+      // one size) but for std::bad_alloc, which propagates.
+      const auto ok = prop_.rebuild(store_, graph_);
+      TICKFLOW_ASSERT(ok, "the engine's graph did not plan");
+      replan_ = !ok;
+    }
+    propagate_stats s{};
+    if (!replan_) s = prop_.run(changed_, at, ex_, forced_);
+    changed_.clear();
+    forced_.clear();
+    return s;
+  }
+
+  void reserve_log(std::size_t bytes) {
+    if (options_.keep_log && log_.size() + bytes > log_.capacity()) log_.reserve(std::max(log_.size() + bytes, 2 * log_.capacity()));
+  }
+  void log_event(const tlog_event& e) {
+    if (!options_.keep_log) return;
+    last_event_at_ = log_.size();
+    detail::encode_event(e, log_);
+  }
+  void pop_last_event() {
+    if (options_.keep_log) log_.resize(last_event_at_);
+  }
+  void encode_row(const delta_batch& b, std::size_t i) {
+    b.copy_row(i, scratch_delta_);  // reuses the scratch delta's storage
+    detail::encode_record(scratch_delta_, log_);
+  }
+  void drop_pending(page_id id) {
+    std::erase(changed_, id);
+    std::erase(forced_, id);
+  }
+
+  engine_options options_;
+  Executor ex_;
+  page_store store_;
+  page_graph<W> graph_;
+  propagator<T, W, Kernel> prop_;
+  batch_applier applier_;
+  ingest ingest_;
+  std::optional<ingest::producer> own_;  // after ingest_: destroyed before it
+  delta_batch batch_, filtered_;
+  std::vector<std::uint8_t> bad_;  // per cut row: rejected
+  edit_type pending_;
+  std::vector<page_id> changed_, forced_;
+  epoch now_{0};
+  bool replan_ = true;
+  std::vector<std::byte> log_;
+  std::size_t last_event_at_ = 0;
+  delta scratch_delta_;
+  engine_counters counters_;
+};
+
+}  // namespace tickflow
