@@ -4,6 +4,8 @@
 // worker count; results do not depend on the worker count.
 #include <tickflow/engine/engine.hpp>
 #include <tickflow/semiring/builtin.hpp>
+#include <tickflow/validate/integrity.hpp>
+#include <tickflow/validate/invariants.hpp>
 
 #include <cstdint>
 #include <cstring>
@@ -251,4 +253,50 @@ TEST_CASE("reference_engine: replaying its log reproduces pages, epochs, graph a
     CHECK(r.digest() == before);
     CHECK(std::equal(r.log_records().begin(), r.log_records().end(), e.log_records().begin(), e.log_records().end()));
   }
+}
+
+TEST_CASE("reference_engine: the integrity checker and the built-in invariants accept it", "[engine][reference]") {
+  engine_t e({}, 2);
+  invariant_registry<engine_context> reg;
+  reg.add(epoch_monotonicity{});
+  reg.add(page_consistency{});
+  reg.add(graph_acyclicity{});
+  std::mt19937_64 rng(5);
+  std::vector<page_id> pages;
+  for (int i = 0; i < 30; ++i) pages.push_back(*e.create_page(64));
+  std::uint64_t next_id = 1, violations = 0, checks = 0;
+  for (int s = 0; s < 25; ++s) {
+    graph_edit<double> edit;
+    const std::size_t a = rng() % pages.size(), b = rng() % pages.size();
+    if (a < b) edit.add_edge({pages[a], pages[b], edge_kind::data, 0.5});
+    REQUIRE(e.edit_graph(edit));
+    // What the integrity checker says of a batch equals what the step then rejects.
+    integrity_checker checker(e.store(), e.graph());
+    std::vector<delta> ds;
+    for (int k = 0; k < 10; ++k)
+      ds.push_back(put(pages[rng() % pages.size()], epoch{e.current_epoch().value() + 1}, next_id++, static_cast<double>(k)));
+    checker.check(std::span<const delta>(ds));
+    for (const auto& d : ds) REQUIRE(e.submit(d));
+    const auto r = e.step();
+    CHECK(r.rejected.size() == checker.report().total());
+    CHECK(checker.report().count(violation_kind::derived_target) == r.rejected.size());
+    // The built-in invariants over the engine's state.
+    std::vector<page_id> live;
+    std::vector<std::uint32_t> sizes;
+    e.for_each_page([&](page_id id, std::span<const std::byte> b, epoch) {
+      live.push_back(id);
+      sizes.push_back(static_cast<std::uint32_t>(b.size()));
+    });
+    engine_context ctx;
+    ctx.store = &e.store();
+    ctx.pages = live;
+    ctx.sizes = sizes;
+    ctx.graph = &e.graph();
+    const auto rep = reg.check_all(ctx);
+    violations += rep.violations.size();
+    checks += rep.checks;
+  }
+  CHECK(checks == 75);
+  CHECK(violations == 0);
+  CHECK(e.counters().deltas_rejected > 0);  // derived targets were among the random pages
 }
