@@ -554,7 +554,8 @@ int main(int argc, char** argv) {
     if (r.vs_baseline)
       std::printf("#   paired ratio baseline/engine %.3f [%.3f, %.3f] over %zu rounds\n", r.vs_baseline->median, r.vs_baseline->low,
                   r.vs_baseline->high, r.vs_baseline->rounds);
-    const std::optional<double> ratio = r.vs_baseline && r.equal ? std::optional<double>(r.vs_baseline->median) : std::nullopt;
+    std::optional<double> ratio;
+    if (r.vs_baseline && r.equal) ratio = r.vs_baseline->median;
     tb::print_budget(local ? "propagate.vs_baseline_2t_wlocal" : "propagate.vs_baseline_2t_w", ratio, "ratio", tb::goal_op::at_least, 1.5,
                      r.equal ? "not measured" : "engine and baseline results differ");
     if (!local) {
