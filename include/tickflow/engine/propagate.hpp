@@ -28,6 +28,9 @@
 //     then every derived page is examined (a superset of the cone, cheaper than marking it; the
 //     pages outside the cone have no changed parent and are not recomputed, so the result is
 //     the same).
+//     When every derived page is examined, the epochs of the changed pages are written after
+//     the sweep, in the store's table (page id) order, instead of during it: they live in the
+//     store's id table, where the sweep's order makes them random writes.
 //     `forced` pages (derived pages whose parent set changed, e.g. after a graph edit) are
 //     recomputed in this run even if no parent changed, and their cones are marked as for a
 //     changed page; sources and pages not in the plan are ignored there.
@@ -232,6 +235,9 @@ class propagator {
       p.by_id_index.assign(top, no_page);
       for (std::uint32_t t = 0; t < n; ++t) p.by_id_index[p.ids[t].value() >> 32] = t;
     }
+    p.by_table.resize(n);
+    for (std::uint32_t t = 0; t < n; ++t) p.by_table[t] = t;
+    std::sort(p.by_table.begin(), p.by_table.end(), [&](std::uint32_t a, std::uint32_t b) { return p.ids[a] < p.ids[b]; });
     p.data.resize(n);
     p.epochs.resize(n);
     p.state = std::make_unique<page_state[]>(n);
@@ -347,6 +353,7 @@ class propagator {
     std::vector<edge_kind> kinds;
     std::vector<std::uint32_t> children;     // per out-edge: the child's layout index
     std::vector<std::uint32_t> by_id_index;  // page id's table index -> layout index, or no_page
+    std::vector<std::uint32_t> by_table;     // layout indexes in page id (table) order
     std::uint32_t widest = 0;                // most elements of any page
     std::uint32_t most_parents = 0;          // most parents of any page
     std::unique_ptr<page_state[]> state;
@@ -379,6 +386,7 @@ class propagator {
   // The cone is every derived page, in layout order.
   void every_derived_page(std::uint32_t r) {
     cone_.clear();
+    defer_epochs_ = true;  // most pages may change: their epochs are written after, in table order
     for (std::uint32_t t = 0; t < pages(); ++t)
       if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
         plan_.state[t].cone = r;
@@ -411,6 +419,13 @@ class propagator {
           for (std::size_t k = b * block; k < end; ++k) visit<true>(cone_[k], r, at, w, counts_[w]);
         }
       });
+    }
+    if (defer_epochs_) {
+      // Epochs of changed pages, written in the store's table order (see every_derived_page).
+      const std::uint32_t changed = stamp(r, true);
+      for (const std::uint32_t t : plan_.by_table)
+        if (plan_.state[t].done.load(std::memory_order_relaxed) == changed && plan_.in_begin[t + 1] != plan_.in_begin[t]) *plan_.epochs[t] = at;
+      defer_epochs_ = false;
     }
     for (const auto& c : counts_) {
       stats.recomputed += c.recomputed;
@@ -473,7 +488,7 @@ class propagator {
       if (std::memcmp(out, page, bytes) == 0) return false;  // early cutoff
       std::memcpy(page, out, bytes);
     }
-    *plan_.epochs[t] = at;
+    if (!defer_epochs_) *plan_.epochs[t] = at;
     return true;
   }
 
@@ -483,6 +498,7 @@ class propagator {
   std::vector<std::uint32_t> stack_, cone_;
   std::vector<std::uint32_t> forced_;  // layout indexes of this run's forced pages, sorted
   std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
+  bool defer_epochs_ = false;          // this run writes epochs after the sweep
   detail::flat_array<T> scratch_;
   detail::flat_array<const T*> inputs_;  // per worker: the parent pointers of the page at hand
   std::vector<worker_counts> counts_;
