@@ -283,9 +283,9 @@ TEST_CASE("reference_engine: the integrity checker and the built-in invariants a
     // The built-in invariants over the engine's state.
     std::vector<page_id> live;
     std::vector<std::uint32_t> sizes;
-    e.for_each_page([&](page_id id, std::span<const std::byte> b, epoch) {
+    e.for_each_page([&](page_id id, std::span<const std::byte> bytes, epoch) {
       live.push_back(id);
-      sizes.push_back(static_cast<std::uint32_t>(b.size()));
+      sizes.push_back(static_cast<std::uint32_t>(bytes.size()));
     });
     engine_context ctx;
     ctx.store = &e.store();

@@ -35,11 +35,22 @@
 #  define TICKFLOW_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #  define TICKFLOW_NOINLINE __attribute__((noinline))
 #  define TICKFLOW_ALWAYS_INLINE inline __attribute__((always_inline))
+// A prefetch the optimizer keeps. GCC (12, -O2) deletes a loop whose only effect is
+// __builtin_prefetch: it counts the builtin as free of side effects, and C++ loops without
+// side effects as removable (-ffinite-loops). The empty volatile asm uses the address, which
+// keeps the loop and costs no instruction.
+#  define TICKFLOW_PREFETCH(addr, rw, locality)                 \
+    do {                                                        \
+      const void* tickflow_prefetch_addr_ = (addr);             \
+      __builtin_prefetch(tickflow_prefetch_addr_, rw, locality); \
+      __asm__ volatile("" : : "r"(tickflow_prefetch_addr_));    \
+    } while (0)
 #else
 #  define TICKFLOW_LIKELY(x) (x)
 #  define TICKFLOW_UNLIKELY(x) (x)
 #  define TICKFLOW_NOINLINE
 #  define TICKFLOW_ALWAYS_INLINE inline
+#  define TICKFLOW_PREFETCH(addr, rw, locality) ((void)(addr))
 #endif
 
 namespace tickflow {

@@ -22,8 +22,10 @@
 //     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
 //     whose element count differs from a parent's; detail: the page id). The plan holds pointers
 //     into the store: rebuild after pages are created or released or the graph is edited.
-//   * run(changed, at, ex): the pages in `changed` (sources a step wrote; pages not in the graph
-//     are ignored) count as changed. The cone (everything downstream of them) is marked first,
+//   * run(changed, at, ex): the source pages in `changed` (sources a step wrote; pages not in
+//     the graph are ignored) count as changed; a derived page there is taken as forced (below):
+//     recomputed, so that it ends equal to its parents' combination, as in a full recompute.
+//     The cone (everything downstream of them) is marked first,
 //     unless `changed` holds more than pages() / 16 pages or the marking walk finds that many:
 //     then every derived page is examined (a superset of the cone, cheaper than marking it; the
 //     pages outside the cone have no changed parent and are not recomputed, so the result is
@@ -70,6 +72,7 @@
 #include <vector>
 
 #include "tickflow/core/cache_padded.hpp"
+#include "tickflow/core/config.hpp"
 #include "tickflow/core/ids.hpp"
 #include "tickflow/core/result.hpp"
 #include "tickflow/engine/executor.hpp"
@@ -96,7 +99,8 @@ template <semiring S>
 struct semiring_kernel {
   using T = typename S::value_type;
   void operator()(std::span<T> out, const parent_inputs<T, T>& in) const noexcept {
-    if (out.size() == 8) return fixed<8>(out.data(), in);  // 64-byte pages of doubles: unrolled
+    if (out.size() * sizeof(T) == 64 && 64 % sizeof(T) == 0)  // one line of elements: unrolled
+      return fold<64 / sizeof(T)>(out.data(), in.values.data(), in.weights.data(), in.values.size());
     for (T& x : out) x = S::zero();
     for (std::size_t p = 0; p < in.values.size(); ++p) {
       const T* v = in.values[p];
@@ -105,20 +109,34 @@ struct semiring_kernel {
     }
   }
 
- private:
-  // The same fold with the width known to the compiler (it keeps `acc` in registers).
+  /// The same fold with the width known to the compiler (it keeps the accumulators in
+  /// registers), over parents given as arrays. The propagator calls it directly on its plan's
+  /// columns: the same operations in the same order as operator().
   template <std::size_t N>
-  static void fixed(T* out, const parent_inputs<T, T>& in) noexcept {
+  static void fold(T* out, const T* const* values, const T* weights, std::size_t parents) noexcept {
     T acc[N];
+#pragma GCC unroll 64
     for (std::size_t i = 0; i < N; ++i) acc[i] = S::zero();
-    for (std::size_t p = 0; p < in.values.size(); ++p) {
-      const T* v = in.values[p];
-      const T w = in.weights[p];
+    for (std::size_t p = 0; p < parents; ++p) {
+      const T* v = values[p];
+      const T w = weights[p];
+#pragma GCC unroll 64
       for (std::size_t i = 0; i < N; ++i) acc[i] = S::add(acc[i], S::mul(w, v[i]));
     }
+#pragma GCC unroll 64
     for (std::size_t i = 0; i < N; ++i) out[i] = acc[i];
   }
 };
+
+namespace detail {
+template <class K>
+inline constexpr bool is_semiring_kernel = false;
+template <class S>
+inline constexpr bool is_semiring_kernel<semiring_kernel<S>> = true;
+}  // namespace detail
+
+/// When a sweep prefetches parents (see propagator::prefetch).
+enum class prefetch_policy : std::uint8_t { automatic, always, never };
 
 /// Where rebuild leaves the pages in memory (see the file contract).
 enum class store_layout : std::uint8_t {
@@ -211,7 +229,7 @@ class propagator {
     p.parents.resize(edges.size());
     p.weights.assign(edges.size());
     p.kinds.resize(edges.size());
-    std::uint32_t widest = 0, most_parents = 0;
+    std::uint32_t widest = 0;
     for (std::size_t t = 0; t < n; ++t) {
       auto first = in.begin() + p.in_begin[t], last = in.begin() + p.in_begin[t + 1];
       std::sort(first, last, [](const in_edge& a, const in_edge& b) { return a.parent < b.parent; });
@@ -224,10 +242,8 @@ class propagator {
         p.kinds[k] = it->kind;
       }
       widest = std::max(widest, p.elements[t]);
-      most_parents = std::max(most_parents, p.in_begin[t + 1] - p.in_begin[t]);
     }
     p.widest = widest;
-    p.most_parents = most_parents;
     // Page id -> layout index, through the id's table index (dense, no hashing on the hot path).
     {
       std::size_t top = 0;
@@ -235,9 +251,19 @@ class propagator {
       p.by_id_index.assign(top, no_page);
       for (std::uint32_t t = 0; t < n; ++t) p.by_id_index[p.ids[t].value() >> 32] = t;
     }
-    p.by_table.resize(n);
-    for (std::uint32_t t = 0; t < n; ++t) p.by_table[t] = t;
+    for (std::uint32_t t = 0; t < n; ++t) (p.in_begin[t + 1] != p.in_begin[t] ? p.derived : p.sources).push_back(t);
+    p.by_table = p.derived;
+    {
+      // Prefetch parents in sweeps when many of them are far behind their child in memory
+      // (beyond what the core's caches keep of a sweep's recent pages): see far_bytes.
+      std::size_t far = 0;
+      for (std::uint32_t t = 0; t < n; ++t)
+        for (std::uint32_t k = p.in_begin[t]; k < p.in_begin[t + 1]; ++k)
+          if (std::size_t{t - p.parents[k]} * p.elements[t] * sizeof(T) > far_bytes) ++far;
+      p.parents_far = far * 4 > p.parents.size();
+    }
     std::sort(p.by_table.begin(), p.by_table.end(), [&](std::uint32_t a, std::uint32_t b) { return p.ids[a] < p.ids[b]; });
+    p.changed.assign(n);
     p.data.resize(n);
     p.epochs.resize(n);
     p.state = std::make_unique<page_state[]>(n);
@@ -251,6 +277,10 @@ class propagator {
       p.data[t] = reinterpret_cast<T*>(h.data);
       p.epochs[t] = h.at;
     }
+    p.epochs_by_table.resize(p.by_table.size());
+    for (std::size_t i = 0; i < p.by_table.size(); ++i) p.epochs_by_table[i] = p.epochs[p.by_table[i]];
+    p.parent_data.resize(p.parents.size());
+    for (std::size_t k = 0; k < p.parents.size(); ++k) p.parent_data[k] = p.data[p.parents[k]];
     plan_ = std::move(p);
     run_ = 0;
     return {};
@@ -263,28 +293,29 @@ class propagator {
     // The changed pages, then their cone, depth-first (marks stop at pages already marked).
     stack_.clear();
     cone_.clear();
+    // Derived pages in `changed` are forced (see the contract): a stamp here would tell their
+    // children to read them before the sweep recomputes them.
+    forced_.clear();
     for (const page_id id : changed)
       if (const std::uint32_t t = layout_index(id); t != no_page) {
+        if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
+          forced_.push_back(t);
+          continue;
+        }
         plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
         stack_.push_back(t);
       }
     // Forced pages (derived ones only) are in the cone, recomputed whatever their parents did.
-    forced_run_ = 0;
     for (const page_id id : forced)
-      if (const std::uint32_t t = layout_index(id); t != no_page && plan_.in_begin[t + 1] != plan_.in_begin[t]) {
-        forced_run_ = r;
-        if (plan_.state[t].cone != r) {
-          plan_.state[t].cone = r;
-          cone_.push_back(t);
-          stack_.push_back(t);
-        }
+      if (const std::uint32_t t = layout_index(id); t != no_page && plan_.in_begin[t + 1] != plan_.in_begin[t]) forced_.push_back(t);
+    forced_run_ = forced_.empty() ? 0 : r;
+    std::sort(forced_.begin(), forced_.end());
+    for (const std::uint32_t t : forced_)
+      if (plan_.state[t].cone != r) {
+        plan_.state[t].cone = r;
+        cone_.push_back(t);
+        stack_.push_back(t);
       }
-    if (forced_run_ != 0) {
-      forced_.clear();
-      for (const page_id id : forced)
-        if (const std::uint32_t t = layout_index(id); t != no_page) forced_.push_back(t);
-      std::sort(forced_.begin(), forced_.end());
-    }
     // A large cone: every derived page instead (see the contract). Large = more than a
     // sixteenth of the pages changed, or the marking walk found that many: past that, the
     // walk's random accesses cost more than one in-order pass over all pages.
@@ -305,27 +336,33 @@ class propagator {
     if (stamped_in_order) {
       stack_.clear();
       cone_.clear();
-      every_derived_page(r);
+      return every_derived_page(r, at, ex);
     }
     // Topological order = layout order (a cone of at most pages() / 16 pages, sorted).
-    if (!stamped_in_order) std::sort(cone_.begin(), cone_.end());
-    return sweep(r, at, ex);
+    std::sort(cone_.begin(), cone_.end());
+    return sweep<false>(cone_, r, at, ex);
   }
   /// Recomputes every derived page (see the file contract).
   template <executor E>
   propagate_stats run_all(epoch at, E& ex) {
     const std::uint32_t r = next_run();
-    for (std::uint32_t t = 0; t < pages(); ++t)
-      if (plan_.in_begin[t + 1] == plan_.in_begin[t])
-        plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);  // every source counts as changed
-    every_derived_page(r);
-    return sweep(r, at, ex);
+    for (const std::uint32_t t : plan_.sources)
+      plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);  // every source counts as changed
+    return every_derived_page(r, at, ex);
   }
 
   /// Cones of at most this many pages are worked on the caller alone (see the file contract).
   std::size_t cone_sequential_limit = 4096;
   /// Pages a worker claims at once in the parallel sweep.
   std::size_t block = 32;
+  /// Whether sweeps prefetch the parents of the pages ahead (their stamps and elements).
+  /// automatic: when at least a quarter of the plan's edges reach a parent more than far_bytes
+  /// of pages behind its child in layout order (rebuild decides). Nearer parents are still in
+  /// the core's caches, and prefetching them only costs instructions. Results never depend on it.
+  prefetch_policy prefetch = prefetch_policy::automatic;
+  /// How many pages ahead of the one at hand a sweep prefetches parents, when it does.
+  std::size_t prefetch_distance = 8;
+  static constexpr std::size_t far_bytes = std::size_t{1} << 20;
 
   /// Pages in the plan.
   [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size(); }
@@ -349,13 +386,17 @@ class propagator {
     std::vector<std::uint32_t> elements;
     std::vector<std::uint32_t> in_begin, out_begin;  // pages + 1 entries each
     std::vector<std::uint32_t> parents;      // per in-edge, in the fixed order: the parent's layout index
+    std::vector<const T*> parent_data;       // per in-edge: the parent's elements (no second lookup)
     detail::flat_array<W> weights;
     std::vector<edge_kind> kinds;
     std::vector<std::uint32_t> children;     // per out-edge: the child's layout index
     std::vector<std::uint32_t> by_id_index;  // page id's table index -> layout index, or no_page
-    std::vector<std::uint32_t> by_table;     // layout indexes in page id (table) order
+    std::vector<std::uint32_t> derived, sources;  // layout indexes, in layout order
+    bool parents_far = false;                // a quarter of the edges or more reach further back than far_bytes
+    std::vector<std::uint32_t> by_table;     // layout indexes of the derived pages, in page id (table) order
+    std::vector<epoch*> epochs_by_table;     // their epochs, in the same order
+    detail::flat_array<std::uint8_t> changed;  // per page, in a run with deferred epochs: changed (1) or not
     std::uint32_t widest = 0;                // most elements of any page
-    std::uint32_t most_parents = 0;          // most parents of any page
     std::unique_ptr<page_state[]> state;
   };
 
@@ -383,48 +424,62 @@ class propagator {
     return run_;
   }
 
-  // The cone is every derived page, in layout order.
-  void every_derived_page(std::uint32_t r) {
-    cone_.clear();
+  // Sweeps every derived page, in layout order. No cone marks: every page of the plan is done
+  // in this run (the sources first, here: those not stamped changed are stamped unchanged), so
+  // a waiting page waits for each of its parents.
+  template <class E>
+  propagate_stats every_derived_page(std::uint32_t r, epoch at, E& ex) {
+    for (const std::uint32_t t : plan_.sources)
+      if ((plan_.state[t].done.load(std::memory_order_relaxed) >> 1) != r) plan_.state[t].done.store(stamp(r, false), std::memory_order_relaxed);
     defer_epochs_ = true;  // most pages may change: their epochs are written after, in table order
-    for (std::uint32_t t = 0; t < pages(); ++t)
-      if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
-        plan_.state[t].cone = r;
-        cone_.push_back(t);
-      }
+    return sweep<true>(plan_.derived, r, at, ex);
   }
 
-  template <class E>
-  propagate_stats sweep(std::uint32_t r, epoch at, E& ex) {
+  // Visits `pages` (layout order); Full: they are every derived page (see every_derived_page).
+  template <bool Full, class E>
+  propagate_stats sweep(std::span<const std::uint32_t> cone, std::uint32_t r, epoch at, E& ex) {
     propagate_stats stats;
-    stats.cone = cone_.size();
-    if (cone_.empty()) return stats;
-    const bool parallel = cone_.size() > cone_sequential_limit && ex.concurrency() > 1;
+    stats.cone = cone.size();
+    if (cone.empty()) return stats;
+    const bool fetch = prefetch == prefetch_policy::always || (prefetch == prefetch_policy::automatic && plan_.parents_far);
+    const std::size_t ahead = fetch ? prefetch_distance : 0;
+    const bool parallel = cone.size() > cone_sequential_limit && ex.concurrency() > 1;
     const std::size_t workers = parallel ? ex.concurrency() : 1;
     if (scratch_.size() < workers * plan_.widest) scratch_.assign(workers * plan_.widest);
-    if (inputs_.size() < workers * plan_.most_parents) inputs_.assign(workers * plan_.most_parents);
     if (counts_.size() < workers) counts_.resize(workers);
     for (auto& c : counts_) c = worker_counts{};
     if (!parallel) {
-      for (std::size_t k = 0; k < cone_.size(); ++k) visit<false>(cone_[k], r, at, 0, counts_[0]);
+      if (ahead == 0) {
+        for (const std::uint32_t t : cone) visit<false, Full>(t, r, at, 0, counts_[0]);
+      } else {
+        for (std::size_t k = 0; k < cone.size(); ++k) {
+          if (k + ahead < cone.size()) prefetch_parents(cone[k + ahead]);
+          visit<false, Full>(cone[k], r, at, 0, counts_[0]);
+        }
+      }
     } else {
       next_block_->store(0, std::memory_order_relaxed);
-      const std::size_t blocks = (cone_.size() + block - 1) / block;
+      const std::size_t blocks = (cone.size() + block - 1) / block;
       ex.parallel_for(workers, [&](std::size_t, std::size_t w) {
         for (;;) {
           // Relaxed: claims only need to be unique and in order; `done` carries the data.
           const std::size_t b = next_block_->fetch_add(1, std::memory_order_relaxed);
           if (b >= blocks) return;
-          const std::size_t end = std::min(cone_.size(), (b + 1) * block);
-          for (std::size_t k = b * block; k < end; ++k) visit<true>(cone_[k], r, at, w, counts_[w]);
+          const std::size_t end = std::min(cone.size(), (b + 1) * block);
+          for (std::size_t k = b * block; k < std::min(end, b * block + ahead); ++k) prefetch_parents(cone[k]);
+          for (std::size_t k = b * block; k < end; ++k) {
+            if (k + ahead < end) prefetch_parents(cone[k + ahead]);
+            visit<true, Full>(cone[k], r, at, w, counts_[w]);
+          }
         }
       });
     }
     if (defer_epochs_) {
       // Epochs of changed pages, written in the store's table order (see every_derived_page).
-      const std::uint32_t changed = stamp(r, true);
-      for (const std::uint32_t t : plan_.by_table)
-        if (plan_.state[t].done.load(std::memory_order_relaxed) == changed && plan_.in_begin[t + 1] != plan_.in_begin[t]) *plan_.epochs[t] = at;
+      // A byte per page (1 MB for 1M pages) is read at random here, not the 8-byte stamps; the
+      // epochs' addresses ascend.
+      for (std::size_t i = 0; i < plan_.by_table.size(); ++i)
+        if (plan_.changed[plan_.by_table[i]] != 0) *plan_.epochs_by_table[i] = at;
       defer_epochs_ = false;
     }
     for (const auto& c : counts_) {
@@ -434,16 +489,25 @@ class propagator {
     return stats;
   }
 
+  // Asks the memory system early for what visiting page t will read at random: its parents'
+  // stamps and elements (a sweep over a graph without locality is bound by these misses).
+  void prefetch_parents(std::uint32_t t) const noexcept {
+    for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
+      TICKFLOW_PREFETCH(plan_.parent_data[k], 0, 3);
+      TICKFLOW_PREFETCH(&plan_.state[plan_.parents[k]], 0, 3);
+    }
+  }
+
   // One cone page: wait for its parents in the cone (parallel sweep), recompute it if a parent
   // changed, publish it done with its changed bit.
-  template <bool Wait>
+  template <bool Wait, bool Full>
   void visit(std::uint32_t t, std::uint32_t r, epoch at, std::size_t w, worker_counts& counts) noexcept {
     bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), t);
     const std::uint32_t changed_stamp = stamp(r, true);
     for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
       const page_state& ps = plan_.state[plan_.parents[k]];
       if constexpr (Wait) {
-        if (ps.cone == r) {
+        if (Full || ps.cone == r) {
           // Acquire: pairs with the release that published the parent, so its bytes and its
           // changed bit are visible.
           for (unsigned spins = 0; (ps.done.load(std::memory_order_acquire) >> 1) != r; ++spins) {
@@ -461,20 +525,39 @@ class propagator {
       changed = recompute(t, w, at);
       counts.changed += changed ? 1 : 0;
     }
+    if (defer_epochs_) plan_.changed[t] = changed ? 1 : 0;  // every derived page is visited: none stale
     // Release: publishes the page's bytes and changed bit to the pages that wait on it.
     plan_.state[t].done.store(stamp(r, changed), Wait ? std::memory_order_release : std::memory_order_relaxed);
   }
 
   // Recomputes page t into worker w's scratch; writes it and the epoch if the bits differ.
-  bool recompute(std::uint32_t t, std::size_t w, epoch at) noexcept {
+  TICKFLOW_ALWAYS_INLINE bool recompute(std::uint32_t t, std::size_t w, epoch at) noexcept {
     const std::uint32_t k = plan_.in_begin[t], deg = plan_.in_begin[t + 1] - k;
-    const T** values = inputs_.data() + w * plan_.most_parents;
-    for (std::uint32_t j = 0; j < deg; ++j) values[j] = plan_.data[plan_.parents[k + j]];
-    const parent_inputs<T, W> in{std::span<const T* const>(values, deg), std::span<const W>(plan_.weights.data() + k, deg),
-                                 std::span<const edge_kind>(plan_.kinds.data() + k, deg)};
-    T* const out = scratch_.data() + w * plan_.widest;
     const std::uint32_t elements = plan_.elements[t];
-    kernel_(std::span<T>(out, elements), in);
+    if constexpr (detail::is_semiring_kernel<Kernel> && std::is_same_v<T, W> && 64 % sizeof(T) == 0) {
+      // The built-in kernel on one-line pages, straight from the plan's columns, compared and
+      // written from registers.
+      if (elements * sizeof(T) == 64) {
+        T acc[64 / sizeof(T)];
+        Kernel::template fold<64 / sizeof(T)>(acc, plan_.parent_data.data() + k, plan_.weights.data() + k, deg);
+        T* const page = plan_.data[t];
+        std::uint64_t a[8], b[8], diff = 0;
+        std::memcpy(a, acc, 64);
+        std::memcpy(b, page, 64);
+        for (int i = 0; i < 8; ++i) diff |= a[i] ^ b[i];
+        if (diff == 0) return false;  // early cutoff
+        std::memcpy(page, a, 64);
+        if (!defer_epochs_) *plan_.epochs[t] = at;
+        return true;
+      }
+    }
+    T* const out = scratch_.data() + w * plan_.widest;
+    {
+      const parent_inputs<T, W> in{std::span<const T* const>(plan_.parent_data.data() + k, deg),
+                                   std::span<const W>(plan_.weights.data() + k, deg),
+                                   std::span<const edge_kind>(plan_.kinds.data() + k, deg)};
+      kernel_(std::span<T>(out, elements), in);
+    }
     T* const page = plan_.data[t];
     const std::size_t bytes = std::size_t{elements} * sizeof(T);
     if (bytes == 64) {  // one line (8 doubles): compared and copied inline
@@ -500,7 +583,6 @@ class propagator {
   std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
   bool defer_epochs_ = false;          // this run writes epochs after the sweep
   detail::flat_array<T> scratch_;
-  detail::flat_array<const T*> inputs_;  // per worker: the parent pointers of the page at hand
   std::vector<worker_counts> counts_;
   // alignas (via cache_padded): every worker's claims hit this counter.
   cache_padded<std::atomic<std::size_t>> next_block_{0};
