@@ -296,7 +296,22 @@ class propagator {
     // Derived pages in `changed` are forced (see the contract): a stamp here would tell their
     // children to read them before the sweep recomputes them.
     forced_.clear();
-    for (const page_id id : changed)
+    for (std::size_t i = 0; i < changed.size(); ++i) {
+      // The ids are random: their table entries are fetched 16 ahead, their pages' columns 8.
+      if (i + 16 < changed.size()) {
+        const std::uint64_t ahead = changed[i + 16].value() >> 32;
+        if (ahead < plan_.by_id_index.size()) TICKFLOW_PREFETCH(&plan_.by_id_index[ahead], 0, 3);
+      }
+      if (i + 8 < changed.size()) {
+        const std::uint64_t ahead = changed[i + 8].value() >> 32;
+        if (ahead < plan_.by_id_index.size() && plan_.by_id_index[ahead] != no_page) {
+          const std::uint32_t t = plan_.by_id_index[ahead];
+          TICKFLOW_PREFETCH(&plan_.ids[t], 0, 3);
+          TICKFLOW_PREFETCH(&plan_.in_begin[t], 0, 3);
+          TICKFLOW_PREFETCH(&plan_.state[t], 1, 3);
+        }
+      }
+      const page_id id = changed[i];
       if (const std::uint32_t t = layout_index(id); t != no_page) {
         if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
           forced_.push_back(t);
@@ -305,6 +320,7 @@ class propagator {
         plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
         stack_.push_back(t);
       }
+    }
     // Forced pages (derived ones only) are in the cone, recomputed whatever their parents did.
     for (const page_id id : forced)
       if (const std::uint32_t t = layout_index(id); t != no_page && plan_.in_begin[t + 1] != plan_.in_begin[t]) forced_.push_back(t);
@@ -501,7 +517,7 @@ class propagator {
   // One cone page: wait for its parents in the cone (parallel sweep), recompute it if a parent
   // changed, publish it done with its changed bit.
   template <bool Wait, bool Full>
-  void visit(std::uint32_t t, std::uint32_t r, epoch at, std::size_t w, worker_counts& counts) noexcept {
+  TICKFLOW_ALWAYS_INLINE void visit(std::uint32_t t, std::uint32_t r, epoch at, std::size_t w, worker_counts& counts) noexcept {
     bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), t);
     const std::uint32_t changed_stamp = stamp(r, true);
     for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
