@@ -50,6 +50,9 @@
 //     is done, then is computed, then is published done (release; the waiter's acquire sees its
 //     bytes). Claims are in order and a worker waits only for earlier pages, all claimed by
 //     running workers, so the sweep cannot deadlock, however the executor schedules its tasks.
+//     When every derived page is examined, the blocks are spans of span_pages consecutive
+//     layout indexes, and a page's done mark and changed bit are one byte (one cache line per
+//     span, written by one worker), instead of the cone's 8-byte stamps.
 //   * Determinism: each page depends only on its parents' final values, combined in the fixed
 //     order, so the result (bytes, epochs, counts) is bit-identical for every executor and
 //     worker count, and equal to a full sequential recompute in topological order.
@@ -263,7 +266,9 @@ class propagator {
       p.parents_far = far * 4 > p.parents.size();
     }
     std::sort(p.by_table.begin(), p.by_table.end(), [&](std::uint32_t a, std::uint32_t b) { return p.ids[a] < p.ids[b]; });
-    p.changed.assign(n);
+    // Tag 0 in every byte; full sweeps start at tag 1.
+    p.changed_storage = std::make_unique<std::atomic<std::uint8_t>[]>(n + cache_line_size);
+    p.changed = p.changed_storage.get() + (cache_line_size - reinterpret_cast<std::uintptr_t>(p.changed_storage.get()) % cache_line_size) % cache_line_size;
     p.data.resize(n);
     p.epochs.resize(n);
     p.state = std::make_unique<page_state[]>(n);
@@ -283,6 +288,7 @@ class propagator {
     for (std::size_t k = 0; k < p.parents.size(); ++k) p.parent_data[k] = p.data[p.parents[k]];
     plan_ = std::move(p);
     run_ = 0;
+    full_tag_ = 0;  // the new plan's bytes hold tag 0
     return {};
   }
 
@@ -356,7 +362,7 @@ class propagator {
     }
     // Topological order = layout order (a cone of at most pages() / 16 pages, sorted).
     std::sort(cone_.begin(), cone_.end());
-    return sweep<false>(cone_, r, at, ex);
+    return sweep(cone_, r, at, ex);
   }
   /// Recomputes every derived page (see the file contract).
   template <executor E>
@@ -379,6 +385,8 @@ class propagator {
   /// How many pages ahead of the one at hand a sweep prefetches parents, when it does.
   std::size_t prefetch_distance = 8;
   static constexpr std::size_t far_bytes = std::size_t{1} << 20;
+  /// Pages per span of a full sweep (see every_derived_page): one cache line of changed bytes.
+  static constexpr std::size_t span_pages = cache_line_size;
 
   /// Pages in the plan.
   [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size(); }
@@ -411,7 +419,10 @@ class propagator {
     bool parents_far = false;                // a quarter of the edges or more reach further back than far_bytes
     std::vector<std::uint32_t> by_table;     // layout indexes of the derived pages, in page id (table) order
     std::vector<epoch*> epochs_by_table;     // their epochs, in the same order
-    detail::flat_array<std::uint8_t> changed;  // per page, in a run with deferred epochs: changed (1) or not
+    // Per page, in a full sweep: changed (1) or not; 64-byte aligned, so that a span's bytes
+    // are one cache line.
+    std::unique_ptr<std::atomic<std::uint8_t>[]> changed_storage;
+    std::atomic<std::uint8_t>* changed = nullptr;
     std::uint32_t widest = 0;                // most elements of any page
     std::unique_ptr<page_state[]> state;
   };
@@ -440,37 +451,128 @@ class propagator {
     return run_;
   }
 
-  // Sweeps every derived page, in layout order. No cone marks: every page of the plan is done
-  // in this run (the sources first, here: those not stamped changed are stamped unchanged), so
-  // a waiting page waits for each of its parents.
+  // Sweeps every derived page, in layout order (see the contract's schedule), without cone
+  // marks or 8-byte stamps: one byte per page, (sweep tag << 1) | changed, where the tag counts
+  // full sweeps modulo 128. Every full sweep writes every page's byte (the sources' here, first),
+  // so at its start every byte holds the previous tag, never the current one. Workers claim spans
+  // of span_pages consecutive pages in order; a page waits (acquire) for each parent's byte to
+  // carry the current tag, then reads its changed bit from it. A span's bytes fill one cache
+  // line, written by one worker only.
   template <class E>
   propagate_stats every_derived_page(std::uint32_t r, epoch at, E& ex) {
+    full_tag_ = static_cast<std::uint8_t>((full_tag_ + 1) & 0x7F);
+    const std::uint32_t changed_stamp = stamp(r, true);
     for (const std::uint32_t t : plan_.sources)
-      if ((plan_.state[t].done.load(std::memory_order_relaxed) >> 1) != r) plan_.state[t].done.store(stamp(r, false), std::memory_order_relaxed);
+      plan_.changed[t].store(tag_byte(plan_.state[t].done.load(std::memory_order_relaxed) == changed_stamp), std::memory_order_relaxed);
     defer_epochs_ = true;  // most pages may change: their epochs are written after, in table order
-    return sweep<true>(plan_.derived, r, at, ex);
+    propagate_stats stats;
+    stats.cone = plan_.derived.size();
+    if (plan_.derived.empty()) return stats;
+    const std::size_t ahead = prefetch_ahead();
+    const bool parallel = plan_.derived.size() > cone_sequential_limit && ex.concurrency() > 1;
+    const std::size_t workers = parallel ? ex.concurrency() : 1;
+    prepare_workers(workers);
+    const std::size_t n = pages();
+    if (!parallel) {
+      full_span<false>(0, n, r, at, ahead, 0, counts_[0]);
+    } else {
+      next_block_->store(0, std::memory_order_relaxed);
+      const std::size_t spans = (n + span_pages - 1) / span_pages;
+      ex.parallel_for(workers, [&](std::size_t, std::size_t w) {
+        for (;;) {
+          // Relaxed: claims only need to be unique and in order; the bytes carry the data.
+          const std::size_t b = next_block_->fetch_add(1, std::memory_order_relaxed);
+          if (b >= spans) return;
+          full_span<true>(b * span_pages, std::min(n, (b + 1) * span_pages), r, at, ahead, w, counts_[w]);
+        }
+      });
+    }
+    return finish(stats, at);
   }
 
-  // Visits `pages` (layout order); Full: they are every derived page (see every_derived_page).
-  template <bool Full, class E>
+  [[nodiscard]] std::uint8_t tag_byte(bool changed) const noexcept { return static_cast<std::uint8_t>((full_tag_ << 1) | (changed ? 1 : 0)); }
+
+  // The pages [first, last) of one span (all of them in the sequential sweep), in order.
+  template <bool Wait>
+  void full_span(std::size_t first, std::size_t last, std::uint32_t r, epoch at, std::size_t ahead, std::size_t w, worker_counts& counts) noexcept {
+    const std::uint32_t* const in_begin = plan_.in_begin.data();
+    const std::uint32_t* const parents = plan_.parents.data();
+    std::atomic<std::uint8_t>* const bytes = plan_.changed;
+    // (Parents' bytes are not prefetched: a byte per page stays in the caches.)
+    for (std::size_t t = first; t < std::min(last, first + ahead); ++t) prefetch_parents<false>(static_cast<std::uint32_t>(t));
+    for (std::size_t t = first; t < last; ++t) {
+      if (ahead != 0 && t + ahead < last) prefetch_parents<false>(static_cast<std::uint32_t>(t + ahead));
+      const std::uint32_t b = in_begin[t], e = in_begin[t + 1];
+      if (b == e) continue;  // a source
+      bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), static_cast<std::uint32_t>(t));
+      for (std::uint32_t k = b; k < e; ++k) {
+        const std::atomic<std::uint8_t>& pb = bytes[parents[k]];
+        // Acquire: pairs with the release that published the parent (its elements and bit).
+        std::uint8_t v = pb.load(Wait ? std::memory_order_acquire : std::memory_order_relaxed);
+        if constexpr (Wait) {
+          for (unsigned spins = 0; (v >> 1) != full_tag_; ++spins) {
+            if (spins < 1024) cpu_relax();
+            else std::this_thread::yield();
+            v = pb.load(std::memory_order_acquire);
+          }
+        }
+        dirty |= (v & 1) != 0;
+      }
+      bool now_changed = false;
+      if (dirty) {
+        ++counts.recomputed;
+        now_changed = recompute(static_cast<std::uint32_t>(t), w, at);
+        counts.changed += now_changed ? 1 : 0;
+      }
+      // Release: publishes the page's elements and changed bit to the pages that wait on it.
+      bytes[t].store(tag_byte(now_changed), Wait ? std::memory_order_release : std::memory_order_relaxed);
+    }
+  }
+
+  [[nodiscard]] std::size_t prefetch_ahead() const noexcept {
+    const bool fetch = prefetch == prefetch_policy::always || (prefetch == prefetch_policy::automatic && plan_.parents_far);
+    return fetch ? prefetch_distance : 0;
+  }
+
+  void prepare_workers(std::size_t workers) {
+    if (scratch_.size() < workers * plan_.widest) scratch_.assign(workers * plan_.widest);
+    if (counts_.size() < workers) counts_.resize(workers);
+    for (auto& c : counts_) c = worker_counts{};
+  }
+
+  // The deferred epochs, then the counts.
+  propagate_stats finish(propagate_stats stats, epoch at) {
+    if (defer_epochs_) {
+      // Epochs of changed pages, written in the store's table order (see every_derived_page).
+      // A byte per page (1 MB for 1M pages) is read at random here; the epochs' addresses ascend.
+      for (std::size_t i = 0; i < plan_.by_table.size(); ++i)
+        if ((plan_.changed[plan_.by_table[i]].load(std::memory_order_relaxed) & 1) != 0) *plan_.epochs_by_table[i] = at;
+      defer_epochs_ = false;
+    }
+    for (const auto& c : counts_) {
+      stats.recomputed += c.recomputed;
+      stats.changed += c.changed;
+    }
+    return stats;
+  }
+
+  // Visits the marked cone `cone` (layout order).
+  template <class E>
   propagate_stats sweep(std::span<const std::uint32_t> cone, std::uint32_t r, epoch at, E& ex) {
     propagate_stats stats;
     stats.cone = cone.size();
     if (cone.empty()) return stats;
-    const bool fetch = prefetch == prefetch_policy::always || (prefetch == prefetch_policy::automatic && plan_.parents_far);
-    const std::size_t ahead = fetch ? prefetch_distance : 0;
+    const std::size_t ahead = prefetch_ahead();
     const bool parallel = cone.size() > cone_sequential_limit && ex.concurrency() > 1;
     const std::size_t workers = parallel ? ex.concurrency() : 1;
-    if (scratch_.size() < workers * plan_.widest) scratch_.assign(workers * plan_.widest);
-    if (counts_.size() < workers) counts_.resize(workers);
-    for (auto& c : counts_) c = worker_counts{};
+    prepare_workers(workers);
     if (!parallel) {
       if (ahead == 0) {
-        for (const std::uint32_t t : cone) visit<false, Full>(t, r, at, 0, counts_[0]);
+        for (const std::uint32_t t : cone) visit<false>(t, r, at, 0, counts_[0]);
       } else {
         for (std::size_t k = 0; k < cone.size(); ++k) {
           if (k + ahead < cone.size()) prefetch_parents(cone[k + ahead]);
-          visit<false, Full>(cone[k], r, at, 0, counts_[0]);
+          visit<false>(cone[k], r, at, 0, counts_[0]);
         }
       }
     } else {
@@ -485,45 +587,34 @@ class propagator {
           for (std::size_t k = b * block; k < std::min(end, b * block + ahead); ++k) prefetch_parents(cone[k]);
           for (std::size_t k = b * block; k < end; ++k) {
             if (k + ahead < end) prefetch_parents(cone[k + ahead]);
-            visit<true, Full>(cone[k], r, at, w, counts_[w]);
+            visit<true>(cone[k], r, at, w, counts_[w]);
           }
         }
       });
     }
-    if (defer_epochs_) {
-      // Epochs of changed pages, written in the store's table order (see every_derived_page).
-      // A byte per page (1 MB for 1M pages) is read at random here, not the 8-byte stamps; the
-      // epochs' addresses ascend.
-      for (std::size_t i = 0; i < plan_.by_table.size(); ++i)
-        if (plan_.changed[plan_.by_table[i]] != 0) *plan_.epochs_by_table[i] = at;
-      defer_epochs_ = false;
-    }
-    for (const auto& c : counts_) {
-      stats.recomputed += c.recomputed;
-      stats.changed += c.changed;
-    }
-    return stats;
+    return finish(stats, at);
   }
 
   // Asks the memory system early for what visiting page t will read at random: its parents'
   // stamps and elements (a sweep over a graph without locality is bound by these misses).
+  template <bool Stamps = true>
   void prefetch_parents(std::uint32_t t) const noexcept {
     for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
       TICKFLOW_PREFETCH(plan_.parent_data[k], 0, 3);
-      TICKFLOW_PREFETCH(&plan_.state[plan_.parents[k]], 0, 3);
+      if constexpr (Stamps) TICKFLOW_PREFETCH(&plan_.state[plan_.parents[k]], 0, 3);
     }
   }
 
   // One cone page: wait for its parents in the cone (parallel sweep), recompute it if a parent
   // changed, publish it done with its changed bit.
-  template <bool Wait, bool Full>
+  template <bool Wait>
   TICKFLOW_ALWAYS_INLINE void visit(std::uint32_t t, std::uint32_t r, epoch at, std::size_t w, worker_counts& counts) noexcept {
     bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), t);
     const std::uint32_t changed_stamp = stamp(r, true);
     for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
       const page_state& ps = plan_.state[plan_.parents[k]];
       if constexpr (Wait) {
-        if (Full || ps.cone == r) {
+        if (ps.cone == r) {
           // Acquire: pairs with the release that published the parent, so its bytes and its
           // changed bit are visible.
           for (unsigned spins = 0; (ps.done.load(std::memory_order_acquire) >> 1) != r; ++spins) {
@@ -541,7 +632,6 @@ class propagator {
       changed = recompute(t, w, at);
       counts.changed += changed ? 1 : 0;
     }
-    if (defer_epochs_) plan_.changed[t] = changed ? 1 : 0;  // every derived page is visited: none stale
     // Release: publishes the page's bytes and changed bit to the pages that wait on it.
     plan_.state[t].done.store(stamp(r, changed), Wait ? std::memory_order_release : std::memory_order_relaxed);
   }
@@ -597,6 +687,7 @@ class propagator {
   std::vector<std::uint32_t> stack_, cone_;
   std::vector<std::uint32_t> forced_;  // layout indexes of this run's forced pages, sorted
   std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
+  std::uint8_t full_tag_ = 0;          // the tag of the last full sweep (see every_derived_page)
   bool defer_epochs_ = false;          // this run writes epochs after the sweep
   detail::flat_array<T> scratch_;
   std::vector<worker_counts> counts_;
