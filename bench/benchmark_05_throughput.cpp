@@ -398,6 +398,7 @@ double ingest_rate(std::size_t producers, std::size_t total) {
   std::vector<ingest::producer> handles;
   for (std::size_t p = 0; p < producers; ++p) handles.push_back(*in.make_producer(static_cast<std::uint32_t>(p)));
   std::atomic<bool> go{false};
+  std::atomic<std::size_t> finished{0};
   std::vector<std::thread> threads;
   for (std::size_t p = 0; p < producers; ++p)
     threads.emplace_back([&, p] {
@@ -416,25 +417,37 @@ double ingest_rate(std::size_t producers, std::size_t total) {
         std::memcpy(d.payload.data(), &v, 8);
         (void)handles[p].submit(d, yield_wait{});
       }
+      finished.fetch_add(1, std::memory_order_release);
     });
-  tb::pin_this_thread(0);
+  const tb::scoped_pin pin(0);  // until the section ends (the propagation's pool comes later)
   batch_applier applier;
   delta_batch batch;
   const std::size_t want = total / producers * producers;
   std::size_t applied = 0;
   const auto t0 = clk::now();
   go.store(true, std::memory_order_release);
+  bool failed = false;
   while (applied < want) {
     batch.clear();
     const std::size_t n = in.cut(batch);
-    if (n != 0 && !applier.apply(store, batch)) return 0;
+    if (n != 0 && !applier.apply(store, batch)) {
+      failed = true;
+      break;
+    }
     applied += n;
     // A small cut means the producers are behind: let them fill the lanes, as a tick would.
     if (n < 100'000 && applied < want) std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
   const double t = seconds_since(t0);
+  // After a failure the lanes are drained until every producer has returned from its last
+  // submit (a producer waits while its lane is full), so that the threads can be joined.
+  while (failed && finished.load(std::memory_order_acquire) < producers) {
+    batch.clear();
+    (void)in.cut(batch);
+    std::this_thread::yield();
+  }
   for (auto& th : threads) th.join();
-  return static_cast<double>(applied) / t;
+  return failed ? 0.0 : static_cast<double>(applied) / t;
 }
 
 // Google Benchmark cases, for the JSON record beside the paired budget rounds.

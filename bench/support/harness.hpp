@@ -32,6 +32,26 @@ inline bool pin_this_thread(unsigned cpu) {
   return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
 }
 
+/// Pins the calling thread to `cpu` for the object's lifetime, then restores its previous
+/// affinity. Threads created meanwhile inherit the pin: a section that pins its caller must not
+/// leave it pinned, or the next section's pools start with every worker on one core.
+class scoped_pin {
+ public:
+  explicit scoped_pin(unsigned cpu) {
+    saved_ = pthread_getaffinity_np(pthread_self(), sizeof before_, &before_) == 0;
+    pin_this_thread(cpu);
+  }
+  ~scoped_pin() {
+    if (saved_) (void)pthread_setaffinity_np(pthread_self(), sizeof before_, &before_);
+  }
+  scoped_pin(const scoped_pin&) = delete;
+  scoped_pin& operator=(const scoped_pin&) = delete;
+
+ private:
+  cpu_set_t before_{};
+  bool saved_ = false;
+};
+
 using clock = std::chrono::steady_clock;
 
 /// Runs `fns[i]` on thread i pinned to cpu `cpus[i]`, all released at once; returns the seconds
