@@ -204,6 +204,24 @@ TEST_CASE("early cutoff stops at an unchanged value and recomputes every page wh
   CHECK(*store.epoch_of(c) == epoch{3});
 }
 
+// A copy of a world's store, a pool of `workers` and a real-semiring propagator that sends every
+// cone through the parallel sweep in small blocks; its first full run is checked against
+// `want`, the oracle's state at epoch 1.
+struct real_run {
+  page_store store;
+  thread_pool pool;
+  propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
+  template <class Snapshot>
+  real_run(const Snapshot& snap, const page_graph<double>& graph, std::size_t workers, const page_store& want) : pool(workers) {
+    REQUIRE(store.restore(snap));
+    prop.cone_sequential_limit = 0;
+    prop.block = 8;
+    REQUIRE(prop.rebuild(store, graph));
+    prop.run_all(epoch{1}, pool);
+    REQUIRE(store.digest() == want.digest());
+  }
+};
+
 TEST_CASE("forced pages are recomputed after a graph edit, with their cones, at 1..8 workers", "[engine][propagate][threads]") {
   std::mt19937_64 rng(77);
   auto gen = real_gen;
@@ -229,15 +247,8 @@ TEST_CASE("forced pages are recomputed after a graph edit, with their cones, at 
   tt::oracle<double, double>(want, edited, base.pages, epoch{2}, semiring_kernel<real_semiring<double>>{});
   for (std::size_t workers : {1u, 2u, 3u, 8u}) {
     INFO("workers " << workers);
-    page_store s;
-    REQUIRE(s.restore(snap));
-    thread_pool pool(workers);
-    propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
-    prop.cone_sequential_limit = 0;
-    prop.block = 8;
-    REQUIRE(prop.rebuild(s, base.graph));
-    prop.run_all(epoch{1}, pool);
-    REQUIRE(s.digest() == base.store.digest());
+    real_run run(snap, base.graph, workers, base.store);
+    auto& [s, pool, prop] = run;
     REQUIRE(prop.rebuild(s, edited));
     const auto without = prop.run({}, epoch{2}, pool);  // nothing changed, nothing forced: no work
     CHECK(without.cone == 0);
@@ -283,15 +294,8 @@ TEST_CASE("a derived page named as changed is recomputed, as in a full recompute
   for (std::size_t named : {std::size_t{5}, std::size_t{400}}) {
     for (std::size_t workers : {1u, 2u, 3u, 8u}) {
       INFO("named " << named << ", workers " << workers);
-      page_store s;
-      REQUIRE(s.restore(snap));
-      thread_pool pool(workers);
-      propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
-      prop.cone_sequential_limit = 0;
-      prop.block = 8;
-      REQUIRE(prop.rebuild(s, base.graph));
-      prop.run_all(epoch{1}, pool);
-      REQUIRE(s.digest() == base.store.digest());
+      real_run run(snap, base.graph, workers, base.store);
+      auto& [s, pool, prop] = run;
       std::mt19937_64 rng(named * 31 + workers);
       std::vector<page_id> changed;
       for (std::size_t k = 0; k < named; ++k) {
@@ -316,16 +320,9 @@ TEST_CASE("full sweeps stay equal to the oracle past the wrap of their 7-bit tag
   using W = world<double, double, decltype(gen)>;
   W base(41, 600, 8, gen, false);
   const auto snap = base.store.snapshot();
-  page_store s;
-  REQUIRE(s.restore(snap));
-  thread_pool pool(3);
-  propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
-  prop.cone_sequential_limit = 0;
-  prop.block = 8;
-  REQUIRE(prop.rebuild(s, base.graph));
   tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{1}, semiring_kernel<real_semiring<double>>{});
-  prop.run_all(epoch{1}, pool);
-  REQUIRE(s.digest() == base.store.digest());
+  real_run run(snap, base.graph, 3, base.store);
+  auto& [s, pool, prop] = run;
   std::mt19937_64 rng(4141);
   std::size_t full = 0;
   for (std::uint32_t step = 2; step < 2 + 300; ++step) {
