@@ -377,7 +377,8 @@ class propagator {
   std::size_t cone_sequential_limit = 4096;
   /// Pages a worker claims at once in the parallel sweep.
   std::size_t block = 32;
-  /// Whether sweeps prefetch the parents of the pages ahead (their stamps and elements).
+  /// Whether sweeps prefetch the parents of the pages ahead (their elements, and in a marked
+  /// cone their stamps).
   /// automatic: when at least a quarter of the plan's edges reach a parent more than far_bytes
   /// of pages behind its child in layout order (rebuild decides). Nearer parents are still in
   /// the core's caches, and prefetching them only costs instructions. Results never depend on it.
@@ -419,8 +420,8 @@ class propagator {
     bool parents_far = false;                // a quarter of the edges or more reach further back than far_bytes
     std::vector<std::uint32_t> by_table;     // layout indexes of the derived pages, in page id (table) order
     std::vector<epoch*> epochs_by_table;     // their epochs, in the same order
-    // Per page, in a full sweep: changed (1) or not; 64-byte aligned, so that a span's bytes
-    // are one cache line.
+    // Per page, for full sweeps: (tag << 1) | changed (see every_derived_page); 64-byte
+    // aligned, so that a span's bytes are one cache line.
     std::unique_ptr<std::atomic<std::uint8_t>[]> changed_storage;
     std::atomic<std::uint8_t>* changed = nullptr;
     std::uint32_t widest = 0;                // most elements of any page
