@@ -637,6 +637,18 @@ class propagator {
     plan_.state[t].done.store(stamp(r, changed), Wait ? std::memory_order_release : std::memory_order_relaxed);
   }
 
+  // Writes the 64 bytes at `value` over `page` unless they are equal bit for bit; says whether
+  // it wrote.
+  static TICKFLOW_ALWAYS_INLINE bool write_line_if_changed(void* page, const void* value) noexcept {
+    std::uint64_t a[8], b[8], diff = 0;
+    std::memcpy(a, value, 64);
+    std::memcpy(b, page, 64);
+    for (int i = 0; i < 8; ++i) diff |= a[i] ^ b[i];
+    if (diff == 0) return false;
+    std::memcpy(page, a, 64);
+    return true;
+  }
+
   // Recomputes page t into worker w's scratch; writes it and the epoch if the bits differ.
   TICKFLOW_ALWAYS_INLINE bool recompute(std::uint32_t t, std::size_t w, epoch at) noexcept {
     const std::uint32_t k = plan_.in_begin[t], deg = plan_.in_begin[t + 1] - k;
@@ -647,13 +659,7 @@ class propagator {
       if (elements * sizeof(T) == 64) {
         T acc[64 / sizeof(T)];
         Kernel::template fold<64 / sizeof(T)>(acc, plan_.parent_data.data() + k, plan_.weights.data() + k, deg);
-        T* const page = plan_.data[t];
-        std::uint64_t a[8], b[8], diff = 0;
-        std::memcpy(a, acc, 64);
-        std::memcpy(b, page, 64);
-        for (int i = 0; i < 8; ++i) diff |= a[i] ^ b[i];
-        if (diff == 0) return false;  // early cutoff
-        std::memcpy(page, a, 64);
+        if (!write_line_if_changed(plan_.data[t], acc)) return false;  // early cutoff
         if (!defer_epochs_) *plan_.epochs[t] = at;
         return true;
       }
@@ -667,13 +673,8 @@ class propagator {
     }
     T* const page = plan_.data[t];
     const std::size_t bytes = std::size_t{elements} * sizeof(T);
-    if (bytes == 64) {  // one line (8 doubles): compared and copied inline
-      std::uint64_t a[8], b[8], diff = 0;
-      std::memcpy(a, out, 64);
-      std::memcpy(b, page, 64);
-      for (int i = 0; i < 8; ++i) diff |= a[i] ^ b[i];
-      if (diff == 0) return false;  // early cutoff
-      std::memcpy(page, a, 64);
+    if (bytes == 64) {  // one line: compared and copied inline
+      if (!write_line_if_changed(page, out)) return false;  // early cutoff
     } else {
       if (std::memcmp(out, page, bytes) == 0) return false;  // early cutoff
       std::memcpy(page, out, bytes);
