@@ -394,11 +394,11 @@ double ingest_rate(std::size_t producers, std::size_t total) {
   std::vector<page_id> ids;
   ids.reserve(pages);
   for (std::size_t i = 0; i < pages; ++i) ids.push_back(*store.create(64));
-  ingest in(std::size_t{64} << 20);  // 64 MiB lanes: room for ~500k deltas between cuts
+  ingest in;  // the default 4 MiB lanes: 32k deltas of this workload each (a cut takes what a lane holds when it starts)
   std::vector<ingest::producer> handles;
   for (std::size_t p = 0; p < producers; ++p) handles.push_back(*in.make_producer(static_cast<std::uint32_t>(p)));
   std::atomic<bool> go{false};
-  std::atomic<std::size_t> finished{0};
+  std::atomic<std::size_t> ready{0}, finished{0};
   std::vector<std::thread> threads;
   for (std::size_t p = 0; p < producers; ++p)
     threads.emplace_back([&, p] {
@@ -409,9 +409,15 @@ double ingest_rate(std::size_t producers, std::size_t total) {
       d.length = 64;
       d.mask.assign(1, ~std::uint64_t{0});
       d.payload.resize(64);
+      // The pages are drawn before the clock starts and read in order, as a producer reads the
+      // updates it forwards: a random read of the 8 MB id table per delta would cost more than
+      // the submit itself (a cache and TLB miss, ~200 ns here) and time the generator.
+      std::vector<page_id> targets(total / producers);
+      for (auto& t : targets) t = ids[rng() % pages];
+      ready.fetch_add(1, std::memory_order_release);
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       for (std::size_t k = 0; k < total / producers; ++k) {
-        d.page = ids[rng() % pages];
+        d.page = targets[k];
         d.id = delta_id{(std::uint64_t{p} << 40) | k};
         const std::uint64_t v = rng();
         std::memcpy(d.payload.data(), &v, 8);
@@ -424,6 +430,7 @@ double ingest_rate(std::size_t producers, std::size_t total) {
   delta_batch batch;
   const std::size_t want = total / producers * producers;
   std::size_t applied = 0;
+  while (ready.load(std::memory_order_acquire) < producers) std::this_thread::yield();
   const auto t0 = clk::now();
   go.store(true, std::memory_order_release);
   bool failed = false;
@@ -435,8 +442,9 @@ double ingest_rate(std::size_t producers, std::size_t total) {
       break;
     }
     applied += n;
-    // A small cut means the producers are behind: let them fill the lanes, as a tick would.
-    if (n < 100'000 && applied < want) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    // A small cut (under a quarter of the lanes' room) means the producers are behind: let them
+    // fill the lanes, as a tick would.
+    if (n < 8192 * producers && applied < want) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   const double t = seconds_since(t0);
   // After a failure the lanes are drained until every producer has returned from its last

@@ -24,6 +24,14 @@ namespace {
 using world = tt::page_world;
 void make_world(world& w, std::mt19937_64& rng, std::size_t pages, std::uint64_t seed) { tt::add_pages(w, rng, pages, 200, seed); }
 std::vector<delta> random_batch(std::mt19937_64& rng, const world& w, std::size_t n) { return tt::random_stream(rng, w, n, 1, 8); }
+
+// The applier's three paths, forced whatever the sizes of store and batch.
+enum class path { partition, in_order, streaming };
+const char* name_of(path p) { return p == path::partition ? "partition" : p == path::in_order ? "in order" : "streaming"; }
+void force(batch_applier& a, path p) {
+  a.in_order_bytes = p == path::in_order ? std::size_t{1} << 40 : 0;
+  a.stream_pages_per_row = p == path::streaming ? 0 : ~std::size_t{0};
+}
 }  // namespace
 
 TEST_CASE("delta_batch round trip is exact", "[columnar]") {
@@ -38,7 +46,7 @@ TEST_CASE("delta_batch round trip is exact", "[columnar]") {
 }
 
 TEST_CASE("batch_applier equals applying the rows one by one", "[columnar]") {
-  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+  for (std::uint64_t seed = 0; seed < 30; ++seed) {
     std::mt19937_64 rng(seed);
     world a, b;
     std::mt19937_64 r1(seed), r2(seed);
@@ -46,7 +54,8 @@ TEST_CASE("batch_applier equals applying the rows one by one", "[columnar]") {
     make_world(b, r2, 50, seed * 1000);
     const auto ds = random_batch(rng, a, 2000);
     batch_applier applier;
-    applier.in_order_bytes = seed % 2 == 0 ? 0 : applier.in_order_bytes;  // both paths: partition, in order
+    force(applier, static_cast<path>(seed % 3));
+    INFO(name_of(static_cast<path>(seed % 3)));
     auto r = applier.apply(a.store, delta_batch::from_deltas(ds));
     REQUIRE(r);
     CHECK(*r == ds.size());
@@ -69,7 +78,9 @@ TEST_CASE("batch_applier is all or nothing and names the first bad row", "[colum
   auto ds = random_batch(rng, w, 400);
   const std::uint64_t before = w.store.digest();
   batch_applier applier;
-  applier.in_order_bytes = GENERATE(std::size_t{0}, std::size_t{1} << 30);  // partitioned, in order
+  const path p = GENERATE(path::partition, path::in_order, path::streaming);
+  force(applier, p);
+  INFO(name_of(p));
 
   SECTION("ill-formed row") {
     ds[250].mask.push_back(0);
@@ -162,7 +173,7 @@ TEST_CASE("batch_applier over many buckets equals applying the rows one by one",
       make_churned(b, seed, 3000);
       std::mt19937_64 rng(seed + 100);
       batch_applier applier;
-      applier.in_order_bytes = 0;  // the partitioned path (the store is small enough for the other)
+      force(applier, path::partition);  // the store is small enough for the in-order path
       applier.bucket_bytes = bucket_bytes;
       for (int round = 0; round < 3; ++round) {
         auto ds = churned_batch(rng, a, 6000, 20);
@@ -177,6 +188,93 @@ TEST_CASE("batch_applier over many buckets equals applying the rows one by one",
   }
 }
 
+TEST_CASE("batch_applier streams a sparse batch on a large store, as the rows one by one, or not at all", "[columnar]") {
+  // 40000 pages of 1..300 bytes (about 7 MiB of page lines, above in_order_bytes), released
+  // indices reused; batches of at most one row per two pages take the streaming path with the
+  // default settings. Epochs go up and down within a batch, and a fifth of the rows go to 50 hot
+  // pages, so that rows overwrite each other and rows on one page are checked against each other.
+  churned_world a, b;
+  make_churned(a, 11, 40000);
+  make_churned(b, 11, 40000);
+  std::mt19937_64 rng(12);
+  batch_applier applier;
+  REQUIRE(applier.stream_pages_per_row == 2);  // the default the test relies on
+  std::vector<std::size_t> ks;  // per row of the batch: its page's index in a.ids
+  const auto make = [&](std::size_t n, std::uint32_t base) {
+    std::vector<delta> ds;
+    ks.clear();
+    std::vector<std::uint32_t> running(a.ids.size(), 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t k = rng() % 5 == 0 ? rng() % 50 : rng() % a.ids.size();
+      // Rows on one page must not go down in batch order: each is raised to its page's last.
+      const std::uint32_t at = std::max(base + static_cast<std::uint32_t>(rng() % 8), running[k]);
+      running[k] = at;
+      ds.push_back(tt::random_delta(rng, a.ids[k], a.sizes[k], epoch{at}));
+      ks.push_back(k);
+    }
+    return ds;
+  };
+  for (int round = 0; round < 8; ++round) {
+    const std::uint32_t base = 100 * static_cast<std::uint32_t>(round + 1);
+    const auto ds = make(1 + rng() % 19000, base);
+    REQUIRE(ds.size() <= a.ids.size() / 2);
+    const std::uint64_t before = a.store.digest();
+    // The same batch with one fault at a random row: refused with that row, nothing changed.
+    auto bad = ds;
+    std::size_t at = rng() % bad.size();
+    errc code = errc::not_found;
+    switch (round % 4) {
+      case 0: bad[at].page = a.stale[rng() % a.stale.size()]; break;
+      case 1:
+        bad[at].offset = static_cast<std::uint32_t>(a.sizes[ks[at]]);
+        bad[at].length = 1;
+        bad[at].mask.assign(1, 1);
+        bad[at].kind = delta_kind::dense;
+        bad[at].payload.assign(1, std::byte{1});
+        code = errc::out_of_range;
+        break;
+      case 2: {
+        // Below an earlier row on the same page (its epoch is at least base), while still
+        // above every epoch of the earlier rounds: the regression is against the batch itself.
+        std::size_t with_earlier = bad.size();
+        for (std::size_t j = at; j < bad.size() && with_earlier == bad.size(); ++j)
+          for (std::size_t i = 0; i < j; ++i)
+            if (ks[i] == ks[j]) {
+              with_earlier = j;
+              break;
+            }
+        if (with_earlier == bad.size()) {  // no such row after `at`: put one at the end
+          bad.push_back(bad.front());
+          with_earlier = bad.size() - 1;
+        }
+        at = with_earlier;
+        bad[at].at = epoch{base - 1};
+        code = errc::epoch_regression;
+        break;
+      }
+      default:
+        bad[at].mask.push_back(0);
+        code = errc::mask_length;
+        break;
+    }
+    INFO("round " << round << ", fault at row " << at << " of " << bad.size());
+    auto r = applier.apply(a.store, delta_batch::from_deltas(bad));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == code);
+    CHECK(r.error().detail == at);
+    REQUIRE(a.store.digest() == before);
+    // page_store::apply_all agrees on the same fault.
+    auto all = b.store.apply_all(bad);
+    REQUIRE_FALSE(all);
+    CHECK(all.error().code == code);
+    CHECK(all.error().detail == at);
+    // The valid batch: the same pages and epochs as the rows one by one.
+    REQUIRE(applier.apply(a.store, delta_batch::from_deltas(ds)));
+    for (const auto& d : ds) REQUIRE(b.store.apply(d));
+    require_same_pages(a, b);
+  }
+}
+
 TEST_CASE("batch_applier reports the first bad row of batch order, whichever bucket holds it", "[columnar]") {
   churned_world w;
   make_churned(w, 5, 3000);
@@ -184,8 +282,10 @@ TEST_CASE("batch_applier reports the first bad row of batch order, whichever buc
   auto base = churned_batch(rng, w, 4000, 20);
   const std::uint64_t before = w.store.digest();
   batch_applier applier;
-  applier.in_order_bytes = 0;
-  applier.bucket_bytes = 1;  // 64 pages per bucket: the rows spread over ~47 buckets
+  const path p = GENERATE(path::partition, path::streaming);
+  force(applier, p);
+  INFO(name_of(p));
+  applier.bucket_bytes = 1;  // partitioned: 64 pages per bucket, the rows spread over ~47 buckets
   // The highest and the lowest table index among live pages (they fall in different buckets).
   std::size_t hi_k = 0, lo_k = 0;
   for (std::size_t k = 0; k < w.ids.size(); ++k) {
@@ -253,13 +353,16 @@ TEST_CASE("batch_applier: an id with generation 0 is unknown, even on a dead ind
   for (const std::uint64_t raw : {b.value() & ~std::uint64_t{0xFFFFFFFF}, a.value() & ~std::uint64_t{0xFFFFFFFF}, b.value()}) {
     std::vector<delta> rows{d, d, d};
     rows[1].page = page_id{raw};
-    batch_applier applier;
-    if ((raw & 1) != 0) applier.in_order_bytes = 0;  // both paths
-    auto r = applier.apply(s, delta_batch::from_deltas(rows));
-    REQUIRE_FALSE(r);
-    CHECK(r.error().code == errc::not_found);
-    CHECK(r.error().detail == 1);
-    CHECK(s.digest() == before);
+    for (const path p : {path::partition, path::in_order, path::streaming}) {
+      batch_applier applier;
+      force(applier, p);
+      INFO(name_of(p));
+      auto r = applier.apply(s, delta_batch::from_deltas(rows));
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == errc::not_found);
+      CHECK(r.error().detail == 1);
+      CHECK(s.digest() == before);
+    }
   }
 }
 

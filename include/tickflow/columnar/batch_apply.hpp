@@ -30,6 +30,12 @@
 //     what pass 2 leaves for pass 3. Nothing is written before every check has passed.
 //   * Stores whose pages total at most `in_order_bytes` (4 MiB) fit in cache: there the rows are
 //     validated, then written, in batch order, with the same results and errors (one thread).
+//   * Sparse batches on larger stores (at most one row per `stream_pages_per_row` table entries,
+//     e.g. a step's cut on a large store) are streamed in batch order on the calling thread: a
+//     pass that checks each row against its page's running epoch, kept in the store's entry as
+//     it goes (the old epochs are saved and put back, newest first, on an error), then a pass
+//     that writes the rows in batch order. No partition: each row's page entry and page are
+//     fetched once, ahead of use. Same results and errors as the other paths.
 //   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
 //   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
 //     records) grow as needed and are kept: after a batch or two of similar size and spread over
@@ -145,6 +151,11 @@ class batch_applier {
   /// bucket's rows are read back in batch order whatever the chunking, so the pages, the epochs
   /// and the error are the same for every worker count. Small stores (in_order_bytes) take the
   /// sequential in-order path.
+  /// A batch with at most one row per this many table entries (few rows for a large store) is
+  /// applied in batch order, streaming over its rows on the calling thread with the pages
+  /// fetched ahead, instead of partitioned (0: every batch of a large store streams).
+  std::size_t stream_pages_per_row = 2;
+
   template <class Fork>
   result<std::size_t> apply(page_store& store, const delta_batch& batch, Fork&& fork, std::size_t workers) {
     const std::size_t n = batch.size();
@@ -153,6 +164,7 @@ class batch_applier {
     std::size_t lines = 0;
     for (const auto& c : store.classes_) lines += std::size_t{c.next_slot} * c.lines;
     if (lines * page_store::line <= in_order_bytes) return apply_in_order(store, batch);
+    if (stream_pages_per_row == 0 || n <= store.entries_.size() / stream_pages_per_row) return apply_streaming(store, batch);
     const std::size_t chunks = std::min<std::size_t>(workers, std::max<std::size_t>(1, n / per_block));
     plan_buckets(store, chunks);
     reserve_blocks(n);
@@ -574,26 +586,97 @@ class batch_applier {
       const error e = batch.shape_error();
       return unexpected(e.code, e.detail, e.message);
     }
+    // Ahead: the page's entry, then (once that is in cache) the page bytes themselves.
+    write_in_order(batch, [&](std::size_t i) { return small_[page_col[i] >> 32].base + offset_col[i]; }, [&](std::size_t i) {
+      if (i + prefetch_distance < n) __builtin_prefetch(&small_[page_col[i + prefetch_distance] >> 32], 0, 3);
+      __builtin_prefetch(small_[page_col[i] >> 32].base + offset_col[i], 1, 3);
+    });
+    for (std::size_t i = 0; i < table; ++i) store.entries_[i].at = epoch{small_[i].running};
+    return n;
+  }
+
+  // Sparse batches: rows in batch order, in two passes, with no partition.
+  //   A. Each row is checked against its page's running epoch, which the pass keeps in the
+  //      store's own entries (the row's epoch is stored as soon as it is checked; the old one is
+  //      saved), so a page's entry is fetched once; the row's destination is saved too. On an
+  //      error the saved epochs are put back, newest first, and nothing else has changed.
+  //   B. The rows are written in batch order, each page fetched ahead from the saved addresses.
+  // Entries (pass A) and pages (pass B) are prefetched a fixed distance ahead of the rows.
+  result<std::size_t> apply_streaming(page_store& store, const delta_batch& batch) {
+    const std::size_t n = batch.size(), table = store.entries_.size();
+    const std::size_t checked = std::min(n, batch.first_ill_formed());
+    const std::uint64_t* page_col = batch.pages().data();
+    const std::uint32_t* epoch_col = batch.epochs().data();
+    const std::uint32_t* offset_col = batch.offsets().data();
+    const std::uint32_t* length_col = batch.lengths().data();
+    page_store::entry* entries = store.entries_.data();
+    const std::uint32_t* generations = store.generations_.data();
+    if (stream_.size() < n) stream_.resize(n);
+    stream_row* rows = stream_.data();
+    const auto undo = [&](std::size_t done) {
+      for (std::size_t i = done; i-- > 0;) entries[page_col[i] >> 32].at = epoch{rows[i].old_at};
+    };
+    constexpr std::size_t ahead = 2 * prefetch_distance;
+    for (std::size_t i = 0; i < checked; ++i) {
+      if (i + ahead < checked) {
+        const std::uint64_t index = page_col[i + ahead] >> 32;
+        if (index < table) {
+          __builtin_prefetch(entries + index, 1, 3);
+          __builtin_prefetch(generations + index, 0, 3);
+        }
+      }
+      const std::uint64_t index = page_col[i] >> 32;
+      const auto gen = static_cast<std::uint32_t>(page_col[i]);
+      errc code = errc::ok;
+      const char* why = nullptr;
+      if (index >= table || gen == 0 || generations[index] != gen || !entries[index].live) [[unlikely]] {
+        code = errc::not_found, why = "delta to an unknown page";
+      } else if (std::uint64_t{offset_col[i]} + length_col[i] > entries[index].bytes) [[unlikely]] {
+        code = errc::out_of_range, why = "window past the end of the page";
+      } else if (epoch_col[i] < entries[index].at.value()) [[unlikely]] {
+        code = errc::epoch_regression, why = "delta epoch below the page's";
+      }
+      if (code != errc::ok) [[unlikely]] {
+        undo(i);
+        return unexpected(code, i, why);
+      }
+      page_store::entry& e = entries[index];
+      rows[i] = stream_row{store.classes_[e.cls].page(e.slot) + offset_col[i], e.at.value()};
+      e.at = epoch{epoch_col[i]};
+    }
+    if (checked < n) {
+      undo(checked);
+      const error e = batch.shape_error();
+      return unexpected(e.code, e.detail, e.message);
+    }
+    write_in_order(batch, [&](std::size_t i) { return rows[i].dst; }, [&](std::size_t i) { __builtin_prefetch(rows[i].dst, 1, 3); });
+    return n;
+  }
+
+  // Writes every row in batch order at dst(i), the page bytes under row i's window; ahead(i)
+  // fetches what row i needs, a prefetch distance before it is written.
+  template <class Dst, class Ahead>
+  static void write_in_order(const delta_batch& batch, Dst&& dst, Ahead&& ahead) noexcept {
+    const std::size_t n = batch.size();
+    const std::uint32_t* length_col = batch.lengths().data();
     const std::uint8_t* kind_col = batch.kinds().data();
     const std::uint64_t* masks = batch.mask_arena();
     const std::byte* payloads = batch.payload_arena();
-    const auto payload_at = batch.payload_offsets();
+    const std::size_t* payload_at = batch.payload_offsets().data();
     std::size_t mask_at = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      // Ahead: the page's entry, then (once that is in cache) the page bytes themselves.
-      if (i + 2 * prefetch_distance < n) __builtin_prefetch(&small_[page_col[i + 2 * prefetch_distance] >> 32], 0, 3);
-      if (i + prefetch_distance < n) __builtin_prefetch(small_[page_col[i + prefetch_distance] >> 32].base + offset_col[i + prefetch_distance], 1, 3);
+      if (i + prefetch_distance < n) {
+        ahead(i + prefetch_distance);
+        __builtin_prefetch(payloads + payload_at[i + prefetch_distance], 0, 3);
+      }
       const std::uint32_t length = length_col[i];
-      std::byte* dst = small_[page_col[i] >> 32].base + offset_col[i];
       if (length <= 64 && kind_col[i] == static_cast<std::uint8_t>(delta_kind::dense)) {
-        detail::masked_copy_word(dst, payloads + payload_at[i], masks[mask_at], length == 64);
+        detail::masked_copy_word(dst(i), payloads + payload_at[i], masks[mask_at], length == 64);
       } else {
-        write_row(dst, batch.row(i));
+        write_row(dst(i), batch.row(i));
       }
       mask_at += mask_words(length);
     }
-    for (std::size_t i = 0; i < table; ++i) store.entries_[i].at = epoch{small_[i].running};
-    return n;
   }
 
   static void write_row(std::byte* base, const delta_row& r) noexcept {
@@ -656,6 +739,12 @@ class batch_applier {
     std::uint32_t pad;
   };
   std::vector<small_page> small_;
+  // Sparse-batch path: per row, where it writes and its page's epoch before it.
+  struct stream_row {
+    std::byte* dst;
+    std::uint32_t old_at;
+  };
+  std::vector<stream_row> stream_;
 };
 
 }  // namespace tickflow

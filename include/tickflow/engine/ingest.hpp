@@ -18,6 +18,8 @@
 //     submit order; so the result depends only on which deltas are in the cut, never on how the
 //     producers interleaved. (Per producer this is submit order whenever a producer's epochs do
 //     not decrease.) Rows are appended with no allocation once `out` and the scratch have grown.
+//     A cut takes from each lane what it held when the cut reached it, and no more: producers
+//     that keep submitting cannot make a cut run on.
 //   * Lanes of destroyed producer handles are drained by the next cuts, then dropped.
 //   * Memory ordering: a submit's last commit is a release that the cut's acquire (peek) pairs
 //     with: everything the producer wrote before submit is visible to whoever reads the cut.
@@ -231,9 +233,12 @@ inline ingest::producer ingest::make_producer() {
 
 inline void ingest::drain(lane& l, delta_batch& out) {
   auto& ring = l.ring;
-  for (;;) {
-    const auto span = ring.peek(ring.capacity());
+  // Only what the lane held when its drain began: a cut never chases a producer that keeps
+  // submitting, so its length is bounded by what was queued before it.
+  for (std::size_t left = ring.was_size(); left != 0;) {
+    const auto span = ring.peek(left);
     if (span.empty()) return;
+    left -= span.size();
     const std::byte* bytes = reinterpret_cast<const std::byte*>(span.data());
     const std::size_t have = span.size() * 64;
     std::size_t at = 0;
