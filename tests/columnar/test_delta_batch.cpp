@@ -366,6 +366,42 @@ TEST_CASE("batch_applier: an id with generation 0 is unknown, even on a dead ind
   }
 }
 
+TEST_CASE("delta_batch knows when every row is a full window, and bounds the offsets", "[columnar]") {
+  delta d;
+  d.page = page_id{(std::uint64_t{1} << 32) | 1};
+  d.at = epoch{1};
+  d.offset = 100;
+  d.length = 64;
+  d.mask.assign(1, ~std::uint64_t{0});
+  d.payload.assign(64, std::byte{7});
+  delta_batch b;
+  CHECK(b.full_windows());
+  b.push_back(d);
+  d.offset = 700, d.length = 5, d.mask.assign(1, 0x1F), d.payload.assign(5, std::byte{1});
+  b.push_back(d);
+  CHECK(b.full_windows());
+  CHECK(b.offset_bound() == 700);
+  // Not full: a hole in the mask, a sparse kind, a window over 64 bytes.
+  for (int how = 0; how < 3; ++how) {
+    delta x = d;
+    if (how == 0) x.mask.assign(1, 0x1B), x.payload.assign(5, std::byte{1});
+    if (how == 1) x.kind = delta_kind::sparse;
+    if (how == 2) x.length = 65, x.mask.assign(2, ~std::uint64_t{0}), x.mask[1] = 1, x.payload.assign(65, std::byte{1});
+    delta_batch c = b;
+    c.push_back(x);
+    CHECK_FALSE(c.full_windows());
+    // The same row through the encoded form (as ingest and the log append it).
+    delta_batch e = b;
+    (void)e.push_back_encoded(x.page, x.at, x.id, x.offset, x.length, x.kind, reinterpret_cast<const std::byte*>(x.mask.data()),
+                              x.mask.size(), x.payload);
+    CHECK_FALSE(e.full_windows());
+    c.pop_back();  // the remaining rows are full windows, but the batch need not know it
+    c.clear();
+    CHECK(c.full_windows());
+    CHECK(c.offset_bound() == 0);
+  }
+}
+
 TEST_CASE("delta_batch remembers the first ill-formed row as rows are appended", "[columnar]") {
   std::mt19937_64 rng(3);
   delta_batch batch;

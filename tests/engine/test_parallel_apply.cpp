@@ -88,11 +88,50 @@ TEST_CASE("parallel apply equals page_store::apply_all at 1..8 workers (partitio
       thread_pool pool(workers);
       batch_applier applier;
       applier.in_order_bytes = 0;  // the partitioned path, even for this small store
+      applier.stream_pages_per_row = ~std::size_t{0};
       applier.bucket_bytes = 8 * 1024;  // many buckets
       return apply_batch(applier, s, b, pool);
     });
   }
   CHECK(rejected >= 4);
+}
+
+TEST_CASE("parallel apply of full windows (compact records) equals page_store::apply_all at 1..8 workers", "[engine][apply][threads]") {
+  // Every row a dense window of 1..64 bytes with every mask bit set, at offsets below 300: the
+  // applier's 16-byte records. Half the rows go to 40 hot pages, so that windows overlap and
+  // rows overwrite each other; epochs rise in steps.
+  std::mt19937_64 rng(17);
+  int rejected = 0;
+  for (int round = 0; round < 10; ++round) {
+    auto c = make_case(300 + static_cast<std::uint64_t>(round), 2000, 300, 0);
+    std::uint32_t e = 1;
+    for (std::size_t i = 0; i < tt::scaled(40'000) / 4; ++i) {
+      if (rng() % 64 == 0) ++e;
+      const std::size_t k = (rng() & 1) != 0 ? rng() % 40 : rng() % c.world.ids.size();
+      delta d;
+      d.page = c.world.ids[k];
+      d.at = epoch{e};
+      d.offset = static_cast<std::uint32_t>(rng() % c.world.sizes[k]);
+      d.length = static_cast<std::uint32_t>(1 + rng() % std::min<std::size_t>(64, c.world.sizes[k] - d.offset));
+      d.mask.assign(1, d.length == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << d.length) - 1);
+      d.kind = delta_kind::dense;
+      for (std::uint32_t b = 0; b < d.length; ++b) d.payload.push_back(static_cast<std::byte>(rng()));
+      c.stream.push_back(std::move(d));
+    }
+    if (round % 2 == 1) break_delta(c.stream, rng() % c.stream.size(), static_cast<int>(rng() % 5), c.world, rng);
+    const auto batch = delta_batch::from_deltas(c.stream);
+    REQUIRE(batch.full_windows());
+    REQUIRE(batch.offset_bound() < 1024);
+    rejected += compare(c.world, c.stream, [](page_store& s, const delta_batch& b, std::size_t workers) {
+      thread_pool pool(workers);
+      batch_applier applier;
+      applier.in_order_bytes = 0;
+      applier.stream_pages_per_row = ~std::size_t{0};  // the partitioned path
+      applier.bucket_bytes = 8 * 1024;  // many buckets
+      return apply_batch(applier, s, b, pool);
+    });
+  }
+  CHECK(rejected >= 3);
 }
 
 TEST_CASE("parallel apply on a store above the in-order threshold, reusing one pool and applier", "[engine][apply][threads]") {

@@ -10,7 +10,8 @@
 //   * How (docs/decisions.md has the measurements behind it):
 //       1. In batch order, the checks that need no page (the shapes, which delta_batch checked
 //          as the rows were appended; the id's index in the table), and a 32-byte record per
-//          row appended to its bucket: a stable radix partition on the high bits of the page's
+//          row (16 bytes when every row of the batch is a full window near its page's start,
+//          delta_batch::full_windows) appended to its bucket: a stable radix partition on the high bits of the page's
 //          table index, sized so that one bucket's pages, table entries and coverage bits fit
 //          in a core's L2 (`bucket_bytes`).
 //       2. Bucket by bucket, rows newest first: the checks against the page, and for each row the
@@ -52,6 +53,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -177,7 +180,12 @@ class batch_applier {
     // list of the chunk.
     const std::size_t checked = std::min(n, batch.first_ill_formed());
     chunk_bad_.assign(chunks, no_row);
-    fork(chunks, [&](std::size_t t, std::size_t) { partition_rows(store, batch, t, checked * t / chunks, checked * (t + 1) / chunks); });
+    // Batches of full windows near the page start (the common row) take 16-byte records.
+    compact_ = batch.full_windows() && batch.offset_bound() < 1024 && shift_ <= 16;
+    fork(chunks, [&](std::size_t t, std::size_t) {
+      if (compact_) partition_rows<compact_record>(store, batch, t, checked * t / chunks, checked * (t + 1) / chunks);
+      else partition_rows<record>(store, batch, t, checked * t / chunks, checked * (t + 1) / chunks);
+    });
     std::size_t first_bad = n;  // the first invalid row, if < n
     error bad{};
     if (checked < n) {
@@ -193,7 +201,10 @@ class batch_applier {
     // Pass 2, bucket by bucket: the checks against the page, then (newest row first) the bytes
     // each row still owns; nothing is written yet.
     const std::size_t known_bad = first_bad;
-    fork(buckets_, [&](std::size_t b, std::size_t w) { scan_bucket(store, batch, b, w, known_bad, n); });
+    fork(buckets_, [&](std::size_t b, std::size_t w) {
+      if (compact_) scan_bucket<compact_record>(store, batch, b, w, known_bad, n);
+      else scan_bucket<record>(store, batch, b, w, known_bad, n);
+    });
     for (const bucket_out& o : out_)
       if (o.bad_row < first_bad) {
         first_bad = o.bad_row;
@@ -209,9 +220,13 @@ class batch_applier {
  private:
   static constexpr std::size_t prefetch_distance = 16;
   static constexpr std::size_t max_rows = 0xFFFFFFFF;  // rows are numbered in 32 bits
-  // Records per block: 64 KiB + 64 bytes, so that the blocks' starts (where the buckets' write
-  // heads begin) fall on different cache sets.
+  // 32-byte units per block: 64 KiB + 64 bytes, so that the blocks' starts (where the buckets'
+  // write heads begin) fall on different cache sets. A block holds 2050 records, or 4100
+  // compact records.
   static constexpr std::size_t per_block = 2050;
+  struct alignas(32) block_unit {
+    std::byte bytes[32];
+  };
 
   // A row as pass 1 leaves it: what pass 2 needs to check it against its page and to find the
   // bytes it owns. Two records per cache line.
@@ -225,6 +240,34 @@ class batch_applier {
     std::uint32_t local_kind;    // index within the bucket << 1 | kind
   };
   static_assert(sizeof(record) == 32);
+  // The same for a row of a batch of full windows (delta_batch::full_windows) with offsets
+  // below 1024, in a bucket of at most 2^16 pages: the mask is all ones over the length and the
+  // kind is dense, so four words say it all. Four per cache line: pass 1 writes, and pass 2
+  // reads, half the bytes.
+  struct compact_record {
+    std::uint32_t row;
+    std::uint32_t at;
+    std::uint32_t generation;
+    std::uint32_t packed;  // local index << 16 | (length - 1) << 10 | offset
+  };
+  static_assert(sizeof(compact_record) == 16);
+  // What pass 2 reads of either record.
+  struct record_view {
+    std::uint32_t row, at, generation, offset, length;
+    std::uint64_t mask;
+    std::uint32_t local;
+    std::uint32_t kind;  // delta_kind's value
+  };
+  static record_view view(const record& r) noexcept {
+    return {r.row, r.at, r.generation, r.offset, r.length, r.mask, r.local_kind >> 1, r.local_kind & 1};
+  }
+  static record_view view(const compact_record& r) noexcept {
+    const std::uint32_t length = ((r.packed >> 10) & 63) + 1;
+    return {r.row, r.at, r.generation, r.packed & 1023, length, length == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << length) - 1,
+            r.packed >> 16, static_cast<std::uint32_t>(delta_kind::dense)};
+  }
+  template <class R>
+  static constexpr std::size_t records_per_block = per_block * sizeof(block_unit) / sizeof(R);
 
   // A row that still owns bytes after every later row on its page: where, which, from where.
   struct live_row {
@@ -261,23 +304,27 @@ class batch_applier {
   // Blocks fill downwards: a bucket's newest record is at the lowest address of its newest
   // block, so reading newest first (pass 2) walks each block upwards.
   // List l = chunk * buckets + bucket; only chunk's task appends to it.
-  record* append(std::size_t l) noexcept {
-    record* slot = fill_[l];
+  // Returns room for one R; the caller constructs the record there.
+  template <class R>
+  void* append(std::size_t l) noexcept {
+    std::byte* slot = fill_[l];
     if (slot == block_lo_[l]) {
       // Relaxed: the block is this list's alone once taken; the fork's join publishes it.
       const std::size_t blk = next_block_.fetch_add(1, std::memory_order_relaxed);
-      record* block = blocks_.data() + blk * per_block;
+      auto* block = reinterpret_cast<std::byte*>(blocks_.data() + blk * per_block);
       prev_block_[blk] = head_block_[l];
       head_block_[l] = static_cast<std::uint32_t>(blk);
       block_lo_[l] = block;
-      slot = block + per_block;
+      slot = block + per_block * sizeof(block_unit);
     }
-    fill_[l] = --slot;
+    slot -= sizeof(R);
+    fill_[l] = slot;
     return slot;
   }
 
   // Pass 1 for rows [first, last) (chunk t): records into the chunk's bucket lists, stopping at
   // the first row whose id is not in the table (chunk_bad_[t]).
+  template <class R>
   void partition_rows(const page_store& store, const delta_batch& batch, std::size_t t, std::size_t first, std::size_t last) noexcept {
     const std::size_t table = store.entries_.size();
     const std::uint64_t* page_col = batch.pages().data();
@@ -296,11 +343,16 @@ class batch_applier {
         return;
       }
       const std::uint32_t length = length_col[i];
-      record* out = append(base + static_cast<std::size_t>(index >> shift_));
+      void* out = append<R>(base + static_cast<std::size_t>(index >> shift_));
       const auto local = static_cast<std::uint32_t>(index & ((std::size_t{1} << shift_) - 1));
-      *out = record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]), offset_col[i],
-                    length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]};
-      mask_at += mask_words(length);
+      if constexpr (std::is_same_v<R, compact_record>) {  // one mask word per row, all ones: not read
+        ::new (out) compact_record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]),
+                                   (local << 16) | ((length - 1) << 10) | offset_col[i]};
+      } else {
+        ::new (out) record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]), offset_col[i],
+                           length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]};
+        mask_at += mask_words(length);
+      }
     }
   }
 
@@ -353,12 +405,15 @@ class batch_applier {
   // A bucket with few rows for its pages (a small batch on a large store) sets its pages up only
   // when a row first names them, so that it costs its rows, not its pages. The rows are counted
   // from the bucket's block lists.
+  template <class R>
   std::size_t rows_in(std::size_t b) const noexcept {
     std::size_t rows = 0;
     for (std::size_t t = 0; t < chunks_; ++t) {
       const std::size_t l = t * buckets_ + b;
-      for (std::uint32_t blk = head_block_[l]; blk != none; blk = prev_block_[blk])
-        rows += blk == head_block_[l] ? static_cast<std::size_t>(blocks_.data() + std::size_t{blk} * per_block + per_block - fill_[l]) : per_block;
+      for (std::uint32_t blk = head_block_[l]; blk != none; blk = prev_block_[blk]) {
+        const auto* end = reinterpret_cast<const std::byte*>(blocks_.data() + (std::size_t{blk} + 1) * per_block);
+        rows += blk == head_block_[l] ? static_cast<std::size_t>(end - fill_[l]) / sizeof(R) : records_per_block<R>;
+      }
     }
     return rows;
   }
@@ -407,6 +462,7 @@ class batch_applier {
   // Pass 2 for bucket b on worker w: `known_bad` is the first error pass 1 found (n if none).
   // The bucket's rows are read newest first: the lists of the later chunks first, each list
   // newest first. Leaves the bucket's live rows, touched pages and first error in out_[b].
+  template <class R>
   void scan_bucket(const page_store& store, const delta_batch& batch, std::size_t b, std::size_t w, std::size_t known_bad,
                    std::size_t no_error) {
     const std::size_t lo = b << shift_;
@@ -423,7 +479,7 @@ class batch_applier {
       out.touched_end = out.touched_begin;
       return;
     }
-    const bool sparse = rows_in(b) * 4 < hi - lo;
+    const bool sparse = rows_in<R>(b) * 4 < hi - lo;
     if (sparse) begin_sparse_bucket(hi - lo, ws);
     else prepare_bucket(store, lo, hi, ws);
     std::size_t bad_row = known_bad;
@@ -440,19 +496,19 @@ class batch_applier {
     for (std::size_t t = chunks_; t-- > 0;) {
     const std::size_t l = t * buckets_ + b;
     for (std::uint32_t blk = head_block_[l]; blk != none; blk = prev_block_[blk]) {
-      const record* block = blocks_.data() + std::size_t{blk} * per_block;
-      const record* first = blk == head_block_[l] ? fill_[l] : block;
-      const record* last = block + per_block;
+      const R* block = std::launder(reinterpret_cast<const R*>(blocks_.data() + std::size_t{blk} * per_block));
+      const R* first = blk == head_block_[l] ? std::launder(reinterpret_cast<const R*>(fill_[l])) : block;
+      const R* last = block + records_per_block<R>;
       if (prev_block_[blk] != none) {  // the head of the block read next
         const auto* next = reinterpret_cast<const char*>(blocks_.data() + std::size_t{prev_block_[blk]} * per_block);
         for (std::size_t line = 0; line < 8; ++line) __builtin_prefetch(next + 64 * line, 0, 3);
       }
-      for (const record* p = first; p != last; ++p) {
+      for (const R* p = first; p != last; ++p) {
         __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + 512), 0, 3);
         // Rows after a known error need no check (the lowest error wins) but are harmless to
         // check, so there is no test for them here.
-        const record r = *p;
-        const std::size_t local_index = r.local_kind >> 1;
+        const record_view r = view(*p);
+        const std::size_t local_index = r.local;
         if (sparse && ws.stamp[local_index] != ws.current) {
           set_up_page(store, lo, local_index, ws);
           local = ws.local.data();
@@ -504,7 +560,7 @@ class batch_applier {
           owned = at;
         }
         const page_store::entry& e = entries[local_index];
-        ws.live.push_back(live_row{store.classes_[e.cls].page(e.slot) + offset, owned, r.row, length | ((r.local_kind & 1) << 31)});
+        ws.live.push_back(live_row{store.classes_[e.cls].page(e.slot) + offset, owned, r.row, length | (r.kind << 31)});
       }
     }
     }
@@ -724,8 +780,9 @@ class batch_applier {
   // prev_block_[that], ...; a list is appended to by its chunk's task only.
   std::vector<std::uint32_t> head_block_;
   std::vector<std::uint32_t> prev_block_;  // per block: the same list's previous block, or none
-  std::vector<record*> fill_, block_lo_;  // per list: its newest record, its newest block
-  std::vector<record, huge_page_allocator<record>> blocks_;
+  std::vector<std::byte*> fill_, block_lo_;  // per list: its newest record, its newest block
+  std::vector<block_unit, huge_page_allocator<block_unit>> blocks_;
+  bool compact_ = false;  // this batch's lists hold compact_records
   std::atomic<std::size_t> next_block_{0};  // blocks are taken by the chunks' tasks
   std::vector<std::size_t> chunk_bad_;      // per chunk: its first row with an unknown id, or no_row
   std::vector<worker_scratch> scratch_;

@@ -14,6 +14,12 @@
 //   * row(i) returns a lightweight view of row i (spans into the arenas), valid until the next
 //     mutation of the batch.
 //
+//   * full_windows() and offset_bound() summarize the rows for appliers that have a faster form
+//     for the common row (a dense window of at most 64 bytes, every mask bit set): true means
+//     every row is one, and every row's offset is at most offset_bound(). Both are kept as rows
+//     are appended; after pop_back they stay true of the remaining rows (they may then be
+//     pessimistic), and clear() resets them.
+//
 //   * Big columns and arenas are allocated with huge_page_allocator (core/huge_alloc.hpp).
 //
 // Thread-safety: a value; concurrent const access is fine.
@@ -71,6 +77,8 @@ class delta_batch {
     payloads_.clear();
     ill_formed_ = no_row;
     shape_error_ = error{};
+    full_windows_ = true;
+    offset_bound_ = 0;
   }
 
   /// Appends d. Strong guarantee: if an allocation throws, the batch is as before.
@@ -82,6 +90,7 @@ class delta_batch {
     reserve_row(mask.size(), payload.size());
     masks_.append_unchecked(mask.data(), mask.size());
     append_row(page, at, id, offset, length, kind, payload);
+    note_window(offset, length, kind, mask);
     if (ill_formed_ == no_row) [[likely]]
       (void)note_shape(offset, length, kind, mask, payload.size());
   }
@@ -102,6 +111,7 @@ class delta_batch {
       }
     }
     append_row(page, at, id, offset, length, kind, payload);
+    note_window(offset, length, kind, std::span<const std::uint64_t>(masks_.data() + first_word, words));
     return note_shape(offset, length, kind, std::span<const std::uint64_t>(masks_.data() + first_word, words), payload.size());
   }
 
@@ -182,6 +192,10 @@ class delta_batch {
   [[nodiscard]] std::size_t first_ill_formed() const noexcept { return ill_formed_; }
   /// check_shape's error for first_ill_formed() (detail: the row); errc::ok if every row is well-formed.
   [[nodiscard]] error shape_error() const noexcept { return shape_error_; }
+  /// True if every row is a dense window of 1..64 bytes with every mask bit set (see contract).
+  [[nodiscard]] bool full_windows() const noexcept { return full_windows_; }
+  /// At least every row's offset (see contract).
+  [[nodiscard]] std::uint32_t offset_bound() const noexcept { return offset_bound_; }
   [[nodiscard]] std::span<const std::uint8_t> kinds() const noexcept { return kind_; }
   [[nodiscard]] const std::uint64_t* mask_arena() const noexcept { return masks_.data(); }
   /// Where row i's mask starts in the mask arena (size() + 1 entries; the last is the end).
@@ -208,6 +222,15 @@ class delta_batch {
   column<std::byte> payloads_;
   std::size_t ill_formed_ = no_row;
   error shape_error_{};
+  bool full_windows_ = true;
+  std::uint32_t offset_bound_ = 0;
+
+  void note_window(std::uint32_t offset, std::uint32_t length, delta_kind kind, std::span<const std::uint64_t> mask) noexcept {
+    const bool full = kind == delta_kind::dense && length >= 1 && length <= 64 && mask.size() == 1 &&
+                      mask[0] == (length == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << length) - 1);
+    full_windows_ = full_windows_ && full;
+    offset_bound_ = std::max(offset_bound_, offset);
+  }
 
   // Every allocation of a row append happens here, before anything is appended (so a throw
   // leaves the batch as it was); the appends after cannot fail.

@@ -6,7 +6,9 @@
 //     partition, pages in buckets (contiguous table-index ranges, a core's L2 each) owned by one
 //     task each for the checks and the writes. The result is bit-identical to sequential
 //     page_store::apply_all in batch order for every worker count: the same bytes, epochs and
-//     digest, or the same error (the lowest failing row) with nothing written.
+//     digest, or the same error (the lowest failing row) with nothing written. Batches the
+//     applier streams (few rows for a large store, stream_pages_per_row) and stores that fit in
+//     cache (in_order_bytes) are applied on the calling thread.
 //   * Allocation: the applier's scratch grows to the largest batch and worker count seen and is
 //     kept; the executor allocates nothing per fork-join (thread_pool).
 //
