@@ -104,7 +104,13 @@ inline constexpr std::size_t tlog_header_bytes = 16;
 inline constexpr std::size_t tlog_record_header_bytes = 8;
 
 inline std::byte* store_le(std::byte* p, std::uint64_t v, int n) noexcept {
-  for (int i = 0; i < n; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+  if constexpr (std::endian::native == std::endian::little) {
+    // One store once inlined with a constant n (a byte loop stays a byte loop at -O2, and the
+    // bytes then cannot be forwarded to a wider load of the same record).
+    std::memcpy(p, &v, static_cast<std::size_t>(n));
+  } else {
+    for (int i = 0; i < n; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+  }
   return p + n;
 }
 inline void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
