@@ -39,8 +39,8 @@
 //     fetched once, ahead of use. Same results and errors as the other paths.
 //   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
 //   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
-//     records) grow as needed and are kept: after a batch or two of similar size and spread over
-//     the pages, apply() does not allocate.
+//     records; 16 bytes per row on the streaming path) grow as needed and are kept: after a
+//     batch or two of similar size and spread over the pages, apply() does not allocate.
 //
 // Thread-safety: an applier is used by one thread at a time (its fork's tasks are its own); the
 // store must not be used concurrently with apply().
