@@ -11,9 +11,9 @@
 //       1. In batch order, the checks that need no page (the shapes, which delta_batch checked
 //          as the rows were appended; the id's index in the table), and a 32-byte record per
 //          row (16 bytes when every row of the batch is a full window near its page's start,
-//          delta_batch::full_windows) appended to its bucket: a stable radix partition on the high bits of the page's
-//          table index, sized so that one bucket's pages, table entries and coverage bits fit
-//          in a core's L2 (`bucket_bytes`).
+//          delta_batch::full_windows) appended to its bucket: a stable radix partition on the
+//          high bits of the page's table index, sized so that one bucket's pages, table entries
+//          and coverage bits fit in a core's L2 (`bucket_bytes`).
 //       2. Bucket by bucket, rows newest first: the checks against the page, and for each row the
 //          bytes it still owns, i.e. that no later row on its page writes (one coverage bit per
 //          page byte). A row that owns nothing is dropped; nothing is written yet.
