@@ -13,7 +13,9 @@
 //          row (16 bytes when every row of the batch is a full window near its page's start,
 //          delta_batch::full_windows) appended to its bucket: a stable radix partition on the
 //          high bits of the page's table index, sized so that one bucket's pages, table entries
-//          and coverage bits fit in a core's L2 (`bucket_bytes`).
+//          and coverage bits fit in a core's L2 (`bucket_bytes`). On x86-64 the records go out
+//          a whole line at a time with streaming stores, from a one-line staging buffer per list,
+//          so that the lists' lines are never read for ownership.
 //       2. Bucket by bucket, rows newest first: the checks against the page, and for each row the
 //          bytes it still owns, i.e. that no later row on its page writes (one coverage bit per
 //          page byte). A row that owns nothing is dropped; nothing is written yet.
@@ -183,8 +185,9 @@ class batch_applier {
     // Batches of full windows near the page start (the common row) take 16-byte records.
     compact_ = batch.full_windows() && batch.offset_bound() < 1024 && shift_ <= 16;
     fork(chunks, [&](std::size_t t, std::size_t) {
-      if (compact_) partition_rows<compact_record>(store, batch, t, checked * t / chunks, checked * (t + 1) / chunks);
-      else partition_rows<record>(store, batch, t, checked * t / chunks, checked * (t + 1) / chunks);
+      const std::size_t first = checked * t / chunks, last = checked * (t + 1) / chunks;
+      if (compact_) partition_rows<compact_record>(store, batch, t, first, last);
+      else partition_rows<record>(store, batch, t, first, last);
     });
     std::size_t first_bad = n;  // the first invalid row, if < n
     error bad{};
@@ -299,14 +302,18 @@ class batch_applier {
     const std::size_t need = n / per_block + buckets_ * chunks_ + 1;  // each list wastes under one block
     if (blocks_.size() < need * per_block) blocks_.resize(need * per_block);
     if (prev_block_.size() < need) prev_block_.resize(need);
+    if (stage_.size() < buckets_ * chunks_) stage_.resize(buckets_ * chunks_);
+    // Blocks are whole lines (per_block units of 32 bytes, an even number) if the first is.
+    static_assert(per_block % 2 == 0);
+    stream_records_ = (reinterpret_cast<std::uintptr_t>(blocks_.data()) & 63) == 0;
   }
 
   // Blocks fill downwards: a bucket's newest record is at the lowest address of its newest
   // block, so reading newest first (pass 2) walks each block upwards.
   // List l = chunk * buckets + bucket; only chunk's task appends to it.
-  // Returns room for one R; the caller constructs the record there.
+  // Returns where the list's next R goes; the caller puts it there (emit).
   template <class R>
-  void* append(std::size_t l) noexcept {
+  std::byte* append(std::size_t l) noexcept {
     std::byte* slot = fill_[l];
     if (slot == block_lo_[l]) {
       // Relaxed: the block is this list's alone once taken; the fork's join publishes it.
@@ -320,6 +327,44 @@ class batch_applier {
     slot -= sizeof(R);
     fill_[l] = slot;
     return slot;
+  }
+
+  // Puts record `rec` at `slot` (from append) of list l. With streaming (x86-64 and blocks on
+  // 64-byte boundaries), the record goes to the list's line in stage_, and the line is stored
+  // to memory whole, bypassing the cache, when its lowest record is written: the lists' lines
+  // are not read for ownership first, which would cost as many bytes again as the records. The
+  // chunk's partly filled lines are copied out at its end (flush_stage).
+  template <class R>
+  void emit(std::size_t l, std::byte* slot, const R& rec) noexcept {
+#if defined(__x86_64__)
+    if (stream_records_) {
+      std::byte* line = stage_[l].bytes;
+      const std::size_t at = reinterpret_cast<std::uintptr_t>(slot) & 63;
+      std::memcpy(line + at, &rec, sizeof(R));
+      if (at == 0) {
+        const auto* from = reinterpret_cast<const __m128i*>(line);
+        auto* to = reinterpret_cast<__m128i*>(slot);
+        for (int k = 0; k < 4; ++k) _mm_stream_si128(to + k, _mm_load_si128(from + k));
+      }
+      return;
+    }
+#endif
+    std::memcpy(slot, &rec, sizeof(R));
+  }
+  // The end of chunk t's pass 1: the rest of its staged lines, and the streamed lines ordered
+  // before the fork's join publishes them.
+  void flush_stage(std::size_t t) noexcept {
+#if defined(__x86_64__)
+    if (!stream_records_) return;
+    for (std::size_t l = t * buckets_; l < (t + 1) * buckets_; ++l) {
+      std::byte* slot = fill_[l];
+      const std::size_t at = reinterpret_cast<std::uintptr_t>(slot) & 63;
+      if (slot != nullptr && at != 0) std::memcpy(slot, stage_[l].bytes + at, 64 - at);
+    }
+    _mm_sfence();
+#else
+    (void)t;
+#endif
   }
 
   // Pass 1 for rows [first, last) (chunk t): records into the chunk's bucket lists, stopping at
@@ -338,22 +383,24 @@ class batch_applier {
     for (std::size_t i = first; i < last; ++i) {
       const std::uint64_t index = page_col[i] >> 32;
       // Generation 0 is never valid; it also marks dead pages in pass 2.
-      if (index >= table || static_cast<std::uint32_t>(page_col[i]) == 0) [[unlikely]] {
+      const auto generation = static_cast<std::uint32_t>(page_col[i]);
+      if (index >= table || generation == 0) [[unlikely]] {
         chunk_bad_[t] = i;
-        return;
+        break;
       }
       const std::uint32_t length = length_col[i];
-      void* out = append<R>(base + static_cast<std::size_t>(index >> shift_));
+      const std::size_t l = base + static_cast<std::size_t>(index >> shift_);
+      std::byte* out = append<R>(l);
       const auto local = static_cast<std::uint32_t>(index & ((std::size_t{1} << shift_) - 1));
+      const auto row = static_cast<std::uint32_t>(i);
       if constexpr (std::is_same_v<R, compact_record>) {  // one mask word per row, all ones: not read
-        ::new (out) compact_record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]),
-                                   (local << 16) | ((length - 1) << 10) | offset_col[i]};
+        emit(l, out, compact_record{row, epoch_col[i], generation, (local << 16) | ((length - 1) << 10) | offset_col[i]});
       } else {
-        ::new (out) record{static_cast<std::uint32_t>(i), epoch_col[i], static_cast<std::uint32_t>(page_col[i]), offset_col[i],
-                           length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]};
+        emit(l, out, record{row, epoch_col[i], generation, offset_col[i], length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]});
         mask_at += mask_words(length);
       }
     }
+    flush_stage(t);
   }
 
   // Per page of the bucket, for pass 2: a copy of what the checks read from the page's entry,
@@ -783,6 +830,12 @@ class batch_applier {
   std::vector<std::byte*> fill_, block_lo_;  // per list: its newest record, its newest block
   std::vector<block_unit, huge_page_allocator<block_unit>> blocks_;
   bool compact_ = false;  // this batch's lists hold compact_records
+  // Pass 1's staging: one line per list, and whether the blocks allow streaming (emit).
+  struct alignas(64) stage_line {
+    std::byte bytes[64];
+  };
+  std::vector<stage_line> stage_;
+  bool stream_records_ = false;
   std::atomic<std::size_t> next_block_{0};  // blocks are taken by the chunks' tasks
   std::vector<std::size_t> chunk_bad_;      // per chunk: its first row with an unknown id, or no_row
   std::vector<worker_scratch> scratch_;
