@@ -16,6 +16,7 @@
 #include "tickflow/core/crc32c.hpp"
 #include "tickflow/core/digest.hpp"
 #include "tickflow/core/fwd.hpp"
+#include "tickflow/core/histogram.hpp"
 #include "tickflow/core/huge_alloc.hpp"
 #include "tickflow/core/ids.hpp"
 #include "tickflow/core/pod_buffer.hpp"
