@@ -28,6 +28,7 @@ using engine_t = reference_engine<double, kernel, thread_pool>;
 static_assert(engine<engine_t>);
 static_assert(engine<reference_engine<double, kernel, inline_executor>>);
 static_assert(replay_engine<engine_t>);
+static_assert(phased_engine<engine_t>);
 
 delta put(page_id p, epoch at, std::uint64_t id, double v, std::uint32_t element = 0) { return tt::element_delta(p, at, id, v, element); }
 

@@ -5,7 +5,8 @@
 //   * engine<E>: a replay_engine (validate/replay.hpp) that also takes submit(delta),
 //     create_page(bytes), release_page(id), edit_graph(edit) (queued) and step(), and says its
 //     current_epoch(). A user's engine satisfies it by providing the same calls; the suites and
-//     validators are written against it.
+//     validators are written against it. phased_engine<E> adds step()'s phases as three calls
+//     (step_apply, step_propagate, step_graph), which the tick orchestrator times one by one.
 //   * reference_engine<T, Kernel, Executor, W>: pages viewed as arrays of T, derived pages
 //     computed by Kernel (propagate.hpp) from parents over edges weighted by W, work spread over
 //     an Executor it owns (constructed from the engine's trailing constructor arguments).
@@ -109,6 +110,15 @@ concept engine = replay_engine<E> &&
                    { ce.current_epoch() } -> std::convertible_to<epoch>;
                  };
 
+/// An engine whose step can be run phase by phase (the tick orchestrator times each):
+/// step_apply, step_propagate and step_graph, in this order, do what step() does.
+template <class E>
+concept phased_engine = engine<E> && requires(E& e, step_report& rep) {
+  e.step_apply(rep);
+  e.step_propagate(rep);
+  e.step_graph(rep);
+};
+
 struct engine_options {
   std::size_t lane_bytes = std::size_t{1} << 22;  ///< room per producer lane (ingest.hpp)
   bool keep_log = true;                          ///< append records to the in-memory log
@@ -202,7 +212,18 @@ class reference_engine {
   /// See the file contract.
   step_report step() {
     step_report rep;
-    const std::size_t log_before = log_.size();
+    step_apply(rep);
+    step_propagate(rep);
+    step_graph(rep);
+    return rep;
+  }
+
+  // The phases of step(), in its order, for a caller that times them (engine/tick.hpp): each
+  // fills its part of `rep`. Calling them in any other order, or starting a step before the
+  // last one's step_graph, is a precondition violation.
+  /// (1)-(3): the cut, the checks and the apply.
+  void step_apply(step_report& rep) {
+    step_log_before_ = log_.size();
     batch_.clear();
     rep.cut = ingest_.cut(batch_);
     // (2) Every row checked against the engine; the valid ones applied.
@@ -245,11 +266,18 @@ class reference_engine {
         if (options_.keep_log) encode_row(*good, i);
       }
     }
-    // (4) Propagation at the step's epoch.
-    const epoch at{std::max(top, now_.value() + 1)};
-    rep.propagation = propagate(at);
-    log_event({tlog_event_kind::step, at, {}, {}, 0, 0, 0});
-    // (5) The queued edits, whole or not at all.
+    rep.at = epoch{std::max(top, now_.value() + 1)};
+  }
+
+  /// (4): propagation at the step's epoch (rep.at, set by step_apply).
+  void step_propagate(step_report& rep) {
+    rep.propagation = propagate(rep.at);
+    log_event({tlog_event_kind::step, rep.at, {}, {}, 0, 0, 0});
+  }
+
+  /// (5): the queued edits, whole or not at all; then the step is over.
+  void step_graph(step_report& rep) {
+    const epoch at = rep.at;
     if (!pending_.empty()) {
       rep.graph = check_sizes(pending_);
       if (rep.graph.ok()) rep.graph = graph_.commit(pending_);
@@ -271,12 +299,10 @@ class reference_engine {
       pending_.clear();
     }
     now_ = at;
-    rep.at = at;
-    rep.log_bytes = log_.size() - log_before;
+    rep.log_bytes = log_.size() - step_log_before_;
     ++counters_.steps;
     counters_.deltas_applied += rep.applied;
     counters_.deltas_rejected += rep.rejected.size();
-    return rep;
   }
 
   // ------------------------------------------------------------------ replay (replay_engine)
@@ -478,6 +504,7 @@ class reference_engine {
   ingest ingest_;
   std::optional<ingest::producer> own_;  // after ingest_: destroyed before it
   delta_batch batch_, filtered_;
+  std::size_t step_log_before_ = 0;  // the log's size when the step began
   std::vector<std::uint8_t> bad_;  // per cut row: rejected
   edit_type pending_;
   std::vector<page_id> changed_, forced_;
