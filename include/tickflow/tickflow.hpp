@@ -27,6 +27,7 @@
 #include "tickflow/engine/ingest.hpp"
 #include "tickflow/engine/parallel_apply.hpp"
 #include "tickflow/engine/propagate.hpp"
+#include "tickflow/engine/tick.hpp"
 #include "tickflow/graph/csr.hpp"
 #include "tickflow/graph/page_graph.hpp"
 #include "tickflow/page/checkpoint.hpp"

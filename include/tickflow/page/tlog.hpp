@@ -30,6 +30,9 @@
 //     synced before it returns: an acknowledged record survives a crash of the process or the
 //     machine). With `never` and `per_epoch`, records are buffered (1 MiB) until flush(), a sync
 //     point, or destruction.
+//   * append_records(bytes) appends frames already in this format (an engine's in-memory log),
+//     all or none, after checking each frame's length and CRC and that epochs do not decrease;
+//     commit() writes and syncs the buffer whatever the policy (a durability point).
 //   * append has the strong guarantee: when it returns an error or throws (std::bad_alloc while
 //     the buffer grows), the record is not in the log and the writer is as before, so the
 //     records appended after it are intact and recover in order. A failed write(2) is undone
@@ -54,6 +57,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -537,6 +541,58 @@ class tlog_writer {
   }
 
  public:
+  /// Appends records already framed in the file's format (length, CRC-32C, body), as an
+  /// engine's in-memory log holds them: each frame must be intact and its epoch not below the
+  /// previous one's (the last appended, then each other). All or nothing: on errc::corrupt_data
+  /// (detail: the byte offset of the bad frame), errc::epoch_regression or an I/O error none of
+  /// them is appended. The buffer is written once it passes the writer's limit, and synced per
+  /// the policy (per_record: once, after all of them).
+  result<void> append_records(std::span<const std::byte> records) {
+    if (failed_errno_ != 0) return failed();
+    if (records.empty()) return {};
+    tlog_record_reader reader(records);
+    epoch last = last_;
+    bool any = any_, new_epoch = false;
+    std::uint64_t count = 0;
+    while (auto body = reader.next()) {
+      if (body->size() < 12) {
+        reader.reject(errc::corrupt_data);
+        break;
+      }
+      const epoch at{static_cast<std::uint32_t>(detail::get_le(body->data() + 8, 4))};
+      if (any && at < last) return unexpected(errc::epoch_regression, last.value(), "log epochs must not decrease");
+      new_epoch = new_epoch || (any && at != last);
+      last = at;
+      any = true;
+      ++count;
+      reader.accept();
+    }
+    if (reader.position() != records.size()) return unexpected(errc::corrupt_data, reader.position(), "not a whole, intact log record");
+    if (new_epoch && policy_ == fsync_policy::per_epoch)
+      if (auto ok = sync(); !ok) return ok;
+    const std::size_t start = buffer_.size();
+    buffer_.insert(buffer_.end(), records.begin(), records.end());  // strong guarantee
+    if (policy_ == fsync_policy::per_record || buffer_.size() >= buffer_limit) {
+      if (auto ok = write_buffer(); !ok) {
+        buffer_.resize(start);
+        return ok;
+      }
+      if (policy_ == fsync_policy::per_record)
+        if (auto ok = data_sync(); !ok) return ok;
+    }
+    last_ = last;
+    any_ = any;
+    appended_ += count;
+    return {};
+  }
+
+  /// Writes the buffered records and syncs the file's data, whatever the policy: everything
+  /// appended before it survives a crash once it returns.
+  result<void> commit() {
+    if (failed_errno_ != 0) return failed();
+    return sync();
+  }
+
   /// Writes buffered records to the file (no sync unless the policy syncs per epoch or record).
   /// On an error the records stay buffered (or the writer is failed; see the file contract).
   result<void> flush() {
