@@ -25,6 +25,7 @@
 #include "tickflow/engine/engine.hpp"
 #include "tickflow/engine/executor.hpp"
 #include "tickflow/engine/ingest.hpp"
+#include "tickflow/engine/memory.hpp"
 #include "tickflow/engine/parallel_apply.hpp"
 #include "tickflow/engine/propagate.hpp"
 #include "tickflow/engine/tick.hpp"

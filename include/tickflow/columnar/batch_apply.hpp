@@ -143,6 +143,19 @@ class batch_applier {
   /// applied in batch order, without the partition.
   std::size_t in_order_bytes = 4 * 1024 * 1024;
 
+  /// Bytes of scratch the applier keeps between batches (capacities).
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    std::size_t b = blocks_.capacity() * sizeof(block_unit) + (head_block_.capacity() + prev_block_.capacity()) * 4 +
+                    (fill_.capacity() + block_lo_.capacity()) * sizeof(void*) + stage_.capacity() * sizeof(stage_line) +
+                    chunk_bad_.capacity() * sizeof(std::size_t) + out_.capacity() * sizeof(bucket_out) +
+                    small_.capacity() * sizeof(small_page) + stream_.capacity() * sizeof(stream_row);
+    for (const auto& w : scratch_)
+      b += w.local.capacity() * sizeof(local_page) + (w.stamp.capacity() + w.first_touch.capacity()) * 4 +
+           (w.coverage.capacity() + w.extra_masks.capacity()) * 8 + w.live.capacity() * sizeof(live_row) +
+           w.touched.capacity() * sizeof(touched_page);
+    return b;
+  }
+
   result<std::size_t> apply(page_store& store, const delta_batch& batch) {
     return apply(store, batch, [](std::size_t count, auto&& fn) {
       for (std::size_t i = 0; i < count; ++i) fn(i, std::size_t{0});

@@ -192,6 +192,12 @@ class delta_batch {
   [[nodiscard]] std::size_t first_ill_formed() const noexcept { return ill_formed_; }
   /// check_shape's error for first_ill_formed() (detail: the row); errc::ok if every row is well-formed.
   [[nodiscard]] error shape_error() const noexcept { return shape_error_; }
+  /// Bytes the batch holds: every column and arena, by capacity.
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    return page_.capacity() * 8 + epoch_.capacity() * 4 + id_.capacity() * 8 + offset_.capacity() * 4 + length_.capacity() * 4 +
+           kind_.capacity() + (mask_begin_.capacity() + payload_begin_.capacity()) * sizeof(std::size_t) + masks_.capacity() * 8 +
+           payloads_.capacity();
+  }
   /// True if every row is a dense window of 1..64 bytes with every mask bit set (see contract).
   [[nodiscard]] bool full_windows() const noexcept { return full_windows_; }
   /// At least every row's offset (see contract).

@@ -65,6 +65,7 @@
 #include "tickflow/core/wait.hpp"
 #include "tickflow/engine/executor.hpp"
 #include "tickflow/engine/ingest.hpp"
+#include "tickflow/engine/memory.hpp"
 #include "tickflow/engine/parallel_apply.hpp"
 #include "tickflow/engine/propagate.hpp"
 #include "tickflow/graph/page_graph.hpp"
@@ -413,6 +414,27 @@ class reference_engine {
   // ------------------------------------------------------------------ observers
 
   [[nodiscard]] epoch current_epoch() const noexcept { return now_; }
+
+  /// What the engine's memory holds (engine/memory.hpp); `log` is the writer its log goes to,
+  /// if any (its buffer and file length are counted). No scan: counters and capacities.
+  [[nodiscard]] memory_report memory(const tlog_writer* log = nullptr, bool with_rss = true) const {
+    memory_report m;
+    const auto s = store_.memory();
+    m.pages = s.pages;
+    m.payload_bytes = s.payload_bytes;
+    m.slab_bytes = s.slab_bytes;
+    m.slot_bytes = s.slot_bytes;
+    m.table_bytes = s.table_bytes;
+    m.free_list_bytes = s.free_list_bytes;
+    m.graph_bytes = graph_.memory_bytes();
+    m.ingest_bytes = ingest_.memory_bytes();
+    m.log_buffer_bytes = log_.capacity() + (log != nullptr ? log->buffer_capacity() : 0);
+    m.scratch_bytes = batch_.memory_bytes() + filtered_.memory_bytes() + applier_.memory_bytes() + prop_.memory_bytes() +
+                      bad_.capacity() + (changed_.capacity() + forced_.capacity()) * sizeof(page_id);
+    m.log_disk_bytes = log != nullptr ? log->file_bytes() : 0;
+    m.rss_bytes = with_rss ? read_rss_bytes() : 0;
+    return m;
+  }
   [[nodiscard]] const page_store& store() const noexcept { return store_; }
   [[nodiscard]] const page_graph<W>& graph() const noexcept { return graph_; }
   [[nodiscard]] const engine_counters& counters() const noexcept { return counters_; }

@@ -75,6 +75,15 @@ class ingest {
   /// See the file contract. Returns the number of deltas appended to `out`.
   std::size_t cut(delta_batch& out);
 
+  /// Bytes the lanes and the cut's scratch hold (capacities; the producers' own staging is
+  /// theirs, not counted).
+  [[nodiscard]] std::size_t memory_bytes() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::size_t b = lanes_.capacity() * sizeof(void*) + order_.capacity() * sizeof(row_ref) + sorted_.memory_bytes();
+    for (const auto& l : lanes_) b += sizeof(lane) + l->ring.capacity() * sizeof(detail::ingest_chunk) + l->partial.capacity();
+    return b;
+  }
+
   /// Producers registered and not yet dropped (approximate while producers come and go).
   [[nodiscard]] std::size_t lanes() const {
     std::lock_guard<std::mutex> lock(mutex_);

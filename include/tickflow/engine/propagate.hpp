@@ -683,6 +683,21 @@ class propagator {
     return true;
   }
 
+
+ public:
+  /// Bytes the plan and the run scratch hold (capacities).
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    const plan& p = plan_;
+    const std::size_t n = p.ids.size();
+    return p.ids.capacity() * sizeof(page_id) + (p.data.capacity() + p.epochs.capacity() + p.parent_data.capacity() + p.epochs_by_table.capacity()) * sizeof(void*) +
+           (p.elements.capacity() + p.in_begin.capacity() + p.out_begin.capacity() + p.parents.capacity() + p.children.capacity() +
+            p.by_id_index.capacity() + p.derived.capacity() + p.sources.capacity() + p.by_table.capacity()) * 4 +
+           p.weights.size() * sizeof(W) + p.kinds.capacity() * sizeof(edge_kind) + (p.changed_storage ? n + cache_line_size : 0) +
+           (p.state ? n * sizeof(page_state) : 0) + (stack_.capacity() + cone_.capacity() + forced_.capacity()) * 4 +
+           scratch_.size() * sizeof(T) + counts_.capacity() * sizeof(worker_counts);
+  }
+
+ private:
   Kernel kernel_;
   plan plan_;
   std::uint32_t run_ = 0;

@@ -115,6 +115,10 @@ class graph_scratch {
   };
   std::vector<frame> frames;
   std::vector<std::uint32_t> list;
+  /// Bytes held (capacities).
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    return frames.capacity() * sizeof(frame) + (list.capacity() + mark_.capacity() + aux_.capacity()) * sizeof(std::uint32_t);
+  }
 
  private:
   std::vector<std::uint32_t> mark_;

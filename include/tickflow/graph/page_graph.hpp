@@ -169,6 +169,7 @@ class edge_set {
     size_ = 0;
   }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t memory_bytes() const noexcept { return slots_.capacity() * sizeof(std::uint64_t); }
   /// Reserves room for `n` members (one allocation).
   void reserve(std::size_t n) {
     if (2 * n > slots_.size()) rehash(std::bit_ceil(std::max<std::size_t>(16, 2 * n)));
@@ -216,6 +217,30 @@ class page_graph {
 
   [[nodiscard]] std::size_t pages() const noexcept { return live_; }
   [[nodiscard]] std::size_t edges() const noexcept { return edges_; }
+
+  /// Bytes the graph holds: node records, adjacency lists, index, edge set and search scratch
+  /// (capacities; the index's hash map part estimated). The adjacency part is a counter kept by
+  /// the edge inserts, so this is O(1) (after a copy, the first call recounts it).
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    return adjacency_bytes() + nodes_.capacity() * sizeof(node_rec) + page_of_.capacity() * sizeof(page_id) + alive_.capacity() / 8 +
+           (node_at_.capacity() + free_nodes_.capacity() + fwd_.capacity() + bwd_.capacity() + stack_.capacity() + slots_.capacity()) *
+               sizeof(std::uint32_t) +
+           index_.memory_bytes() + edge_set_.memory_bytes() + scratch_.memory_bytes();
+  }
+  /// The adjacency lists' bytes, as the counter keeps them (O(1); after a copy, one recount).
+  [[nodiscard]] std::size_t adjacency_bytes() const noexcept {
+    if (adjacency_.stale) {
+      adjacency_.bytes = count_adjacency_bytes();
+      adjacency_.stale = false;
+    }
+    return adjacency_.bytes;
+  }
+  /// The adjacency lists' bytes, counted over every node (what memory_bytes() keeps as a counter).
+  [[nodiscard]] std::size_t count_adjacency_bytes() const noexcept {
+    std::size_t b = 0;
+    for (const auto& n : nodes_) b += n.out.capacity() * sizeof(out_edge) + n.in.capacity() * sizeof(std::uint32_t);
+    return b;
+  }
   [[nodiscard]] bool contains(page_id p) const noexcept { return index_.find(p).has_value(); }
 
   result<void> add_page(page_id p) {
@@ -486,8 +511,10 @@ class page_graph {
   void link(std::uint32_t u, std::uint32_t v, edge_kind kind, const W& w) {
     auto& out = nodes_[u].out;
     auto& in = nodes_[v].in;
+    const std::size_t out_was = out.capacity(), in_was = in.capacity();
     if (out.size() == out.capacity()) out.reserve(2 * out.size() + 2);
     if (in.size() == in.capacity()) in.reserve(2 * in.size() + 2);
+    adjacency_.bytes += (out.capacity() - out_was) * sizeof(out_edge) + (in.capacity() - in_was) * sizeof(std::uint32_t);
     edge_set_.insert(u, v);
     out.push_back(out_edge{v, kind, w});
     nodes_[v].in.push_back(u);
@@ -833,6 +860,11 @@ class page_graph {
       for (auto& [id, u] : sparse_) u = new_of[u];
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    // The dense part exactly; the hash map's nodes estimated as the pair and two pointers each.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+      return dense_.capacity() * sizeof(slot) + sparse_.bucket_count() * sizeof(void*) +
+             sparse_.size() * (sizeof(std::pair<const std::uint64_t, std::uint32_t>) + 2 * sizeof(void*));
+    }
 
    private:
     struct slot {
@@ -860,6 +892,22 @@ class page_graph {
   // Scratch of the incremental search.
   graph_scratch scratch_;
   std::vector<std::uint32_t> fwd_, bwd_, stack_, slots_;
+  // The adjacency lists' bytes (capacities), kept by link(); a copied graph's lists have other
+  // capacities, so a copy recounts them once, when first asked (memory_bytes()).
+  struct adjacency_meter {
+    std::size_t bytes = 0;
+    bool stale = false;
+    adjacency_meter() = default;
+    adjacency_meter(const adjacency_meter&) noexcept : stale(true) {}
+    adjacency_meter& operator=(const adjacency_meter&) noexcept {
+      bytes = 0;
+      stale = true;
+      return *this;
+    }
+    adjacency_meter(adjacency_meter&&) noexcept = default;
+    adjacency_meter& operator=(adjacency_meter&&) noexcept = default;
+  };
+  mutable adjacency_meter adjacency_;
 };
 
 }  // namespace tickflow

@@ -29,6 +29,10 @@
 //     once, the free list exactly the dead indexes), and have the strong guarantee: on failure
 //     (an error, or std::bad_alloc) the store is unchanged. Together with apply and digest they
 //     make page_store a replay engine (validate/replay.hpp).
+//   * memory() reports pages, payload bytes, the live pages' padded slots, slab bytes (every
+//     chunk), and the table and free-list bytes (capacities), from counters kept by create,
+//     release and rebuild: O(size classes), never a scan of the pages. Slab bytes not in live
+//     slots are the fragmentation. Tests compare each figure with a count over the pages.
 //   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
 //   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
 //     do; apply_all allocates a scratch table sized by the batch; rebuild allocates the id table
@@ -104,6 +108,8 @@ class page_store {
     e.live = true;
     e.at = epoch{0};
     ++live_;
+    payload_bytes_ += bytes;
+    slot_bytes_ += std::size_t{classes_[cls].lines} * line;
     return page_id{(std::uint64_t{index} << 32) | generation};
   }
 
@@ -119,10 +125,49 @@ class page_store {
     e->live = false;
     free_ids_.push_back(static_cast<std::uint32_t>(id.value() >> 32));
     --live_;
+    payload_bytes_ -= e->bytes;
+    slot_bytes_ -= std::size_t{classes_[e->cls].lines} * line;
     return {};
   }
 
   [[nodiscard]] bool contains(page_id id) const noexcept { return find(id) != nullptr; }
+
+  /// What the store holds, from counters kept as pages come and go (see the contract).
+  struct memory_use {
+    std::size_t pages = 0;
+    std::size_t payload_bytes = 0;  ///< the live pages' sizes
+    std::size_t slot_bytes = 0;     ///< their slots: sizes rounded up to 64-byte lines
+    std::size_t slab_bytes = 0;     ///< every slab chunk allocated
+    std::size_t table_bytes = 0;    ///< the id table: entries and generations (capacity)
+    std::size_t free_list_bytes = 0;  ///< free ids, free slots and the chunk lists (capacity)
+    /// Slab bytes not in live pages' slots (free slots and never-used chunk tails).
+    [[nodiscard]] std::size_t fragmentation_bytes() const noexcept { return slab_bytes - slot_bytes; }
+  };
+  [[nodiscard]] memory_use memory() const noexcept {
+    memory_use m;
+    m.pages = live_;
+    m.payload_bytes = payload_bytes_;
+    m.slot_bytes = slot_bytes_;
+    m.slab_bytes = slab_bytes_;
+    m.table_bytes = entries_.capacity() * sizeof(entry) + generations_.capacity() * sizeof(std::uint32_t);
+    m.free_list_bytes = free_ids_.capacity() * sizeof(std::uint32_t) + classes_.capacity() * sizeof(size_class);
+    for (const auto& c : classes_) m.free_list_bytes += c.free_slots.capacity() * sizeof(std::uint32_t) + c.chunks.capacity() * sizeof(chunk);
+    return m;
+  }
+  /// The same figures counted afresh, over every table entry and slab chunk: O(table + chunks).
+  /// (What memory() keeps as counters; tests compare the two.)
+  [[nodiscard]] memory_use count_memory() const noexcept {
+    memory_use m = memory();
+    m.pages = m.payload_bytes = m.slot_bytes = m.slab_bytes = 0;
+    for (const entry& e : entries_) {
+      if (!e.live) continue;
+      ++m.pages;
+      m.payload_bytes += e.bytes;
+      m.slot_bytes += std::size_t{classes_[e.cls].lines} * line;
+    }
+    for (const auto& c : classes_) m.slab_bytes += c.chunks.size() * c.per_chunk * std::size_t{c.lines} * line;
+    return m;
+  }
   /// Number of live pages.
   [[nodiscard]] std::size_t size() const noexcept { return live_; }
 
@@ -324,6 +369,8 @@ class page_store {
       fresh.entries_[index] = entry{static_cast<std::uint32_t>(rec->bytes.size()), slot, cls, true, rec->at};
       std::memcpy(fresh.classes_[cls].page(slot), rec->bytes.data(), rec->bytes.size());
       ++fresh.live_;
+      fresh.payload_bytes_ += rec->bytes.size();
+      fresh.slot_bytes_ += std::size_t{fresh.classes_[cls].lines} * line;
     }
     // The free list names every dead index exactly once (pages == n - free_ids.size() already).
     std::vector<bool> listed(n, false);
@@ -442,7 +489,11 @@ class page_store {
       slot = c.free_slots.back();
       c.free_slots.pop_back();
     } else {
-      if (c.next_slot == c.chunks.size() * std::size_t{c.per_chunk}) c.chunks.push_back(allocate_chunk(c));
+      if (c.next_slot == c.chunks.size() * std::size_t{c.per_chunk}) {
+        if (c.chunks.size() == c.chunks.capacity()) c.chunks.reserve(2 * c.chunks.size() + 4);
+        c.chunks.push_back(allocate_chunk(c));  // cannot throw now: the chunk is the only allocation
+        slab_bytes_ += std::size_t{c.per_chunk} * c.lines * line;
+      }
       slot = c.next_slot++;
     }
     std::memset(c.page(slot), 0, std::size_t{c.lines} * line);
@@ -492,6 +543,10 @@ class page_store {
   std::vector<std::uint32_t> free_ids_;
   std::vector<size_class> classes_;
   std::size_t live_ = 0;
+  // Kept on the way for memory() (see the contract).
+  std::size_t payload_bytes_ = 0;  // live pages' sizes
+  std::size_t slot_bytes_ = 0;     // live pages' slots (sizes rounded up to lines)
+  std::size_t slab_bytes_ = 0;     // every chunk of every class
 };
 
 }  // namespace tickflow

@@ -605,6 +605,8 @@ class tlog_writer {
   [[nodiscard]] bool is_failed() const noexcept { return failed_errno_ != 0; }
   /// Bytes of the file known written (header and records), not counting the buffer.
   [[nodiscard]] std::uint64_t file_bytes() const noexcept { return file_bytes_; }
+  /// Bytes the buffer holds (capacity).
+  [[nodiscard]] std::size_t buffer_capacity() const noexcept { return buffer_.capacity(); }
   /// Bytes buffered, not yet written.
   [[nodiscard]] std::size_t buffered_bytes() const noexcept { return buffer_.size(); }
 
