@@ -153,10 +153,28 @@ TEST_CASE("reference_engine: a rejected edit leaves the graph unchanged, with it
   // Pages: bad sizes, and release only without edges.
   CHECK(e.create_page(12).error().code == errc::invalid_argument);
   CHECK(e.create_page(0).error().code == errc::invalid_argument);
-  CHECK(e.release_page(p[1]).error().code == errc::invalid_argument);
+  CHECK(e.release_page(p[1]).error().code == errc::has_dependents);
+  {
+    // The pages it is linked to are named, children first; nothing changes.
+    std::vector<page_id> linked;
+    const auto digest_before = e.digest();
+    const auto refused = e.release_page(p[0], &linked);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == errc::has_dependents);
+    std::vector<page_id> expect;
+    e.graph().for_each_child(p[0], [&](const auto& x) { expect.push_back(x.child); });
+    e.graph().for_each_parent(p[0], [&](page_id x) { expect.push_back(x); });
+    REQUIRE_FALSE(expect.empty());
+    CHECK(linked == expect);
+    CHECK(refused.error().detail == expect[0].value());
+    CHECK(e.graph() == graph_before);
+    CHECK(e.digest() == digest_before);
+    CHECK(e.store().contains(p[0]));
+  }
   CHECK(e.release_page(page_id{(std::uint64_t{99} << 32) | 1}).error().code == errc::not_found);
   REQUIRE(e.submit(put(small, epoch{50}, 1, 1.0)));
   REQUIRE(e.release_page(small));
+  CHECK(e.release_page(small).error().code == errc::not_found);  // twice: the id is stale now
   const auto gone = e.step();  // the delta queued for the released page is rejected
   REQUIRE(gone.rejected.size() == 1);
   CHECK(gone.rejected[0].why.code == errc::not_found);

@@ -45,6 +45,7 @@ enum class errc : std::uint16_t {
   io_error = 13,          ///< the operating system reported an I/O failure
   mask_length = 14,       ///< a delta mask has the wrong number of words for its window
   page_mismatch = 15,     ///< an operation on two deltas needs them to target one page
+  has_dependents = 16,    ///< a page other pages are linked to cannot be released
 };
 
 /// Human-readable name of a code; a static string, never null.
@@ -66,6 +67,7 @@ enum class errc : std::uint16_t {
     case errc::io_error: return "io_error";
     case errc::mask_length: return "mask_length";
     case errc::page_mismatch: return "page_mismatch";
+    case errc::has_dependents: return "has_dependents";
   }
   return "unknown";
 }

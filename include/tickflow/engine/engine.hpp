@@ -27,8 +27,9 @@
 //     in the next step's propagation: the children whose parents changed are recomputed then.
 //   * Shape errors come back from submit (the delta is not queued).
 //   * create_page(bytes) and release_page(id) act at once, between steps; a page is released
-//     only without edges (errc::invalid_argument otherwise; queue the edge removals first, step,
-//     then release). Deltas still queued for a released page are rejected (not_found).
+//     only without edges (errc::has_dependents otherwise, naming the linked pages, children
+//     first; queue the edge removals first, step, then release). Deltas still queued for a
+//     released page are rejected (not_found).
 //   * The log: every applied delta, page created or released, committed edge and step is
 //     appended to an in-memory log image (page/tlog.hpp format) in the order it took effect:
 //     per step, the applied deltas, then the step event, then the committed edits. log_records()
@@ -167,12 +168,21 @@ class reference_engine {
     return id;
   }
 
-  [[nodiscard]] result<void> release_page(page_id id) {
+  [[nodiscard]] result<void> release_page(page_id id) { return release_page(id, nullptr); }
+  /// The same; when the page has edges, `linked` (if given) receives the pages it is linked to:
+  /// its children (the pages that depend on it) first, then its parents, each in graph order.
+  [[nodiscard]] result<void> release_page(page_id id, std::vector<page_id>* linked) {
     if (!store_.contains(id)) return unexpected(errc::not_found, id.value(), "no such page");
-    bool linked = false;
-    graph_.for_each_parent(id, [&](const auto&) { linked = true; });
-    graph_.for_each_child(id, [&](const auto&) { linked = true; });
-    if (linked) return unexpected(errc::invalid_argument, id.value(), "a page with edges is not released: remove its edges first");
+    std::optional<page_id> first;
+    const auto note = [&](page_id other) {
+      if (!first) first = other;
+      if (linked != nullptr) linked->push_back(other);
+    };
+    if (linked != nullptr) linked->clear();
+    graph_.for_each_child(id, [&](const auto& e) { note(e.child); });
+    graph_.for_each_parent(id, [&](page_id parent) { note(parent); });
+    if (first)
+      return unexpected(errc::has_dependents, first->value(), "a page with edges is not released: remove its edges first (detail: a linked page)");
     reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
     if (auto ok = graph_.remove_page(id); !ok) return ok;
     (void)store_.release(id);  // alive: checked above
