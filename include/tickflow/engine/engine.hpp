@@ -40,6 +40,9 @@
 //     propagation inputs; restore() replaces all of them (not the ingest lanes or the log).
 //   * digest(): the store's digest combined with the graph's edges (sorted by parent, child:
 //     parent, child, kind, weight bytes) and the engine's epoch.
+//   * GC: gc_wanted() and gc_slice(deadline) (a slab-compaction slice, page_store::compact) make
+//     the engine its own collector; the tick orchestrator gives it the tick's time left
+//     (engine_collector, tick.hpp). GC never changes a page's id, bytes or epoch.
 //   * Allocation: step() allocates only to grow reused buffers (the cut, the report's rejection
 //     list, the plan when the graph changed); the log grows by its records.
 //
@@ -49,6 +52,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -99,6 +103,7 @@ struct step_report {
 /// Totals since construction.
 struct engine_counters {
   std::uint64_t steps = 0, deltas_applied = 0, deltas_rejected = 0, edits_committed = 0, edits_rejected = 0;
+  std::uint64_t gc_slices = 0, gc_pages_moved = 0, gc_bytes_freed = 0;
 };
 
 template <class E>
@@ -124,6 +129,7 @@ concept phased_engine = engine<E> && requires(E& e, step_report& rep) {
 struct engine_options {
   std::size_t lane_bytes = std::size_t{1} << 22;  ///< room per producer lane (ingest.hpp)
   bool keep_log = true;                          ///< append records to the in-memory log
+  double gc_fragmentation = 0.10;                ///< GC is wanted past this share of slab bytes not in live pages
 };
 
 template <class T, class Kernel, executor Executor = thread_pool, class W = T>
@@ -425,6 +431,28 @@ class reference_engine {
 
   [[nodiscard]] epoch current_epoch() const noexcept { return now_; }
 
+  // ------------------------------------------------------------------ GC
+
+  /// Whether a GC slice is due: the store's fragmentation passed options.gc_fragmentation, or
+  /// the last slice left work undone.
+  [[nodiscard]] bool gc_wanted() const noexcept {
+    if (gc_unfinished_) return true;
+    const auto m = store_.memory();
+    return m.slab_bytes != 0 && static_cast<double>(m.fragmentation_bytes()) > options_.gc_fragmentation * static_cast<double>(m.slab_bytes);
+  }
+  /// One GC slice, until about `deadline`: slab compaction (page_store::compact), resumed by the
+  /// next slice. Pages keep their ids, bytes and epochs; the propagation plan is rebuilt at the
+  /// next step if a page moved. A slice given no time does nothing (had_time false).
+  page_store::compact_result gc_slice(std::chrono::steady_clock::time_point deadline) {
+    auto r = store_.compact([&] { return std::chrono::steady_clock::now() >= deadline; });
+    if (r.moved != 0) replan_ = true;  // the plan points into the slabs
+    if (r.had_time) gc_unfinished_ = !r.done;
+    ++counters_.gc_slices;
+    counters_.gc_pages_moved += r.moved;
+    counters_.gc_bytes_freed += r.freed_bytes;
+    return r;
+  }
+
   /// What the engine's memory holds (engine/memory.hpp); `log` is the writer its log goes to,
   /// if any (its buffer and file length are counted). No scan: counters and capacities.
   [[nodiscard]] memory_report memory(const tlog_writer* log = nullptr, bool with_rss = true) const {
@@ -542,6 +570,7 @@ class reference_engine {
   std::vector<page_id> changed_, forced_;
   epoch now_{0};
   bool replan_ = true;
+  bool gc_unfinished_ = false;  // the last GC slice ran out of time
   std::vector<std::byte> log_;
   std::size_t last_event_at_ = 0;
   delta scratch_delta_;

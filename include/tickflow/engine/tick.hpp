@@ -150,6 +150,19 @@ struct no_gc {
   void gc_slice(tick_clock::time_point) noexcept {}
 };
 
+/// An engine that collects its own garbage (gc_wanted, gc_slice), as a gc_participant.
+template <class E>
+struct engine_collector {
+  E* engine = nullptr;
+  std::uint64_t slices = 0, slices_without_time = 0;
+  [[nodiscard]] bool gc_wanted() const { return engine->gc_wanted(); }
+  void gc_slice(tick_clock::time_point deadline) {
+    const auto r = engine->gc_slice(deadline);
+    ++slices;
+    if (!r.had_time) ++slices_without_time;
+  }
+};
+
 /// steady_clock as measured here: see the contract.
 struct clock_facts {
   std::chrono::nanoseconds resolution{};  ///< smallest non-zero step between consecutive reads

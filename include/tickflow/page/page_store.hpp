@@ -33,6 +33,13 @@
 //     chunk), and the table and free-list bytes (capacities), from counters kept by create,
 //     release and rebuild: O(size classes), never a scan of the pages. Slab bytes not in live
 //     slots are the fragmentation. Tests compare each figure with a count over the pages.
+//   * compact(stop) is one resumable slice of slab compaction: live pages move from the highest
+//     slots of their size class into the lowest free ones (a page keeps its id, bytes and
+//     epoch; only where its bytes live changes), and chunks past the last live page are freed.
+//     It asks stop() before the first move and every 32 moves and leaves the store consistent
+//     whenever it stops; a slice given no time does nothing and says so (had_time false).
+//     Pointers to page bytes are invalidated. Cost: O(free slots) to order them, then per move
+//     one page copy and O(log free slots).
 //   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
 //   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
 //     do; apply_all allocates a scratch table sized by the batch; rebuild allocates the id table
@@ -47,6 +54,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <new>
 #include <span>
@@ -107,6 +115,7 @@ class page_store {
     e.cls = cls;
     e.live = true;
     e.at = epoch{0};
+    classes_[cls].owner[slot] = index;
     ++live_;
     payload_bytes_ += bytes;
     slot_bytes_ += std::size_t{classes_[cls].lines} * line;
@@ -122,6 +131,7 @@ class page_store {
     if (free_slots.size() == free_slots.capacity()) free_slots.reserve(2 * free_slots.size() + 16);
     if (free_ids_.size() == free_ids_.capacity()) free_ids_.reserve(2 * free_ids_.size() + 16);
     free_slots.push_back(e->slot);
+    classes_[e->cls].owner[e->slot] = no_owner;
     e->live = false;
     free_ids_.push_back(static_cast<std::uint32_t>(id.value() >> 32));
     --live_;
@@ -151,9 +161,78 @@ class page_store {
     m.slab_bytes = slab_bytes_;
     m.table_bytes = entries_.capacity() * sizeof(entry) + generations_.capacity() * sizeof(std::uint32_t);
     m.free_list_bytes = free_ids_.capacity() * sizeof(std::uint32_t) + classes_.capacity() * sizeof(size_class);
-    for (const auto& c : classes_) m.free_list_bytes += c.free_slots.capacity() * sizeof(std::uint32_t) + c.chunks.capacity() * sizeof(chunk);
+    for (const auto& c : classes_)
+      m.free_list_bytes += (c.free_slots.capacity() + c.owner.capacity()) * sizeof(std::uint32_t) + c.chunks.capacity() * sizeof(chunk);
     return m;
   }
+  /// What one compaction slice did.
+  struct compact_result {
+    bool had_time = true;         ///< false: stop() held from the start, and nothing was done
+    std::size_t moved = 0;        ///< pages moved to lower slots (their ids, bytes and epochs kept)
+    std::size_t freed_bytes = 0;  ///< slab bytes returned to the allocator
+    bool done = false;            ///< no free slot lies below a live page: nothing is left to do
+  };
+  /// One slice of compaction (see the contract): per size class, the live page in the highest
+  /// slot moves into the lowest free slot, until no free slot lies below a live page, then the
+  /// chunks past the last live page are freed. `stop()` is asked before the first move and every
+  /// 32 moves; the store is consistent whenever it stops, and the next slice goes on from there.
+  /// Invalidates pointers to page bytes (bytes(), view()).
+  template <class Stop>
+  compact_result compact(Stop&& stop) {
+    compact_result r;
+    if (stop()) {
+      r.had_time = false;
+      return r;
+    }
+    bool out_of_time = false;
+    for (auto& c : classes_) {
+      if (out_of_time) break;
+      if (c.free_slots.empty()) continue;
+      const auto lowest_first = std::greater<std::uint32_t>{};
+      std::make_heap(c.free_slots.begin(), c.free_slots.end(), lowest_first);
+      std::int64_t hi = static_cast<std::int64_t>(c.next_slot) - 1;
+      const std::size_t bytes = std::size_t{c.lines} * line;
+      std::size_t since_check = 0;
+      for (;;) {
+        while (hi >= 0 && c.owner[static_cast<std::size_t>(hi)] == no_owner) --hi;
+        if (c.free_slots.empty() || static_cast<std::int64_t>(c.free_slots.front()) > hi) break;
+        if (++since_check == 32) {
+          since_check = 0;
+          if (stop()) {
+            out_of_time = true;
+            break;
+          }
+        }
+        std::pop_heap(c.free_slots.begin(), c.free_slots.end(), lowest_first);
+        const std::uint32_t lo = c.free_slots.back();
+        c.free_slots.pop_back();
+        const auto from = static_cast<std::uint32_t>(hi);
+        std::memcpy(c.page(lo), c.page(from), bytes);
+        const std::uint32_t index = c.owner[from];
+        entries_[index].slot = lo;
+        c.owner[lo] = index;
+        c.owner[from] = no_owner;
+        ++r.moved;
+        --hi;
+      }
+      // Every slot above hi is free now: cut the class back to hi + 1 slots and whole chunks.
+      const auto top = static_cast<std::uint32_t>(hi + 1);
+      std::erase_if(c.free_slots, [&](std::uint32_t s) { return s >= top; });
+      c.next_slot = top;
+      const std::size_t keep = (std::size_t{top} + c.per_chunk - 1) / c.per_chunk;
+      if (keep < c.chunks.size()) {
+        const std::size_t freed = (c.chunks.size() - keep) * std::size_t{c.per_chunk} * bytes;
+        c.chunks.resize(keep);
+        c.owner.resize(keep * std::size_t{c.per_chunk});
+        slab_bytes_ -= freed;
+        r.freed_bytes += freed;
+      }
+    }
+    r.done = true;
+    for (const auto& c : classes_) r.done = r.done && c.free_slots.empty();
+    return r;
+  }
+
   /// The same figures counted afresh, over every table entry and slab chunk: O(table + chunks).
   /// (What memory() keeps as counters; tests compare the two.)
   [[nodiscard]] memory_use count_memory() const noexcept {
@@ -245,7 +324,7 @@ class page_store {
   }
 
   /// Raw access for batch kernels: the page's bytes, size and epoch, or data == nullptr for an
-  /// unknown id. Pointers stay valid until the next create, release, rebuild or restore.
+  /// unknown id. Pointers stay valid until the next create, release, rebuild, restore or compact.
   struct page_handle {
     std::byte* data = nullptr;
     std::uint32_t bytes = 0;
@@ -297,6 +376,7 @@ class page_store {
     for (std::size_t k = 0; k < order.size(); ++k) {
       entry& e = entries_[index[k]];
       e.slot = sorted[e.cls][taken[e.cls]++];
+      classes_[e.cls].owner[e.slot] = index[k];
     }
     // Bytes follow the permutation, one cycle at a time (one page of scratch).
     for (std::size_t c = 0; c < classes_.size(); ++c) {
@@ -367,6 +447,7 @@ class page_store {
         return unexpected(errc::invalid_argument, rec->bytes.size(), "page size out of range");
       const auto [cls, slot] = fresh.take_slot(rec->bytes.size());
       fresh.entries_[index] = entry{static_cast<std::uint32_t>(rec->bytes.size()), slot, cls, true, rec->at};
+      fresh.classes_[cls].owner[slot] = static_cast<std::uint32_t>(index);
       std::memcpy(fresh.classes_[cls].page(slot), rec->bytes.data(), rec->bytes.size());
       ++fresh.live_;
       fresh.payload_bytes_ += rec->bytes.size();
@@ -474,6 +555,7 @@ class page_store {
     std::uint32_t next_slot = 0;
     std::vector<chunk> chunks;
     std::vector<std::uint32_t> free_slots;
+    std::vector<std::uint32_t> owner;  // per slot: the table index of its page, or no_owner
     std::byte* page(std::uint32_t slot) const noexcept {
       return chunks[slot / per_chunk].get() + std::size_t{slot % per_chunk} * lines * line;
     }
@@ -491,6 +573,7 @@ class page_store {
     } else {
       if (c.next_slot == c.chunks.size() * std::size_t{c.per_chunk}) {
         if (c.chunks.size() == c.chunks.capacity()) c.chunks.reserve(2 * c.chunks.size() + 4);
+        c.owner.resize((c.chunks.size() + 1) * std::size_t{c.per_chunk}, no_owner);
         c.chunks.push_back(allocate_chunk(c));  // cannot throw now: the chunk is the only allocation
         slab_bytes_ += std::size_t{c.per_chunk} * c.lines * line;
       }
@@ -538,6 +621,7 @@ class page_store {
     e.at = d.at;
   }
 
+  static constexpr std::uint32_t no_owner = 0xFFFFFFFF;
   std::vector<entry> entries_;
   std::vector<std::uint32_t> generations_;  // parallel to entries_
   std::vector<std::uint32_t> free_ids_;
