@@ -181,6 +181,27 @@ TEST_CASE("reference_engine: a rejected edit leaves the graph unchanged, with it
   CHECK(e.make_producer(engine_t::own_producer_id).error().code == errc::invalid_argument);
 }
 
+TEST_CASE("reference_engine: submit on a full own lane is would_block, never a wait that cannot end", "[engine][reference]") {
+  engine_options o;
+  o.lane_bytes = 4096;  // room for a few dozen small records
+  engine_t e(o, 1);
+  const page_id p = *e.create_page(64);
+  std::size_t queued = 0;
+  result<void> r;
+  for (std::uint64_t i = 1; i < 10'000; ++i) {
+    r = e.submit(put(p, epoch{1}, i, static_cast<double>(i)));
+    if (!r) break;
+    ++queued;
+  }
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::would_block);
+  CHECK(queued > 0);
+  const auto s = e.step();  // exactly the queued ones; the refused one was not queued
+  CHECK(s.applied == queued);
+  CHECK(value(e, p) == static_cast<double>(queued));
+  CHECK(e.submit(put(p, epoch{2}, 20'000, 1.0)));  // room again
+}
+
 namespace {
 
 // A scripted run: pages created, edges edited (some edits rejected), deltas from two producer

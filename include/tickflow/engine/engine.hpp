@@ -25,7 +25,9 @@
 //     graph acyclic (page_graph::commit), or reject it whole (the report holds the error and,
 //     for a cycle, the witness; the committed graph is unchanged). Committed edits take effect
 //     in the next step's propagation: the children whose parents changed are recomputed then.
-//   * Shape errors come back from submit (the delta is not queued).
+//   * Shape errors come back from submit (the delta is not queued), and so does
+//     errc::would_block when the engine's own lane is full (only a step drains it, and submit is
+//     made by the stepping thread: it cannot wait).
 //   * create_page(bytes) and release_page(id) act at once, between steps; a page is released
 //     only without edges (errc::has_dependents otherwise, naming the linked pages, children
 //     first; queue the edge removals first, step, then release). Deltas still queued for a
@@ -213,15 +215,18 @@ class reference_engine {
     return ingest_.make_producer(id);
   }
 
-  /// Queues a delta for the next step through the engine's own producer (waits while its lane
-  /// is full). Shape errors come back at once.
+  /// Queues a delta for the next step through the engine's own producer. Shape errors come
+  /// back at once. Only a step drains the engine's own lane, and submit() is made by the thread
+  /// that steps (or one serialized with it), so waiting for room could never end: a full lane is
+  /// errc::would_block (the delta is not queued; step, raise engine_options::lane_bytes, or
+  /// submit from producer handles on other threads).
   result<void> submit(const delta& d) {
     if (!own_) {
       auto p = ingest_.make_producer(own_producer_id);
       if (!p) return unexpected(p.error());
       own_.emplace(std::move(*p));
     }
-    return own_->submit(d, yield_wait{});
+    return own_->try_submit(d);
   }
 
   // ------------------------------------------------------------------ steps
