@@ -1,3 +1,5 @@
+// Suite 06 (tick latency), correctness: the tick orchestrator.
+//
 // tick_orchestrator: options are checked at make(); the five phases run in order every tick; a
 // slow phase is an overrun recorded against the right budget and phase, never skipped; the
 // fixed-rate grid never starts a tick early and counts the frames it passes over; the same
