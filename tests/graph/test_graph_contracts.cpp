@@ -301,3 +301,47 @@ TEST_CASE("check_reachable: a bad start is a typed error and children returned b
   CHECK(copies == 0);
   CHECK(check_reachable(star.size(), 20'001, [&](std::uint32_t u) -> const counted_children& { return star[u]; }, s).error().code == errc::out_of_range);
 }
+
+TEST_CASE("page_graph: an insertion whose search is small on one side only repairs the order in one pass", "[graph][contract]") {
+  // A chain c0 -> c1 -> ... -> c(k-1), an isolated page x placed before it and one y placed after.
+  // c(k-1) -> x: x's descendants (none) are found at once, c(k-1)'s ancestry is the whole chain;
+  // y -> c0 the other way round. Both take the one-pass repair; the order must stay topological
+  // and the cycle checks must still see through it.
+  constexpr std::uint32_t k = 5000;
+  page_graph<> g;
+  REQUIRE(g.add_page(pid(k)));  // x
+  for (std::uint32_t i = 0; i < k; ++i) REQUIRE(g.add_page(pid(i)));
+  REQUIRE(g.add_page(pid(k + 1)));  // y
+  for (std::uint32_t i = 0; i + 1 < k; ++i) REQUIRE(g.add_edge({pid(i), pid(i + 1)}));
+  const auto pos = [&](std::uint32_t i) { return g.position(*g.node(pid(i))); };
+  REQUIRE(pos(k) < pos(0));
+
+  // check() of the insertion changes nothing, and the graph is as it was.
+  const page_graph<> before = g;
+  graph_edit<double> probe;
+  probe.add_edge({pid(k - 1), pid(k)});
+  CHECK(g.check(probe).ok());
+  CHECK(g == before);
+  CHECK(pos(k) < pos(0));
+
+  REQUIRE(g.add_edge({pid(k - 1), pid(k)}));
+  CHECK(pos(k - 1) < pos(k));
+  REQUIRE(g.check_invariants());
+  REQUIRE(g.add_edge({pid(k + 1), pid(0)}));
+  CHECK(pos(k + 1) < pos(0));
+  REQUIRE(g.check_invariants());
+  for (std::uint32_t i = 0; i + 1 < k; ++i) REQUIRE(pos(i) < pos(i + 1));
+
+  // x -> y and x -> c0 close cycles through the whole chain; the witness is a real cycle.
+  std::vector<page_id> w;
+  const auto r = g.add_edge({pid(k), pid(k + 1)}, &w);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::cycle);
+  REQUIRE(w.size() == k + 2);
+  CHECK(w[0] == pid(k));
+  CHECK(w[1] == pid(k + 1));
+  for (std::size_t i = 1; i < w.size(); ++i) CHECK(g.has_edge(w[i], w[(i + 1) % w.size()]));
+  CHECK_FALSE(g.add_edge({pid(k), pid(0)}));
+  REQUIRE(g.check_invariants());
+  CHECK(g.edges() == k + 1);
+}

@@ -223,7 +223,7 @@ class page_graph {
   /// the edge inserts, so this is O(1) (after a copy, the first call recounts it).
   [[nodiscard]] std::size_t memory_bytes() const noexcept {
     return adjacency_bytes() + nodes_.capacity() * sizeof(node_rec) + page_of_.capacity() * sizeof(page_id) + alive_.capacity() / 8 +
-           (node_at_.capacity() + free_nodes_.capacity() + fwd_.capacity() + bwd_.capacity() + stack_.capacity() + slots_.capacity()) *
+           (node_at_.capacity() + free_nodes_.capacity() + fwd_.capacity() + bwd_.capacity() + stack_.capacity() + bstack_.capacity() + slots_.capacity()) *
                sizeof(std::uint32_t) +
            index_.memory_bytes() + edge_set_.memory_bytes() + scratch_.memory_bytes();
   }
@@ -583,59 +583,119 @@ class page_graph {
     return out;
   }
 
-  // Pearce–Kelly: makes room in the order for u -> v, or finds that it would close a cycle
-  // (false; the order is then unchanged). If `undo` is given, the positions changed are logged
-  // there first.
+  // Makes room in the order for u -> v, or finds that it would close a cycle (false; the order
+  // is then unchanged). If `undo` is given, the positions changed are logged there first.
+  //
+  // The affected region is the positions lb = ord(v) .. ub = ord(u). Two searches run in lockstep,
+  // one node each per round: F, forward from v through nodes placed before u, and B, backward
+  // from u through nodes placed after v. F meeting a node of B (or u), or B one of F (or v),
+  // closes a cycle. Once one search ends without meeting, there is no cycle (every path v -> u
+  // lies in the region), and the order is repaired one of two ways:
+  //   * both searches finished (the other one within a budget of region / 128 more nodes: a node
+  //     searched costs about what a hundred positions rewritten do):
+  //     Pearce–Kelly: B then F, each in its old order, into the union of their positions;
+  //     O((|F| + |B|) log) and nothing else moves;
+  //   * else, with the finished set S alone: the region is rewritten in one pass, S kept
+  //     together (after u if S = F, before v if S = B) and every other node of the region in
+  //     its old relative order; O(ub - lb) without a search of the big side. Valid because S is
+  //     closed within the region: no edge leaves F for a region node outside F, and none enters
+  //     B from one outside B.
+  // Plain Pearce–Kelly searches both sides in full; in a graph whose new edge joins a page with
+  // few descendants to one with a huge ancestry, that is most of the graph per insertion.
   bool reorder_for(std::uint32_t u, std::uint32_t v, std::vector<std::pair<std::uint32_t, std::uint32_t>>* undo = nullptr) {
     if (u == v) return false;
     const std::uint32_t lb = nodes_[v].ord, ub = nodes_[u].ord;
     if (ub < lb) return true;  // already in order
     scratch_.fit(nodes_.size());
-    // Forward from v through nodes placed no later than u.
     fwd_.clear();
+    bwd_.clear();
     stack_.clear();
+    bstack_.clear();
     stack_.push_back(v);
     scratch_.set_gray(v);
-    while (!stack_.empty()) {
+    bstack_.push_back(u);
+    scratch_.set_black(u);
+    // One node of F; false on a cycle.
+    const auto step_fwd = [&] {
       const std::uint32_t x = stack_.back();
       stack_.pop_back();
       fwd_.push_back(x);
       for (const out_edge& o : nodes_[x].out) {
         const std::uint32_t y = o.child;
-        if (y == u) return false;
-        if (nodes_[y].ord < ub && !scratch_.seen(y)) {
+        if (nodes_[y].ord > ub) continue;
+        if (!scratch_.seen(y)) {
           scratch_.set_gray(y);
           stack_.push_back(y);
+        } else if (!scratch_.gray(y)) {
+          return false;  // y is u or in B
         }
       }
-    }
-    // Backward from u through nodes placed no earlier than v.
-    bwd_.clear();
-    stack_.push_back(u);
-    scratch_.set_black(u);
-    while (!stack_.empty()) {
-      const std::uint32_t x = stack_.back();
-      stack_.pop_back();
+      return true;
+    };
+    const auto step_bwd = [&] {
+      const std::uint32_t x = bstack_.back();
+      bstack_.pop_back();
       bwd_.push_back(x);
-      for (std::uint32_t y : nodes_[x].in)
-        if (nodes_[y].ord > lb && !scratch_.seen(y)) {
+      for (const std::uint32_t y : nodes_[x].in) {
+        if (nodes_[y].ord < lb) continue;
+        if (!scratch_.seen(y)) {
           scratch_.set_black(y);
-          stack_.push_back(y);
+          bstack_.push_back(y);
+        } else if (scratch_.gray(y)) {
+          return false;  // y is v or in F
         }
+      }
+      return true;
+    };
+    while (!stack_.empty() && !bstack_.empty())
+      if (!step_fwd() || !step_bwd()) return false;
+    // One search is over without meeting the other: no cycle. Finish the other within budget.
+    const std::size_t budget = fwd_.size() + bwd_.size() + (ub - lb) / 128;
+    const bool f_done = stack_.empty();
+    if (f_done) {
+      while (!bstack_.empty() && bwd_.size() + bstack_.size() <= budget) (void)step_bwd();  // F is whole: no meeting
+    } else {
+      while (!stack_.empty() && fwd_.size() + stack_.size() <= budget) (void)step_fwd();
     }
-    // The backward set goes first, then the forward set, into the union of their positions.
     const auto by_ord = [this](std::uint32_t a, std::uint32_t b) { return nodes_[a].ord < nodes_[b].ord; };
-    std::sort(fwd_.begin(), fwd_.end(), by_ord);
-    std::sort(bwd_.begin(), bwd_.end(), by_ord);
-    slots_.clear();
-    for (std::uint32_t x : bwd_) slots_.push_back(nodes_[x].ord);
-    for (std::uint32_t x : fwd_) slots_.push_back(nodes_[x].ord);
-    std::sort(slots_.begin(), slots_.end());
+    if (stack_.empty() && bstack_.empty()) {
+      // Pearce–Kelly: the backward set goes first, then the forward set, into their positions.
+      std::sort(fwd_.begin(), fwd_.end(), by_ord);
+      std::sort(bwd_.begin(), bwd_.end(), by_ord);
+      slots_.clear();
+      for (std::uint32_t x : bwd_) slots_.push_back(nodes_[x].ord);
+      for (std::uint32_t x : fwd_) slots_.push_back(nodes_[x].ord);
+      std::sort(slots_.begin(), slots_.end());
+      if (undo)
+        for (std::uint32_t s : slots_) undo->emplace_back(s, node_at_[s]);
+      std::size_t k = 0;
+      for (std::uint32_t x : bwd_) place(x, slots_[k++]);
+      for (std::uint32_t x : fwd_) place(x, slots_[k++]);
+      return true;
+    }
+    // One pass over the region with the finished set S. Marks: F gray, B black (B may be partial
+    // here, F too; only the finished side's marks are read).
+    auto& set = f_done ? fwd_ : bwd_;
+    std::sort(set.begin(), set.end(), by_ord);
     if (undo)
-      for (std::uint32_t s : slots_) undo->emplace_back(s, node_at_[s]);
-    std::size_t k = 0;
-    for (std::uint32_t x : bwd_) place(x, slots_[k++]);
-    for (std::uint32_t x : fwd_) place(x, slots_[k++]);
+      for (std::uint32_t pos = lb; pos <= ub; ++pos) undo->emplace_back(pos, node_at_[pos]);
+    slots_.assign(set.begin(), set.end());  // S in its old order (place() rewrites ords)
+    const auto in_set = [&](std::uint32_t x) { return f_done ? scratch_.gray(x) : (scratch_.seen(x) && !scratch_.gray(x)); };
+    if (f_done) {
+      std::uint32_t k = lb;
+      for (std::uint32_t pos = lb; pos <= ub; ++pos) {
+        const std::uint32_t x = node_at_[pos];
+        if (!in_set(x)) place(x, k++);
+      }
+      for (const std::uint32_t x : slots_) place(x, k++);
+    } else {
+      std::uint32_t k = ub + 1;
+      for (std::uint32_t pos = ub + 1; pos-- > lb;) {
+        const std::uint32_t x = node_at_[pos];
+        if (!in_set(x)) place(x, --k);
+      }
+      for (std::size_t i = slots_.size(); i-- > 0;) place(slots_[i], --k);
+    }
     return true;
   }
   void place(std::uint32_t x, std::uint32_t pos) noexcept {
@@ -803,6 +863,11 @@ class page_graph {
       return rep;
     }
     if (!keep) return rep;
+    // The new order, chosen before anything changes (it allocates): none when every insertion
+    // already follows the committed order (removals cannot break an order).
+    const bool follows = std::all_of(adds.begin(), adds.end(), [this](const auto& e) { return nodes_[e.first].ord < nodes_[e.second].ord; });
+    std::vector<std::uint32_t> order;
+    if (!follows) order = level_order(*g, r.order);
     edit_undo undo;
     try {
       unlink_all(removes, undo);
@@ -814,9 +879,45 @@ class page_graph {
       roll_back(adds, undo);
       throw;
     }
-    // Kahn's order covers every node slot (dead ones are isolated nodes).
-    for (std::size_t pos = 0; pos < r.order.size(); ++pos) place(r.order[pos], static_cast<std::uint32_t>(pos));
+    // The order covers every node slot (dead ones are isolated nodes).
+    for (std::size_t pos = 0; pos < order.size(); ++pos) place(order[pos], static_cast<std::uint32_t>(pos));
     return rep;
+  }
+
+  // The order the rebuild path commits when the old one no longer holds: pages by level, and
+  // within a level in their old order. Levels are as late as possible: a page with children is
+  // one level before its lowest child; a page without is one level after its highest parent
+  // (0 without parents either). Every edge rises a level, so the order is topological.
+  // Why not Kahn's order: it puts every source first, wherever its children are, and a later
+  // insertion into such a source reorders most of the graph. Why not earliest levels: a page
+  // whose parents are all early (a source, or one with a short chain of ancestors) lands far
+  // before the pages it feeds. Late levels put each page next to the children it feeds, so the
+  // insertions of a graph with locality mostly follow the order or reorder a few levels (on
+  // W-local, DESIGN.md §3, a commit of 1k removals and 1k insertions went from seconds with
+  // Kahn's order to milliseconds).
+  std::vector<std::uint32_t> level_order(const csr_graph& g, const std::vector<std::uint32_t>& topo) const {
+    const std::size_t n = g.nodes();
+    std::vector<std::uint32_t> level(n, 0);  // earliest, then late
+    for (const std::uint32_t x : topo)
+      for (const std::uint32_t y : g.children(x)) level[y] = std::max(level[y], level[x] + 1);
+    std::uint32_t top = 0;
+    for (std::size_t i = topo.size(); i-- > 0;) {
+      const std::uint32_t x = topo[i];
+      std::uint32_t low = ~std::uint32_t{0};
+      for (const std::uint32_t y : g.children(x)) low = std::min(low, level[y]);  // final: later in topo
+      if (low != ~std::uint32_t{0}) level[x] = low - 1;  // low >= 1: a child has a parent
+      top = std::max(top, level[x]);
+    }
+    // Counting sort by level, stable in the old order.
+    std::vector<std::uint32_t> start(std::size_t{top} + 2, 0);
+    for (std::uint32_t x = 0; x < n; ++x) ++start[level[x] + 1];
+    for (std::size_t l = 1; l < start.size(); ++l) start[l] += start[l - 1];
+    std::vector<std::uint32_t> order(n);
+    for (std::uint32_t pos = 0; pos < n; ++pos) {
+      const std::uint32_t x = node_at_[pos];
+      order[start[level[x]]++] = x;
+    }
+    return order;
   }
 
   // page id -> node. Ids from a page_store have dense indices (the high 32 bits): those are
@@ -891,7 +992,7 @@ class page_graph {
   detail::edge_set edge_set_;  // every committed edge (u, v): O(1) duplicate checks
   // Scratch of the incremental search.
   graph_scratch scratch_;
-  std::vector<std::uint32_t> fwd_, bwd_, stack_, slots_;
+  std::vector<std::uint32_t> fwd_, bwd_, stack_, bstack_, slots_;
   // The adjacency lists' bytes (capacities), kept by link(); a copied graph's lists have other
   // capacities, so a copy recounts them once, when first asked (memory_bytes()).
   struct adjacency_meter {
