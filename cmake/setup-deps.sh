@@ -6,7 +6,7 @@
 set -euo pipefail
 
 required=(cmake ninja-build g++ catch2 libbenchmark-dev libxsimd-dev libfmt-dev)
-optional=(libboost-dev libboost-graph-dev libconcurrentqueue-dev libreaderwriterqueue-dev libtbb-dev libabsl-dev)
+optional=(clang libclang-rt-dev libboost-dev libboost-graph-dev libconcurrentqueue-dev libreaderwriterqueue-dev libtbb-dev libabsl-dev)
 
 want=("${required[@]}")
 [ "${1:-}" = "--minimal" ] || want+=("${optional[@]}")

@@ -170,7 +170,7 @@ TEMPLATE_TEST_CASE("spsc_ring: destruction destroys exactly the queued items", "
 
 TEST_CASE("spsc_ring: blocking push/pop under every wait policy", "[spsc][threads]") {
   const u64 n = tickflow::test::scaled(200000);
-  auto run = [n](auto policy) {
+  auto run = [&](auto policy) {
     spsc_ring<u64, tickflow::spsc_layout::spread> r(16);
     std::thread producer([&] {
       for (u64 i = 0; i < n; ++i) r.push(i, policy);
