@@ -316,13 +316,29 @@ TEST_CASE("page_graph: an insertion whose search is small on one side only repai
   const auto pos = [&](std::uint32_t i) { return g.position(*g.node(pid(i))); };
   REQUIRE(pos(k) < pos(0));
 
-  // check() of the insertion changes nothing, and the graph is as it was.
+  // check() of both repairs, and an edit they precede that then closes a cycle, leave every
+  // position as it was (the undo log holds |S| + 2 entries per repair, not the region).
   const page_graph<> before = g;
+  std::vector<std::uint32_t> positions;
+  for (std::uint32_t i = 0; i < k + 2; ++i) positions.push_back(pos(i));
+  const auto same_positions = [&] {
+    for (std::uint32_t i = 0; i < k + 2; ++i)
+      if (pos(i) != positions[i]) return false;
+    return true;
+  };
   graph_edit<double> probe;
   probe.add_edge({pid(k - 1), pid(k)});
+  probe.add_edge({pid(k + 1), pid(0)});
   CHECK(g.check(probe).ok());
   CHECK(g == before);
-  CHECK(pos(k) < pos(0));
+  CHECK(same_positions());
+  probe.add_edge({pid(k), pid(k + 1)});
+  const auto rejected = g.commit(probe, edit_path::incremental);
+  CHECK(rejected.err.code == errc::cycle);
+  CHECK(rejected.err.detail == 2);
+  CHECK(g == before);
+  CHECK(same_positions());
+  REQUIRE(g.check_invariants());
 
   REQUIRE(g.add_edge({pid(k - 1), pid(k)}));
   CHECK(pos(k - 1) < pos(k));

@@ -677,9 +677,15 @@ class page_graph {
     // here, F too; only the finished side's marks are read).
     auto& set = f_done ? fwd_ : bwd_;
     std::sort(set.begin(), set.end(), by_ord);
-    if (undo)
-      for (std::uint32_t pos = lb; pos <= ub; ++pos) undo->emplace_back(pos, node_at_[pos]);
     slots_.assign(set.begin(), set.end());  // S in its old order (place() rewrites ords)
+    if (undo) {
+      // O(|S|), not O(region): S's old places, then the region and a marker (see undo_shift).
+      // Reserved first: the record is whole before anything moves, or not there at all.
+      if (const std::size_t need = undo->size() + set.size() + 2; need > undo->capacity()) undo->reserve(std::max(need, 2 * undo->capacity()));
+      for (const std::uint32_t x : set) undo->emplace_back(nodes_[x].ord, x);
+      undo->emplace_back(lb, ub);
+      undo->emplace_back(shift_mark, static_cast<std::uint32_t>(set.size()) | (f_done ? shift_forward : 0U));
+    }
     const auto in_set = [&](std::uint32_t x) { return f_done ? scratch_.gray(x) : (scratch_.seen(x) && !scratch_.gray(x)); };
     if (f_done) {
       std::uint32_t k = lb;
@@ -697,6 +703,33 @@ class page_graph {
       for (std::size_t i = slots_.size(); i-- > 0;) place(slots_[i], --k);
     }
     return true;
+  }
+  // The one-pass repair's undo record in an order log: S's (old position, node) pairs in
+  // ascending position, then (lb, ub), then (shift_mark, |S| | shift_forward if S went after u).
+  // Positions are below 0xFFFFFFFF, so the mark cannot be a position; |S| < 2^31.
+  static constexpr std::uint32_t shift_mark = 0xFFFFFFFFU, shift_forward = 0x80000000U;
+  // Undoes one repair, in place and without allocating: S's nodes go back to their old places,
+  // and the other nodes of the region, still in their old relative order, to the rest.
+  void undo_shift(const std::pair<std::uint32_t, std::uint32_t>* set, std::size_t count, std::uint32_t lb, std::uint32_t ub, bool forward) noexcept {
+    if (forward) {
+      // Now: others at lb.., S at the top. Fill from the top down; the others' reader stays at
+      // or below the writer.
+      std::uint32_t r = ub - static_cast<std::uint32_t>(count);
+      std::size_t k = count;
+      for (std::uint32_t pos = ub + 1; pos-- > lb;) {
+        if (k > 0 && set[k - 1].first == pos) place(set[--k].second, pos);
+        else place(node_at_[r--], pos);
+      }
+    } else {
+      // Now: S at the bottom, others above. Fill from the bottom up; the reader stays at or
+      // above the writer.
+      std::uint32_t r = lb + static_cast<std::uint32_t>(count);
+      std::size_t k = 0;
+      for (std::uint32_t pos = lb; pos <= ub; ++pos) {
+        if (k < count && set[k].first == pos) place(set[k++].second, pos);
+        else place(node_at_[r++], pos);
+      }
+    }
   }
   void place(std::uint32_t x, std::uint32_t pos) noexcept {
     nodes_[x].ord = pos;
@@ -728,7 +761,17 @@ class page_graph {
   // Undoes, newest first: insertions, order positions, removals.
   void roll_back(const node_pairs& adds, edit_undo& undo) {
     for (std::size_t i = undo.linked; i-- > 0;) unlink_last(adds[i].first, adds[i].second);
-    for (auto it = undo.order.rbegin(); it != undo.order.rend(); ++it) place(it->second, it->first);
+    for (std::size_t i = undo.order.size(); i-- > 0;) {
+      if (undo.order[i].first != shift_mark) {
+        place(undo.order[i].second, undo.order[i].first);
+        continue;
+      }
+      const std::uint32_t word = undo.order[i].second;
+      const std::size_t count = word & ~shift_forward;
+      const auto [lb, ub] = undo.order[i - 1];
+      i -= 1 + count;  // now at S's first pair
+      undo_shift(undo.order.data() + i, count, lb, ub, (word & shift_forward) != 0);
+    }
     for (auto it = undo.removed.rbegin(); it != undo.removed.rend(); ++it) {
       nodes_[it->u].out.insert(nodes_[it->u].out.begin() + static_cast<std::ptrdiff_t>(it->out_pos), it->attrs);
       nodes_[it->v].in.insert(nodes_[it->v].in.begin() + static_cast<std::ptrdiff_t>(it->in_pos), it->u);
