@@ -36,10 +36,12 @@
 //   * compact(stop) is one resumable slice of slab compaction: live pages move from the highest
 //     slots of their size class into the lowest free ones (a page keeps its id, bytes and
 //     epoch; only where its bytes live changes), and chunks past the last live page are freed.
-//     It asks stop() before the first move and every 32 moves and leaves the store consistent
+//     It asks stop() before the first move, every 32 moves, every 4096 free slots walked past and
+//     every 8 chunks freed, and leaves the store consistent
 //     whenever it stops; a slice given no time does nothing and says so (had_time false).
-//     Pointers to page bytes are invalidated. Cost: O(free slots) to order them, then per move
-//     one page copy and O(log free slots).
+//     Pointers to page bytes are invalidated. Cost: per move one page copy and the bitmap
+//     words between two free slots; per class cut back, O(slots cut / 64). Free slots are a
+//     bitmap per size class, and create() takes the lowest one (holes fill from the bottom).
 //   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
 //   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
 //     do; apply_all allocates a scratch table sized by the batch; rebuild allocates the id table
@@ -126,11 +128,10 @@ class page_store {
   result<void> release(page_id id) {
     entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
-    // Room first (geometrically), so that nothing changes if an allocation throws.
-    auto& free_slots = classes_[e->cls].free_slots;
-    if (free_slots.size() == free_slots.capacity()) free_slots.reserve(2 * free_slots.size() + 16);
+    // Room first (geometrically), so that nothing changes if an allocation throws. (The free
+    // slot bitmap has a bit for every slot already.)
     if (free_ids_.size() == free_ids_.capacity()) free_ids_.reserve(2 * free_ids_.size() + 16);
-    free_slots.push_back(e->slot);
+    classes_[e->cls].mark_free(e->slot);
     classes_[e->cls].owner[e->slot] = no_owner;
     e->live = false;
     free_ids_.push_back(static_cast<std::uint32_t>(id.value() >> 32));
@@ -162,7 +163,7 @@ class page_store {
     m.table_bytes = entries_.capacity() * sizeof(entry) + generations_.capacity() * sizeof(std::uint32_t);
     m.free_list_bytes = free_ids_.capacity() * sizeof(std::uint32_t) + classes_.capacity() * sizeof(size_class);
     for (const auto& c : classes_)
-      m.free_list_bytes += (c.free_slots.capacity() + c.owner.capacity()) * sizeof(std::uint32_t) + c.chunks.capacity() * sizeof(chunk);
+      m.free_list_bytes += c.free_bits.capacity() * sizeof(std::uint64_t) + c.owner.capacity() * sizeof(std::uint32_t) + c.chunks.capacity() * sizeof(chunk);
     return m;
   }
   /// What one compaction slice did.
@@ -187,15 +188,24 @@ class page_store {
     bool out_of_time = false;
     for (auto& c : classes_) {
       if (out_of_time) break;
-      if (c.free_slots.empty()) continue;
-      const auto lowest_first = std::greater<std::uint32_t>{};
-      std::make_heap(c.free_slots.begin(), c.free_slots.end(), lowest_first);
+      if (c.free_count == 0 && c.chunks.size() <= c.chunks_needed()) continue;
       std::int64_t hi = static_cast<std::int64_t>(c.next_slot) - 1;
       const std::size_t bytes = std::size_t{c.lines} * line;
       std::size_t since_check = 0;
+      std::size_t scanned = 0;
       for (;;) {
-        while (hi >= 0 && c.owner[static_cast<std::size_t>(hi)] == no_owner) --hi;
-        if (c.free_slots.empty() || static_cast<std::int64_t>(c.free_slots.front()) > hi) break;
+        // Down to the highest live page; a class that shrank has long runs of free slots at
+        // its top, so the walk asks stop() too (every 4096 slots: a few microseconds).
+        while (hi >= 0 && c.owner[static_cast<std::size_t>(hi)] == no_owner) {
+          --hi;
+          if ((++scanned & 4095) == 0 && stop()) {
+            out_of_time = true;
+            break;
+          }
+        }
+        if (out_of_time || c.free_count == 0) break;
+        const std::uint32_t lo = c.lowest_free();
+        if (static_cast<std::int64_t>(lo) > hi) break;
         if (++since_check == 32) {
           since_check = 0;
           if (stop()) {
@@ -203,9 +213,7 @@ class page_store {
             break;
           }
         }
-        std::pop_heap(c.free_slots.begin(), c.free_slots.end(), lowest_first);
-        const std::uint32_t lo = c.free_slots.back();
-        c.free_slots.pop_back();
+        c.take_free(lo);
         const auto from = static_cast<std::uint32_t>(hi);
         std::memcpy(c.page(lo), c.page(from), bytes);
         const std::uint32_t index = c.owner[from];
@@ -215,21 +223,35 @@ class page_store {
         ++r.moved;
         --hi;
       }
-      // Every slot above hi is free now: cut the class back to hi + 1 slots and whole chunks.
+      // Every slot above hi is free now (free before, or just vacated): cut the class back to
+      // hi + 1 slots and whole chunks. The bitmap's words above are cleared, O(slots cut / 64).
       const auto top = static_cast<std::uint32_t>(hi + 1);
-      std::erase_if(c.free_slots, [&](std::uint32_t s) { return s >= top; });
+      c.forget_free_from(top);
       c.next_slot = top;
-      const std::size_t keep = (std::size_t{top} + c.per_chunk - 1) / c.per_chunk;
+      // Empty chunks go back one at a time, with stop() asked every 8: returning memory can
+      // cost the allocator a trim (tens of microseconds per chunk), and a class that shrank by
+      // half holds thousands of empty chunks. What is left goes in the next slice.
+      const std::size_t keep = c.chunks_needed(), chunk_bytes = std::size_t{c.per_chunk} * bytes;
       if (keep < c.chunks.size()) {
-        const std::size_t freed = (c.chunks.size() - keep) * std::size_t{c.per_chunk} * bytes;
-        c.chunks.resize(keep);
-        c.owner.resize(keep * std::size_t{c.per_chunk});
-        slab_bytes_ -= freed;
-        r.freed_bytes += freed;
+        std::size_t since_free_check = 0;
+        while (c.chunks.size() > keep && !out_of_time) {
+          if (++since_free_check == 8) {
+            since_free_check = 0;
+            if (stop()) {
+              out_of_time = true;
+              break;
+            }
+          }
+          c.chunks.pop_back();
+          slab_bytes_ -= chunk_bytes;
+          r.freed_bytes += chunk_bytes;
+        }
+        c.owner.resize(c.chunks.size() * std::size_t{c.per_chunk});
+        c.free_bits.resize((c.chunks.size() * std::size_t{c.per_chunk} + 63) / 64);
       }
     }
     r.done = true;
-    for (const auto& c : classes_) r.done = r.done && c.free_slots.empty();
+    for (const auto& c : classes_) r.done = r.done && c.free_count == 0 && c.chunks.size() <= c.chunks_needed();
     return r;
   }
 
@@ -554,10 +576,44 @@ class page_store {
     std::uint32_t per_chunk = 0;
     std::uint32_t next_slot = 0;
     std::vector<chunk> chunks;
-    std::vector<std::uint32_t> free_slots;
     std::vector<std::uint32_t> owner;  // per slot: the table index of its page, or no_owner
+    // Free slots below next_slot: a bitmap with a bit for every slot of the chunks (grown with
+    // owner, before a chunk is added), their count, and a bound: no free slot lies below
+    // low_free. Creates take the lowest free slot, and so fill holes from the bottom; compaction
+    // moves the highest live page into the lowest free slot. Neither scans a list of free slots
+    // (a heap of them, rebuilt per GC slice, cost 15-30 ms per slice at 300k free slots).
+    std::vector<std::uint64_t> free_bits;
+    std::uint32_t free_count = 0;
+    std::uint32_t low_free = 0;
     std::byte* page(std::uint32_t slot) const noexcept {
       return chunks[slot / per_chunk].get() + std::size_t{slot % per_chunk} * lines * line;
+    }
+    [[nodiscard]] std::size_t chunks_needed() const noexcept { return (std::size_t{next_slot} + per_chunk - 1) / per_chunk; }
+    void mark_free(std::uint32_t slot) noexcept {
+      free_bits[slot / 64] |= std::uint64_t{1} << (slot % 64);
+      ++free_count;
+      low_free = std::min(low_free, slot);
+    }
+    // The lowest free slot; free_count > 0. Moves low_free up to it.
+    std::uint32_t lowest_free() noexcept {
+      std::size_t w = low_free / 64;
+      std::uint64_t bits = free_bits[w] & (~std::uint64_t{0} << (low_free % 64));
+      while (bits == 0) bits = free_bits[++w];
+      low_free = static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(bits)));
+      return low_free;
+    }
+    void take_free(std::uint32_t slot) noexcept {
+      free_bits[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+      --free_count;
+      if (low_free == slot) ++low_free;
+    }
+    // Forgets the free slots at or above `top` (the class is being cut back to top slots).
+    void forget_free_from(std::uint32_t top) noexcept {
+      for (std::size_t w = top / 64; w < free_bits.size() && w * 64 < next_slot; ++w) {
+        const std::uint64_t keep = w == top / 64 ? ~(~std::uint64_t{0} << (top % 64)) : 0;
+        free_count -= static_cast<std::uint32_t>(std::popcount(free_bits[w] & ~keep));
+        free_bits[w] &= keep;
+      }
     }
   };
 
@@ -567,13 +623,14 @@ class page_store {
     const std::uint16_t cls = class_for(lines);
     auto& c = classes_[cls];
     std::uint32_t slot;
-    if (!c.free_slots.empty()) {
-      slot = c.free_slots.back();
-      c.free_slots.pop_back();
+    if (c.free_count != 0) {
+      slot = c.lowest_free();
+      c.take_free(slot);
     } else {
       if (c.next_slot == c.chunks.size() * std::size_t{c.per_chunk}) {
         if (c.chunks.size() == c.chunks.capacity()) c.chunks.reserve(2 * c.chunks.size() + 4);
         c.owner.resize((c.chunks.size() + 1) * std::size_t{c.per_chunk}, no_owner);
+        c.free_bits.resize(((c.chunks.size() + 1) * std::size_t{c.per_chunk} + 63) / 64, 0);
         c.chunks.push_back(allocate_chunk(c));  // cannot throw now: the chunk is the only allocation
         slab_bytes_ += std::size_t{c.per_chunk} * c.lines * line;
       }
