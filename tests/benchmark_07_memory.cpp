@@ -320,6 +320,31 @@ TEST_CASE("a GC slice stops inside long walks and chunk returns, and the next sl
   CHECK(s.bytes(again)->size() == 64);
 }
 
+TEST_CASE("reference_engine's GC slice ends at gc_max_pause even when its deadline is later", "[engine][gc]") {
+  using engine_t = reference_engine<double, semiring_kernel<real_semiring<double>>, inline_executor>;
+  const auto far = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  const auto fragmented = [](engine_t& e) {
+    std::vector<page_id> ids;
+    for (int i = 0; i < 20000; ++i) ids.push_back(*e.create_page(64));
+    for (std::size_t i = 0; i < ids.size(); i += 2) REQUIRE(e.release_page(ids[i]));
+    REQUIRE(e.gc_wanted());
+  };
+  engine_options capped;
+  capped.gc_max_pause = std::chrono::nanoseconds(1);
+  engine_t a(capped);
+  fragmented(a);
+  const auto r = a.gc_slice(far);
+  CHECK(r.moved <= 32);  // the first stop() after the cap: before the first move or after 32
+  CHECK_FALSE(r.done);
+  CHECK(a.gc_wanted());  // unfinished (or not begun): the next tick asks again
+  engine_options uncapped;
+  uncapped.gc_max_pause = std::chrono::nanoseconds(0);
+  engine_t b(uncapped);
+  fragmented(b);
+  CHECK(b.gc_slice(far).done);
+  CHECK_FALSE(b.gc_wanted());
+}
+
 TEST_CASE("reference_engine with GC equals a twin that never collects, page for page, after every slice", "[engine][gc]") {
   using engine_t = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
   for (const std::size_t workers : {1u, 3u}) {
