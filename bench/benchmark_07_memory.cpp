@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "support/harness.hpp"
+#include "support/workload.hpp"
 
 using namespace tickflow;
 namespace tb = tickflow::bench;
@@ -53,23 +54,7 @@ using clk = std::chrono::steady_clock;
 double mb(std::size_t bytes) { return static_cast<double>(bytes) / 1e6; }
 double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
 
-constexpr std::size_t pages_1m = 1'000'000, edges_4m = 4'000'000, window = 4096;
-
-// W-local's edges as (parent rank << 32) | child rank, distinct, in random order.
-std::vector<std::uint64_t> wlocal_edges(std::mt19937_64& rng) {
-  std::vector<std::uint64_t> keys;
-  keys.reserve(edges_4m + edges_4m / 16);
-  while (keys.size() < edges_4m + edges_4m / 16) {
-    const std::size_t b = 1 + rng() % (pages_1m - 1);
-    const std::size_t a = b - 1 - rng() % std::min(window, b);
-    keys.push_back((std::uint64_t{a} << 32) | b);
-  }
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  std::shuffle(keys.begin(), keys.end(), rng);
-  keys.resize(edges_4m);
-  return keys;
-}
+constexpr std::size_t pages_1m = 1'000'000, edges_4m = 4'000'000;
 
 struct footprint {
   std::size_t rss_growth = 0;
@@ -80,7 +65,7 @@ struct footprint {
 footprint measure_footprint() {
   std::mt19937_64 rng(7001);
   // Everything the driver holds is allocated and touched before the baseline.
-  const std::vector<std::uint64_t> keys = wlocal_edges(rng);
+  const std::vector<std::uint64_t> keys = tb::engine_workload_edges(true, pages_1m, edges_4m, rng);
   std::vector<std::uint32_t> perm(pages_1m);
   for (std::uint32_t i = 0; i < pages_1m; ++i) perm[i] = i;
   std::shuffle(perm.begin(), perm.end(), rng);  // rank -> creation index

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -32,6 +33,33 @@ void for_each_dense64(const std::vector<page_id>& pages, std::size_t count, std:
     }
     f(static_cast<const delta&>(d));
   }
+}
+
+/// The edges of workload W or W-local (DESIGN.md §3) over `pages` ranks, as (parent rank << 32)
+/// | child rank: `edges` distinct pairs in random order. W: two distinct ranks drawn uniformly,
+/// lower to higher. W-local: the parent drawn uniformly from the `window` ranks before the child.
+inline std::vector<std::uint64_t> engine_workload_edges(bool local, std::size_t pages, std::size_t edges, std::mt19937_64& rng,
+                                                        std::size_t window = 4096) {
+  std::vector<std::uint64_t> keys;
+  keys.reserve(edges + edges / 16);
+  while (keys.size() < edges + edges / 16) {
+    std::size_t a, b;
+    if (local) {
+      b = 1 + rng() % (pages - 1);
+      a = b - 1 - rng() % std::min(window, b);
+    } else {
+      a = rng() % pages;
+      b = rng() % pages;
+      if (a == b) continue;
+      if (a > b) std::swap(a, b);
+    }
+    keys.push_back((std::uint64_t{a} << 32) | b);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::shuffle(keys.begin(), keys.end(), rng);
+  keys.resize(edges);  // W draws ~4.25M for 4M distinct; W-local's window has room for them too
+  return keys;
 }
 
 }  // namespace tickflow::bench
