@@ -25,7 +25,8 @@
 //     Paths: small edits are applied one insertion at a time with an undo log; an edit with many
 //     insertions (more than max(64, edges / 8)) takes the rebuild path: the edited graph is built
 //     as CSR and checked whole (Kahn), then swapped in; on rejection it finds the first failing
-//     insertion by bisection over prefixes (O((n + m) log insertions)). edit_path forces a path.
+//     insertion by bisection over prefixes (O((n + m) log insertions)); a committed rebuild
+//     also renumbers the nodes in the new order. edit_path forces a path.
 //   * Edit errors name the operation: edit_report::part says whether err.detail indexes
 //     removals() or additions(). errc::not_found: a removal of a missing edge (or one removed
 //     twice), or an insertion touching a page not in the graph; errc::duplicate_id: an insertion
@@ -59,6 +60,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <unordered_map>
@@ -924,6 +926,13 @@ class page_graph {
     }
     // The order covers every node slot (dead ones are isolated nodes).
     for (std::size_t pos = 0; pos < order.size(); ++pos) place(order[pos], static_cast<std::uint32_t>(pos));
+    // Then the nodes are numbered in that order, so that what is read in order (adjacency, the
+    // propagation plan's build) is near in memory. An optimisation only: if it cannot allocate,
+    // the committed edit stands as it is (renumbering changes nothing before its allocations).
+    try {
+      renumber_topologically();
+    } catch (const std::bad_alloc&) {
+    }
     return rep;
   }
 
