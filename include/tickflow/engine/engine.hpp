@@ -256,7 +256,18 @@ class reference_engine {
     const delta_batch* good = &batch_;
     std::uint32_t top = now_.value();
     bad_.assign(batch_.size(), 0);
+    // Each check reads the page's table entry and generation, its graph index slot and its
+    // node: random lines of tables sized by the pages. They are fetched ahead, in two stages
+    // (the node's address needs the index slot): serially, a 100k-row cut on 1M pages spent
+    // 23-34 ms here.
+    constexpr std::size_t near = 8, far = 16;
+    const std::span<const std::uint64_t> cut_pages = batch_.pages();
     for (std::size_t i = 0; i < batch_.size(); ++i) {
+      if (i + far < batch_.size()) {
+        store_.prefetch_lookup(page_id{cut_pages[i + far]});
+        graph_.prefetch_index(page_id{cut_pages[i + far]});
+      }
+      if (i + near < batch_.size()) graph_.prefetch_node(page_id{cut_pages[i + near]});
       const delta_row r = batch_.row(i);
       if (auto ok = check_row(r.page, r.at, r.offset, r.length); !ok) {
         rep.rejected.push_back({r.id, r.page, r.at, ok.error()});

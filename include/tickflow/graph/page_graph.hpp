@@ -318,6 +318,12 @@ class page_graph {
     if (!u) return unexpected(errc::not_found, p.value(), "no such page");
     return nodes_[*u].in.empty();
   }
+  /// Prefetch hints for is_source(p) (and node(p)) ahead of use, in two stages: the page's
+  /// index slot first; then, once that is cached, its node record.
+  void prefetch_index(page_id p) const noexcept { index_.prefetch(p); }
+  void prefetch_node(page_id p) const noexcept {
+    if (const auto u = node(p)) __builtin_prefetch(&nodes_[*u], 0, 1);
+  }
   template <class F>
   void for_each_child(page_id p, F&& f) const {
     if (const auto u = node(p))
@@ -976,6 +982,10 @@ class page_graph {
   // looked up in a vector by index; any other id goes to a hash map.
   class page_index {
    public:
+    void prefetch(page_id p) const noexcept {
+      const std::uint64_t i = p.value() >> 32;
+      if (i < dense_.size()) __builtin_prefetch(&dense_[i], 0, 1);
+    }
     [[nodiscard]] std::optional<std::uint32_t> find(page_id p) const noexcept {
       const std::uint64_t i = p.value() >> 32;
       if (i < dense_.size()) {
