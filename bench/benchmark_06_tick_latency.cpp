@@ -65,17 +65,7 @@ struct world {
 
   std::uint64_t draw_key() {
     for (;;) {
-      std::size_t a, b;
-      if (local) {
-        b = 1 + rng() % (pages_n - 1);
-        a = b - 1 - rng() % std::min(window, b);
-      } else {
-        a = rng() % pages_n;
-        b = rng() % pages_n;
-        if (a == b) continue;
-        if (a > b) std::swap(a, b);
-      }
-      const std::uint64_t k = (std::uint64_t{a} << 32) | b;
+      const std::uint64_t k = tb::draw_workload_edge(local, pages_n, rng, window);
       if (!have.count(k)) return k;
     }
   }

@@ -35,14 +35,11 @@ void for_each_dense64(const std::vector<page_id>& pages, std::size_t count, std:
   }
 }
 
-/// The edges of workload W or W-local (DESIGN.md §3) over `pages` ranks, as (parent rank << 32)
-/// | child rank: `edges` distinct pairs in random order. W: two distinct ranks drawn uniformly,
-/// lower to higher. W-local: the parent drawn uniformly from the `window` ranks before the child.
-inline std::vector<std::uint64_t> engine_workload_edges(bool local, std::size_t pages, std::size_t edges, std::mt19937_64& rng,
-                                                        std::size_t window = 4096) {
-  std::vector<std::uint64_t> keys;
-  keys.reserve(edges + edges / 16);
-  while (keys.size() < edges + edges / 16) {
+/// One edge of workload W or W-local (DESIGN.md §3) over `pages` ranks, as (parent rank << 32) |
+/// child rank. W: two distinct ranks drawn uniformly, lower to higher. W-local: the parent drawn
+/// uniformly from the `window` ranks before the child.
+inline std::uint64_t draw_workload_edge(bool local, std::size_t pages, std::mt19937_64& rng, std::size_t window = 4096) {
+  for (;;) {
     std::size_t a, b;
     if (local) {
       b = 1 + rng() % (pages - 1);
@@ -53,8 +50,16 @@ inline std::vector<std::uint64_t> engine_workload_edges(bool local, std::size_t 
       if (a == b) continue;
       if (a > b) std::swap(a, b);
     }
-    keys.push_back((std::uint64_t{a} << 32) | b);
+    return (std::uint64_t{a} << 32) | b;
   }
+}
+
+/// `edges` distinct edges of W or W-local (draw_workload_edge), in random order.
+inline std::vector<std::uint64_t> engine_workload_edges(bool local, std::size_t pages, std::size_t edges, std::mt19937_64& rng,
+                                                        std::size_t window = 4096) {
+  std::vector<std::uint64_t> keys;
+  keys.reserve(edges + edges / 16);
+  while (keys.size() < edges + edges / 16) keys.push_back(draw_workload_edge(local, pages, rng, window));
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   std::shuffle(keys.begin(), keys.end(), rng);
