@@ -342,3 +342,169 @@ TEST_CASE("full sweeps stay equal to the oracle past the wrap of their 7-bit tag
   }
   CHECK(full > 200);  // the tag (modulo 128) wrapped at least once
 }
+
+// update(): a plan that takes committed edge edits in (lists moved and packed again, derived pages
+// becoming sources and back, insertions that reorder the graph) propagates exactly as the oracle
+// does on the edited graph, at 1..8 workers, through marked cones and full sweeps alike.
+TEST_CASE("a plan updated by edge edits equals the oracle on the edited graph at 1..8 workers", "[engine][propagate][threads]") {
+  auto gen = real_gen;
+  using Wd = world<double, double, decltype(gen)>;
+  Wd base(41, 3000, 8, gen, true);
+  const auto snap = base.store.snapshot();
+  using prop_t = propagator<double, double, clamp_kernel>;
+  struct run_state {
+    page_store store;
+    std::unique_ptr<thread_pool> pool;
+    prop_t prop;
+  };
+  std::vector<std::unique_ptr<run_state>> runs;
+  for (std::size_t w : {1u, 2u, 3u, 8u}) {
+    auto r = std::make_unique<run_state>();
+    REQUIRE(r->store.restore(snap));
+    r->pool = std::make_unique<thread_pool>(w);
+    r->prop.cone_sequential_limit = 0;
+    r->prop.block = 8;
+    r->prop.prefetch = w % 2 == 0 ? prefetch_policy::always : prefetch_policy::never;
+    REQUIRE(r->prop.rebuild(r->store, base.graph));
+    r->prop.run_all(epoch{1}, *r->pool);
+    runs.push_back(std::move(r));
+  }
+  base.graph.clear_moved_positions();
+  tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{1}, clamp_kernel{});
+  for (auto& r : runs) REQUIRE(r->store.digest() == base.store.digest());
+  std::mt19937_64 rng(4242);
+  std::size_t reordering = 0, became_source = 0, became_derived = 0, committed = 0;
+  for (std::uint32_t step = 2; step < 82; ++step) {
+    INFO("step " << step);
+    // An edit: removals of random edges (every parent of a few pages, so that they become
+    // sources), insertions of random pairs (in both directions of the order; a cycle rejects
+    // the whole edit, which must then not reach the plans).
+    graph_edit<double> edit;
+    std::vector<plan_edit<double>> edits;
+    std::vector<page_id> forced;
+    const auto edges = base.graph.edge_list();
+    detail::edge_set removed;
+    for (int k = 0; k < 30; ++k) {
+      const auto& e = edges[rng() % edges.size()];
+      const std::uint64_t u = *base.graph.node(e.parent), v = *base.graph.node(e.child);
+      if (removed.contains(static_cast<std::uint32_t>(u), static_cast<std::uint32_t>(v))) continue;
+      removed.insert(static_cast<std::uint32_t>(u), static_cast<std::uint32_t>(v));
+      edit.remove_edge(e.parent, e.child);
+      edits.push_back({e.parent, e.child, 0.0, edge_kind::data, false});
+      forced.push_back(e.child);
+    }
+    if (step % 3 == 0) {  // every parent of one page: it becomes a source
+      const page_id c = base.pages[rng() % base.pages.size()];
+      base.graph.for_each_parent(c, [&](page_id p) {
+        const std::uint32_t u = *base.graph.node(p), v = *base.graph.node(c);
+        if (removed.contains(u, v)) return;
+        removed.insert(u, v);
+        edit.remove_edge(p, c);
+        edits.push_back({p, c, 0.0, edge_kind::data, false});
+      });
+      forced.push_back(c);
+    }
+    detail::edge_set added;
+    int against = 0;
+    for (int k = 0; k < 80; ++k) {
+      const page_id p = base.pages[rng() % base.pages.size()], c = base.pages[rng() % base.pages.size()];
+      const std::uint32_t u = *base.graph.node(p), v = *base.graph.node(c);
+      if (p == c || added.contains(u, v) || added.contains(v, u) || (base.graph.has_edge(p, c) && !removed.contains(u, v))) continue;
+      // Mostly edges that follow the order or close to it; some against it (reordering).
+      if (base.graph.position(u) > base.graph.position(v) && (against == 1 || rng() % 4 != 0)) continue;
+      against += base.graph.position(u) > base.graph.position(v) ? 1 : 0;
+      added.insert(u, v);
+      const edge_kind kind = rng() % 3 == 0 ? edge_kind::control : edge_kind::data;
+      const double w = gen(rng, true);
+      edit.add_edge({p, c, kind, w});
+      edits.push_back({p, c, w, kind, true});
+      forced.push_back(c);
+    }
+    std::vector<bool> was_source(base.pages.size());
+    for (std::size_t i = 0; i < base.pages.size(); ++i) was_source[i] = *base.graph.is_source(base.pages[i]);
+    const auto before = base.graph.moved_positions().size();
+    const auto rep = base.graph.commit(edit, edit_path::incremental);
+    if (!rep.ok()) {
+      REQUIRE(rep.err.code == errc::cycle);
+      edits.clear();
+      forced.clear();
+    } else {
+      reordering += base.graph.moved_positions().size() > before ? 1 : 0;
+      committed += edits.size();
+      for (std::size_t i = 0; i < base.pages.size(); ++i) {
+        const bool src = *base.graph.is_source(base.pages[i]);
+        became_source += src && !was_source[i] ? 1 : 0;
+        became_derived += !src && was_source[i] ? 1 : 0;
+      }
+    }
+    // Some sources change: few (a marked cone) or many (a full sweep).
+    std::vector<page_id> changed;
+    const std::size_t count = step % 2 == 0 ? 3 : 400;
+    for (std::size_t k = 0; k < count; ++k) {
+      const page_id p = base.pages[rng() % base.pages.size()];
+      if (!*base.graph.is_source(p)) continue;
+      changed.push_back(p);
+      base.set(p, rng, gen);
+    }
+    tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{step}, clamp_kernel{});
+    std::vector<propagate_stats> got;
+    for (auto& r : runs) {
+      REQUIRE(r->prop.update(base.graph, edits));
+      REQUIRE(r->prop.edges() == base.graph.edges());
+      for (page_id p : changed) {
+        const auto from = *base.store.bytes(p);
+        std::copy(from.begin(), from.end(), r->store.mutable_bytes(p)->begin());
+      }
+      got.push_back(r->prop.run(changed, epoch{step}, *r->pool, forced));
+      REQUIRE(r->store.digest() == base.store.digest());  // bytes and epochs, every page
+    }
+    for (const auto& s : got) CHECK(s == got.front());
+    base.graph.clear_moved_positions();
+  }
+  // The run went through what it is meant to test.
+  CHECK(reordering > 5);
+  CHECK(became_source > 5);
+  CHECK(became_derived > 5);
+  INFO("committed " << committed << " edges " << base.graph.edges());
+  for (auto& r : runs) CHECK(r->prop.compactions() > 1);
+}
+
+TEST_CASE("update refuses what a plan cannot follow, with typed errors", "[engine][propagate]") {
+  page_store store;
+  page_graph<double> g;
+  std::vector<page_id> p;
+  for (int i = 0; i < 4; ++i) {
+    p.push_back(*store.create(16));
+    REQUIRE(g.add_page(p.back()));
+  }
+  const page_id wide = *store.create(32);
+  REQUIRE(g.add_page(wide));
+  REQUIRE(g.add_edge({p[0], p[1], edge_kind::data, 1.0}));
+  propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
+  REQUIRE(prop.rebuild(store, g));
+  const std::vector<plan_edit<double>> mismatch = {{p[2], p[3], 1.0, edge_kind::data, true}, {p[0], wide, 1.0, edge_kind::data, true}};
+  const auto m = prop.update(g, mismatch);
+  REQUIRE_FALSE(m);
+  CHECK(m.error() == error{errc::invalid_argument, 1});
+  CHECK(prop.edges() == 1);  // nothing applied, not even the first edit
+  const page_id stranger{(std::uint64_t{999} << 32) | 1};
+  const std::vector<plan_edit<double>> unknown = {{p[0], stranger, 1.0, edge_kind::data, true}};
+  const auto u = prop.update(g, unknown);
+  REQUIRE_FALSE(u);
+  CHECK(u.error() == error{errc::not_found, 0});
+  const std::vector<plan_edit<double>> absent = {{p[2], p[3], 0.0, edge_kind::data, false}};
+  const auto a = prop.update(g, absent);
+  REQUIRE_FALSE(a);
+  CHECK(a.error().code == errc::corrupt_data);
+  CHECK(prop.edges() == 1);  // caught before anything changed
+  // A page added since the build: the plan must be rebuilt.
+  const page_id extra = *store.create(16);
+  REQUIRE(g.add_page(extra));
+  const auto stale = prop.update(g, {});
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == errc::invalid_argument);
+  REQUIRE(prop.rebuild(store, g));
+  // A renumbering too.
+  g.renumber_topologically();
+  CHECK(prop.update(g, {}).error().code == errc::invalid_argument);
+}

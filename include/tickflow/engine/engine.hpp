@@ -20,8 +20,9 @@
 //     rejected row is reported in the step_report (id, page, epoch, error) and counted, never
 //     applied and never dropped silently; (3) apply the others (parallel apply: bytes, epochs
 //     and errors independent of the worker count); (4) propagate over the cone of the written
-//     pages and of the pages whose parents an earlier edit changed (rebuilding the plan first if
-//     pages or edges changed); (5) commit the queued graph edits if the whole edit keeps the
+//     pages and of the pages whose parents an earlier edit changed (the plan is rebuilt first if
+//     pages were created, released or moved, and takes committed edge edits in without a
+//     rebuild: propagator::update); (5) commit the queued graph edits if the whole edit keeps the
 //     graph acyclic (page_graph::commit), or reject it whole (the report holds the error and,
 //     for a cycle, the witness; the committed graph is unchanged). Committed edits take effect
 //     in the next step's propagation: the children whose parents changed are recomputed then.
@@ -317,19 +318,22 @@ class reference_engine {
     const epoch at = rep.at;
     if (!pending_.empty()) {
       rep.graph = check_sizes(pending_);
+      // Room for the plan's record of the edit first: after the commit nothing may fail.
+      if (rep.graph.ok()) unplanned_.reserve(unplanned_.size() + pending_.removals().size() + pending_.additions().size());
       if (rep.graph.ok()) rep.graph = graph_.commit(pending_);
       if (rep.graph.ok()) {
         for (const auto& r : pending_.removals()) {
           log_event({tlog_event_kind::edge_remove, at, r.first, r.second, 0, 0, 0});
           forced_.push_back(r.second);
+          unplanned_.push_back({r.first, r.second, W{}, edge_kind::data, false});
         }
         for (const auto& a : pending_.additions()) {
           log_event({tlog_event_kind::edge_insert, at, a.parent, a.child, static_cast<std::uint32_t>(a.kind), weight_bits(a.weight), 0});
           forced_.push_back(a.child);
+          unplanned_.push_back({a.parent, a.child, a.weight, a.kind, true});
         }
         rep.edits_committed = pending_.removals().size() + pending_.additions().size();
         counters_.edits_committed += rep.edits_committed;
-        replan_ = true;
       } else {
         counters_.edits_rejected += pending_.removals().size() + pending_.additions().size();
       }
@@ -384,18 +388,20 @@ class reference_engine {
           if (auto sizes = check_sizes(one); !sizes.ok()) return unexpected(errc::invalid_argument, e.page.value(), sizes.err.message);
         }
         reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
+        unplanned_.reserve(unplanned_.size() + 1);
         if (auto ok = graph_.add_edge(edge); !ok) return ok;
         log_event({tlog_event_kind::edge_insert, e.at, e.page, e.child, e.aux, e.weight, 0});
         forced_.push_back(e.child);
-        replan_ = true;
+        unplanned_.push_back({edge.parent, edge.child, edge.weight, edge.kind, true});
         return {};
       }
       case tlog_event_kind::edge_remove: {
         reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
+        unplanned_.reserve(unplanned_.size() + 1);
         if (auto ok = graph_.remove_edge(e.page, e.child); !ok) return ok;
         log_event({tlog_event_kind::edge_remove, e.at, e.page, e.child, 0, 0, 0});
         forced_.push_back(e.child);
-        replan_ = true;
+        unplanned_.push_back({e.page, e.child, W{}, edge_kind::data, false});
         return {};
       }
       case tlog_event_kind::step: {
@@ -490,7 +496,8 @@ class reference_engine {
     m.ingest_bytes = ingest_.memory_bytes();
     m.log_buffer_bytes = log_.capacity() + (log != nullptr ? log->buffer_capacity() : 0);
     m.scratch_bytes = batch_.memory_bytes() + filtered_.memory_bytes() + applier_.memory_bytes() + prop_.memory_bytes() +
-                      bad_.capacity() + (changed_.capacity() + forced_.capacity()) * sizeof(page_id);
+                      bad_.capacity() + (changed_.capacity() + forced_.capacity()) * sizeof(page_id) +
+                      unplanned_.capacity() * sizeof(plan_edit<W>);
     m.log_disk_bytes = log != nullptr ? log->file_bytes() : 0;
     m.rss_bytes = with_rss ? read_rss_bytes() : 0;
     return m;
@@ -543,12 +550,23 @@ class reference_engine {
   }
 
   propagate_stats propagate(epoch at) {
+    if (!replan_ && !unplanned_.empty()) {
+      // Edge edits only: the plan takes them in. If it cannot (see propagator::update), it is
+      // rebuilt. std::bad_alloc leaves the plan and the edits as they were, and propagates.
+      if (!prop_.update(graph_, unplanned_)) replan_ = true;
+      else graph_.clear_moved_positions();
+      unplanned_.clear();
+    }
     if (replan_) {
       // Cannot fail on a graph this engine built (pages alive, whole Ts, edges between pages of
       // one size) but for std::bad_alloc, which propagates.
       const auto ok = prop_.rebuild(store_, graph_);
       TICKFLOW_ASSERT(ok, "the engine's graph did not plan");
       replan_ = !ok;
+      if (ok) {
+        graph_.clear_moved_positions();
+        unplanned_.clear();
+      }
     }
     propagate_stats s{};
     if (!replan_) s = prop_.run(changed_, at, ex_, forced_);
@@ -590,6 +608,7 @@ class reference_engine {
   std::vector<std::uint8_t> bad_;  // per cut row: rejected
   edit_type pending_;
   std::vector<page_id> changed_, forced_;
+  std::vector<plan_edit<W>> unplanned_;  // edge edits committed since the plan last took edits in
   epoch now_{0};
   bool replan_ = true;
   bool gc_unfinished_ = false;  // the last GC slice ran out of time

@@ -21,7 +21,15 @@
 //     errc::not_found (a graph page that is not alive in the store; detail: the page id),
 //     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
 //     whose element count differs from a parent's; detail: the page id). The plan holds pointers
-//     into the store: rebuild after pages are created or released or the graph is edited.
+//     into the store: rebuild after pages are created, released or moved.
+//   * update(graph, edits) takes committed edge edits in without a rebuild: each edited child's
+//     parent list and each parent's child list is patched in place (a list that outgrows its
+//     room moves to the end of the edge columns, with twice its entries; the columns are packed
+//     again, in one O(edges) pass, when their end is reached, which a quarter of room amortises
+//     over many updates); the sweep order is read again from the graph over the positions its
+//     order moved (page_graph::moved_positions), nothing else. Pages stay where they are in
+//     memory (no relayout): a page the edits moved in the order is swept at its new position.
+//     The result of a run after update is the result after a rebuild, bit for bit.
 //   * run(changed, at, ex): the source pages in `changed` (sources a step wrote; pages not in
 //     the graph are ignored) count as changed; a derived page there is taken as forced (below):
 //     recomputed, so that it ends equal to its parents' combination, as in a full recompute.
@@ -41,6 +49,8 @@
 //     written, takes epoch `at` and counts as changed; otherwise it is left as it was and changes
 //     nothing below it (early cutoff). Pages outside the cone are not touched. run_all(at, ex)
 //     recomputes every derived page the same way (a first propagation, or a check).
+//   * Order: sweeps visit pages in the graph's topological order (its positions, as of the
+//     build or the last update), which a plan keeps as a sequence of its own page indexes.
 //   * Schedule (a dataflow sweep, not levels: levels can be many and small, as in W-local's
 //     2,409 levels of ~400 pages, and a barrier per level idles the workers at every level's
 //     tail): a small cone (at most cone_sequential_limit
@@ -51,13 +61,15 @@
 //     bytes). Claims are in order and a worker waits only for earlier pages, all claimed by
 //     running workers, so the sweep cannot deadlock, however the executor schedules its tasks.
 //     When every derived page is examined, the blocks are spans of span_pages consecutive
-//     layout indexes, and a page's done mark and changed bit are one byte (one cache line per
-//     span, written by one worker), instead of the cone's 8-byte stamps.
+//     positions, and a page's done mark and changed bit are one byte (one cache line per span
+//     where positions follow the build's order, written by one worker), instead of the cone's
+//     8-byte stamps.
 //   * Determinism: each page depends only on its parents' final values, combined in the fixed
 //     order, so the result (bytes, epochs, counts) is bit-identical for every executor and
 //     worker count, and equal to a full sequential recompute in topological order.
-//   * Allocation: rebuild allocates the plan; run allocates only to grow its scratch (the cone
-//     list, per-worker buffers) the first time a larger cone or executor is seen.
+//   * Allocation: rebuild allocates the plan; update allocates scratch, and the packed columns
+//     when it packs them; run allocates only to grow its scratch (the cone list, per-worker
+//     buffers) the first time a larger cone or executor is seen.
 //
 // Thread-safety: one call at a time; the store and graph must not change during a call.
 #pragma once
@@ -72,6 +84,7 @@
 #include <span>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "tickflow/core/cache_padded.hpp"
@@ -156,6 +169,11 @@ class flat_array {
     data_ = std::make_unique<X[]>(n);
     size_ = n;
   }
+  // Uninitialised (trivial X): the part never written is never touched, so not resident.
+  void assign_for_overwrite(std::size_t n) {
+    data_ = std::make_unique_for_overwrite<X[]>(n);
+    size_ = n;
+  }
   [[nodiscard]] X* data() const noexcept { return data_.get(); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   X& operator[](std::size_t i) const noexcept { return data_[i]; }
@@ -174,6 +192,16 @@ struct propagate_stats {
   friend bool operator==(const propagate_stats&, const propagate_stats&) = default;
 };
 
+/// One committed edge edit, for propagator::update: an insertion (with its weight and kind) or
+/// a removal of parent -> child.
+template <class W>
+struct plan_edit {
+  page_id parent, child;
+  W weight{};
+  edge_kind kind = edge_kind::data;
+  bool insert = false;
+};
+
 template <class T, class W, propagation_kernel<T, W> Kernel>
   requires std::is_trivially_copyable_v<T> && (alignof(T) <= cache_line_size)
 class propagator {
@@ -188,7 +216,7 @@ class propagator {
     // Topological order: positions are a permutation of the node slots.
     std::vector<std::uint32_t> by_position(slots);
     for (std::uint32_t u = 0; u < slots; ++u) by_position[graph.position(u)] = u;
-    std::vector<std::uint32_t> at_of(slots, 0);
+    std::vector<std::uint32_t> at_of(slots, no_page);
     for (std::uint32_t u : by_position) {
       if (view.page_of[u] == page_id{}) continue;
       at_of[u] = static_cast<std::uint32_t>(p.ids.size());
@@ -201,17 +229,17 @@ class propagator {
     }
     const std::size_t n = p.ids.size();
     const auto edges = graph.edge_list();
-    if (edges.size() >= no_page) return unexpected(errc::invalid_argument, edges.size(), "too many edges for one plan");
-    // Parents of every page, by increasing page id, with weights and kinds; children.
-    p.in_begin.assign(n + 1, 0);
-    p.out_begin.assign(n + 1, 0);
+    if (edges.size() >= no_page / 2) return unexpected(errc::invalid_argument, edges.size(), "too many edges for one plan");
+    // Parents of every page, by increasing page id, with weights and kinds; children. Packed in
+    // layout order, with room for later insertions at the end of the columns (see update).
+    std::vector<std::uint32_t> in_first(n + 1, 0), out_first(n + 1, 0);
     for (const auto& e : edges) {
-      ++p.in_begin[at_of[*graph.node(e.child)] + 1];
-      ++p.out_begin[at_of[*graph.node(e.parent)] + 1];
+      ++in_first[at_of[*graph.node(e.child)] + 1];
+      ++out_first[at_of[*graph.node(e.parent)] + 1];
     }
     for (std::size_t t = 0; t < n; ++t) {
-      p.in_begin[t + 1] += p.in_begin[t];
-      p.out_begin[t + 1] += p.out_begin[t];
+      in_first[t + 1] += in_first[t];
+      out_first[t + 1] += out_first[t];
     }
     struct in_edge {
       page_id parent;
@@ -219,22 +247,25 @@ class propagator {
       W weight;
       edge_kind kind;
     };
-    std::vector<in_edge> in(edges.size());
-    p.children.resize(edges.size());
+    const std::size_t m = edges.size(), room = column_room(m);
+    std::vector<in_edge> in(m);
+    p.children.assign_for_overwrite(room);
     {
-      std::vector<std::uint32_t> in_fill(p.in_begin.begin(), p.in_begin.end() - 1), out_fill(p.out_begin.begin(), p.out_begin.end() - 1);
+      std::vector<std::uint32_t> in_fill(in_first.begin(), in_first.end() - 1), out_fill(out_first.begin(), out_first.end() - 1);
       for (const auto& e : edges) {
         const std::uint32_t from = at_of[*graph.node(e.parent)], to = at_of[*graph.node(e.child)];
         in[in_fill[to]++] = in_edge{e.parent, from, e.weight, e.kind};
         p.children[out_fill[from]++] = to;
       }
     }
-    p.parents.resize(edges.size());
-    p.weights.assign(edges.size());
-    p.kinds.resize(edges.size());
+    p.parents.assign_for_overwrite(room);
+    p.parent_data.assign_for_overwrite(room);
+    p.weights.assign_for_overwrite(room);
+    p.kinds.assign_for_overwrite(room);
+    p.in_top = p.in_live = p.out_top = p.out_live = m;
     std::uint32_t widest = 0;
     for (std::size_t t = 0; t < n; ++t) {
-      auto first = in.begin() + p.in_begin[t], last = in.begin() + p.in_begin[t + 1];
+      auto first = in.begin() + in_first[t], last = in.begin() + in_first[t + 1];
       std::sort(first, last, [](const in_edge& a, const in_edge& b) { return a.parent < b.parent; });
       for (auto it = first; it != last; ++it) {
         if (p.elements[it->from] != p.elements[t])
@@ -247,6 +278,12 @@ class propagator {
       widest = std::max(widest, p.elements[t]);
     }
     p.widest = widest;
+    p.in_begin.assign(in_first.begin(), in_first.end() - 1);
+    p.in_end.assign(in_first.begin() + 1, in_first.end());
+    p.in_cap = p.in_end;
+    p.out_begin.assign(out_first.begin(), out_first.end() - 1);
+    p.out_end.assign(out_first.begin() + 1, out_first.end());
+    p.out_cap = p.out_end;
     // Page id -> layout index, through the id's table index (dense, no hashing on the hot path).
     {
       std::size_t top = 0;
@@ -254,24 +291,38 @@ class propagator {
       p.by_id_index.assign(top, no_page);
       for (std::uint32_t t = 0; t < n; ++t) p.by_id_index[p.ids[t].value() >> 32] = t;
     }
-    for (std::uint32_t t = 0; t < n; ++t) (p.in_begin[t + 1] != p.in_begin[t] ? p.derived : p.sources).push_back(t);
-    p.by_table = p.derived;
+    // The sweep order: the graph's positions (dead node slots are holes).
+    p.seq.assign(slots, no_page);
+    p.rank.assign(n, 0);
+    for (std::uint32_t pos = 0; pos < slots; ++pos) {
+      const std::uint32_t t = at_of[by_position[pos]];
+      p.seq[pos] = t;
+      if (t != no_page) p.rank[t] = pos;
+    }
+    p.numbering = graph.numbering();
+    for (std::uint32_t t = 0; t < n; ++t)
+      if (p.in_end[t] != p.in_begin[t]) p.by_table.push_back(t);
+    p.derived_count = p.by_table.size();
     {
       // Prefetch parents in sweeps when many of them are far behind their child in memory
       // (beyond what the core's caches keep of a sweep's recent pages): see far_bytes.
       std::size_t far = 0;
       for (std::uint32_t t = 0; t < n; ++t)
-        for (std::uint32_t k = p.in_begin[t]; k < p.in_begin[t + 1]; ++k)
+        for (std::uint32_t k = p.in_begin[t]; k < p.in_end[t]; ++k)
           if (std::size_t{t - p.parents[k]} * p.elements[t] * sizeof(T) > far_bytes) ++far;
-      p.parents_far = far * 4 > p.parents.size();
+      p.parents_far = far * 4 > m;
     }
     std::sort(p.by_table.begin(), p.by_table.end(), [&](std::uint32_t a, std::uint32_t b) { return p.ids[a] < p.ids[b]; });
+    p.table_slot.assign(n, no_page);
+    for (std::uint32_t i = 0; i < p.by_table.size(); ++i) p.table_slot[p.by_table[i]] = i;
+    p.sink = std::make_unique<epoch>();
     // Tag 0 in every byte; full sweeps start at tag 1.
     p.changed_storage = std::make_unique<std::atomic<std::uint8_t>[]>(n + cache_line_size);
     p.changed = p.changed_storage.get() + (cache_line_size - reinterpret_cast<std::uintptr_t>(p.changed_storage.get()) % cache_line_size) % cache_line_size;
     p.data.resize(n);
     p.epochs.resize(n);
     p.state = std::make_unique<page_state[]>(n);
+    p.t_of_node = std::move(at_of);
     // Last, once nothing else can fail: the move (which has the strong guarantee itself), then
     // the pointers, which it changes.
     if (layout == store_layout::topological) {
@@ -284,11 +335,77 @@ class propagator {
     }
     p.epochs_by_table.resize(p.by_table.size());
     for (std::size_t i = 0; i < p.by_table.size(); ++i) p.epochs_by_table[i] = p.epochs[p.by_table[i]];
-    p.parent_data.resize(p.parents.size());
-    for (std::size_t k = 0; k < p.parents.size(); ++k) p.parent_data[k] = p.data[p.parents[k]];
+    for (std::size_t k = 0; k < m; ++k) p.parent_data[k] = p.data[p.parents[k]];
     plan_ = std::move(p);
     run_ = 0;
     full_tag_ = 0;  // the new plan's bytes hold tag 0
+    defer_epochs_ = false;
+    return {};
+  }
+
+  /// Takes committed edge edits into the plan without rebuilding it (see the file contract).
+  /// `edits` are the edits committed to `graph` since the plan was built or last updated, in
+  /// commit order; graph.moved_positions() must list every position the graph's order moved
+  /// since then (the engine clears it after each rebuild and update). Errors, with the plan
+  /// unchanged: errc::invalid_argument when the plan cannot follow (pages were added or removed,
+  /// or nodes renumbered, since it was built; or an insertion joins pages of different element
+  /// counts; detail: the edit's index), errc::not_found (an edit names a page not in the plan;
+  /// detail: the edit's index). An edit the graph did not commit (a removal of an edge the plan
+  /// does not hold) is errc::corrupt_data, and leaves the plan empty: rebuild it.
+  /// Allocation: only when the columns' room runs out (a compaction, O(edges), amortised over
+  /// many updates) and for scratch; std::bad_alloc leaves the plan unchanged.
+  result<void> update(const page_graph<W>& graph, std::span<const plan_edit<W>> edits) {
+    if (graph.numbering() != plan_.numbering || graph.node_slots() != plan_.seq.size() || graph.pages() != pages())
+      return unexpected(errc::invalid_argument, 0, "the graph's pages or numbering changed since the plan was built: rebuild");
+    // Resolve, check and count the room the columns need, before anything changes.
+    edit_at_.clear();
+    edit_at_.reserve(edits.size());
+    for (std::size_t i = 0; i < edits.size(); ++i) {
+      const plan_edit<W>& e = edits[i];
+      const std::uint32_t tp = layout_index(e.parent), tc = layout_index(e.child);
+      if (tp == no_page || tc == no_page) return unexpected(errc::not_found, i, "an edit names a page not in the plan");
+      if (e.insert && plan_.elements[tp] != plan_.elements[tc])
+        return unexpected(errc::invalid_argument, i, "an edge joins pages of different element counts");
+      edit_at_.emplace_back(tp, tc);
+    }
+    auto need = room_needed(edits);
+    if (!need) return unexpected(need.error());
+    std::size_t inserts = 0;
+    for (const auto& e : edits) inserts += e.insert ? 1 : 0;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> moved(graph.moved_positions().begin(), graph.moved_positions().end());
+    for (const auto& [lo, hi] : moved)
+      if (lo > hi || hi >= plan_.seq.size()) return unexpected(errc::invalid_argument, hi, "a moved position is outside the graph's order");
+    std::sort(moved.begin(), moved.end());
+    plan_.by_table.reserve(plan_.by_table.size() + inserts);
+    plan_.epochs_by_table.reserve(plan_.by_table.size() + inserts);
+    // A compaction leaves every list without room, so the need is counted again after it; a
+    // second compaction (room for that need) is then always enough.
+    for (int pass = 0; pass < 2 && (plan_.in_top + need->first > plan_.parents.size() || plan_.out_top + need->second > plan_.children.size()); ++pass) {
+      if (plan_.in_top + need->first > plan_.parents.size()) compact_in(need->first);
+      if (plan_.out_top + need->second > plan_.children.size()) compact_out(need->second);
+      need = room_needed(edits);
+    }
+    // From here nothing allocates or fails (but for an edit the graph did not commit).
+    for (std::size_t i = 0; i < edits.size(); ++i) {
+      const auto [tp, tc] = edit_at_[i];
+      if (edits[i].insert) {
+        insert_parent(tc, tp, edits[i].weight, edits[i].kind);
+        insert_child(tp, tc);
+      } else if (!remove_parent(tc, tp) || !remove_child(tp, tc)) {
+        plan_ = plan{};
+        return unexpected(errc::corrupt_data, i, "an edit removes an edge the plan does not hold: plan cleared, rebuild it");
+      }
+    }
+    // The order: every position in a moved interval is read again from the graph.
+    std::uint64_t done = 0;  // positions below are current
+    for (const auto& [lo, hi] : moved) {
+      for (std::uint64_t pos = std::max<std::uint64_t>(lo, done); pos <= hi; ++pos) {
+        const std::uint32_t t = plan_.t_of_node[graph.node_at_position(static_cast<std::uint32_t>(pos))];
+        plan_.seq[pos] = t;
+        if (t != no_page) plan_.rank[t] = static_cast<std::uint32_t>(pos);
+      }
+      done = std::max<std::uint64_t>(done, std::uint64_t{hi} + 1);
+    }
     return {};
   }
 
@@ -319,7 +436,7 @@ class propagator {
       }
       const page_id id = changed[i];
       if (const std::uint32_t t = layout_index(id); t != no_page) {
-        if (plan_.in_begin[t + 1] != plan_.in_begin[t]) {
+        if (plan_.in_end[t] != plan_.in_begin[t]) {
           forced_.push_back(t);
           continue;
         }
@@ -329,7 +446,7 @@ class propagator {
     }
     // Forced pages (derived ones only) are in the cone, recomputed whatever their parents did.
     for (const page_id id : forced)
-      if (const std::uint32_t t = layout_index(id); t != no_page && plan_.in_begin[t + 1] != plan_.in_begin[t]) forced_.push_back(t);
+      if (const std::uint32_t t = layout_index(id); t != no_page && plan_.in_end[t] != plan_.in_begin[t]) forced_.push_back(t);
     forced_run_ = forced_.empty() ? 0 : r;
     std::sort(forced_.begin(), forced_.end());
     for (const std::uint32_t t : forced_)
@@ -346,7 +463,7 @@ class propagator {
     while (!stamped_in_order && !stack_.empty()) {
       const std::uint32_t t = stack_.back();
       stack_.pop_back();
-      for (std::size_t k = plan_.out_begin[t]; k < plan_.out_begin[t + 1]; ++k) {
+      for (std::size_t k = plan_.out_begin[t]; k < plan_.out_end[t]; ++k) {
         const std::uint32_t c = plan_.children[k];
         if (plan_.state[c].cone == r) continue;
         plan_.state[c].cone = r;
@@ -360,16 +477,19 @@ class propagator {
       cone_.clear();
       return every_derived_page(r, at, ex);
     }
-    // Topological order = layout order (a cone of at most pages() / 16 pages, sorted).
-    std::sort(cone_.begin(), cone_.end());
+    // Topological order: by position (a cone of at most pages() / 16 pages, sorted).
+    cone_keys_.clear();
+    for (const std::uint32_t t : cone_) cone_keys_.push_back((std::uint64_t{plan_.rank[t]} << 32) | t);
+    std::sort(cone_keys_.begin(), cone_keys_.end());
+    for (std::size_t i = 0; i < cone_.size(); ++i) cone_[i] = static_cast<std::uint32_t>(cone_keys_[i]);
     return sweep(cone_, r, at, ex);
   }
   /// Recomputes every derived page (see the file contract).
   template <executor E>
   propagate_stats run_all(epoch at, E& ex) {
     const std::uint32_t r = next_run();
-    for (const std::uint32_t t : plan_.sources)
-      plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);  // every source counts as changed
+    for (std::uint32_t t = 0; t < pages(); ++t)  // every source counts as changed
+      if (plan_.in_end[t] == plan_.in_begin[t]) plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
     return every_derived_page(r, at, ex);
   }
 
@@ -391,6 +511,10 @@ class propagator {
 
   /// Pages in the plan.
   [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size(); }
+  /// Edges in the plan.
+  [[nodiscard]] std::size_t edges() const noexcept { return plan_.in_live; }
+  /// Times update packed the plan's edge columns (see update).
+  [[nodiscard]] std::size_t compactions() const noexcept { return compactions_; }
 
  private:
   // Per page, stamped with run numbers (never cleared): `cone` = the last run whose cone held
@@ -402,29 +526,45 @@ class propagator {
   };
   static constexpr std::uint32_t stamp(std::uint32_t r, bool changed) noexcept { return (r << 1) | (changed ? 1U : 0U); }
 
-  // The plan, as parallel arrays in layout (topological) order: the sweep streams through the
-  // per-page and per-edge columns it needs and nothing else.
+  // The plan, as parallel arrays by layout index (the pages' order at the build, topological
+  // then and the order of the pages in memory), and the sweep order (positions of the graph's
+  // order, kept current by update). The sweep streams through the columns it needs.
   struct plan {
     std::vector<page_id> ids;
     std::vector<T*> data;
     std::vector<epoch*> epochs;
     std::vector<std::uint32_t> elements;
-    std::vector<std::uint32_t> in_begin, out_begin;  // pages + 1 entries each
-    std::vector<std::uint32_t> parents;      // per in-edge, in the fixed order: the parent's layout index
-    std::vector<const T*> parent_data;       // per in-edge: the parent's elements (no second lookup)
+    // Per page: its in-edges are entries [in_begin, in_end) of the in-edge columns (parents,
+    // parent_data, weights, kinds), with room up to in_cap; its children [out_begin, out_end)
+    // of `children`, room up to out_cap. A list that outgrows its room moves to the columns'
+    // end (update); the columns are packed again when their end is reached.
+    std::vector<std::uint32_t> in_begin, in_end, in_cap, out_begin, out_end, out_cap;
+    detail::flat_array<std::uint32_t> parents;   // per in-edge, in the fixed order: the parent's layout index
+    detail::flat_array<const T*> parent_data;     // per in-edge: the parent's elements (no second lookup)
     detail::flat_array<W> weights;
-    std::vector<edge_kind> kinds;
-    std::vector<std::uint32_t> children;     // per out-edge: the child's layout index
-    std::vector<std::uint32_t> by_id_index;  // page id's table index -> layout index, or no_page
-    std::vector<std::uint32_t> derived, sources;  // layout indexes, in layout order
-    bool parents_far = false;                // a quarter of the edges or more reach further back than far_bytes
-    std::vector<std::uint32_t> by_table;     // layout indexes of the derived pages, in page id (table) order
-    std::vector<epoch*> epochs_by_table;     // their epochs, in the same order
+    detail::flat_array<edge_kind> kinds;
+    std::size_t in_top = 0, in_live = 0;          // in-edge entries used (lists, room and holes), in lists
+    detail::flat_array<std::uint32_t> children;   // per out-edge: the child's layout index
+    std::size_t out_top = 0, out_live = 0;
+    std::vector<std::uint32_t> by_id_index;       // page id's table index -> layout index, or no_page
+    std::vector<std::uint32_t> seq;               // position in the graph's order -> layout index (no_page: a dead slot)
+    std::vector<std::uint32_t> rank;              // layout index -> position
+    std::vector<std::uint32_t> t_of_node;         // graph node -> layout index, or no_page
+    std::uint64_t numbering = 0;                  // the graph's numbering() at the build
+    std::size_t derived_count = 0;                // pages with parents
+    bool parents_far = false;                     // a quarter of the edges or more reach further back than far_bytes
+    // Layout indexes of the pages derived at the build, in page id (table) order, then of those
+    // that became derived later; their epochs (a page no longer derived: *sink); each page's
+    // entry in them, or no_page.
+    std::vector<std::uint32_t> by_table;
+    std::vector<epoch*> epochs_by_table;
+    std::vector<std::uint32_t> table_slot;
+    std::unique_ptr<epoch> sink;
     // Per page, for full sweeps: (tag << 1) | changed (see every_derived_page); 64-byte
     // aligned, so that a span's bytes are one cache line.
     std::unique_ptr<std::atomic<std::uint8_t>[]> changed_storage;
     std::atomic<std::uint8_t>* changed = nullptr;
-    std::uint32_t widest = 0;                // most elements of any page
+    std::uint32_t widest = 0;                     // most elements of any page
     std::unique_ptr<page_state[]> state;
   };
 
@@ -452,28 +592,25 @@ class propagator {
     return run_;
   }
 
-  // Sweeps every derived page, in layout order (see the contract's schedule), without cone
-  // marks or 8-byte stamps: one byte per page, (sweep tag << 1) | changed, where the tag counts
-  // full sweeps modulo 128. Every full sweep writes every page's byte (the sources' here, first),
-  // so at its start every byte holds the previous tag, never the current one. Workers claim spans
-  // of span_pages consecutive pages in order; a page waits (acquire) for each parent's byte to
-  // carry the current tag, then reads its changed bit from it. A span's bytes fill one cache
-  // line, written by one worker only.
+  // Sweeps every page, in the graph's order (positions), without cone marks or 8-byte stamps:
+  // one byte per page, (sweep tag << 1) | changed, where the tag counts full sweeps modulo 128.
+  // Every full sweep writes every page's byte (a source's says whether a step changed it), so
+  // at its start every byte holds an earlier tag, never the current one. Workers claim spans of
+  // span_pages consecutive positions in order; a page waits (acquire) for each parent's byte to
+  // carry the current tag, then reads its changed bit from it. Where positions follow layout
+  // indexes (as after a build), a span's bytes fill one cache line, written by one worker only.
   template <class E>
   propagate_stats every_derived_page(std::uint32_t r, epoch at, E& ex) {
-    full_tag_ = static_cast<std::uint8_t>((full_tag_ + 1) & 0x7F);
-    const std::uint32_t changed_stamp = stamp(r, true);
-    for (const std::uint32_t t : plan_.sources)
-      plan_.changed[t].store(tag_byte(plan_.state[t].done.load(std::memory_order_relaxed) == changed_stamp), std::memory_order_relaxed);
-    defer_epochs_ = true;  // most pages may change: their epochs are written after, in table order
     propagate_stats stats;
-    stats.cone = plan_.derived.size();
-    if (plan_.derived.empty()) return stats;
+    stats.cone = plan_.derived_count;
+    if (plan_.derived_count == 0) return stats;  // nothing to compute: no bytes written, tag kept
+    full_tag_ = static_cast<std::uint8_t>((full_tag_ + 1) & 0x7F);
+    defer_epochs_ = true;  // most pages may change: their epochs are written after, in table order
     const std::size_t ahead = prefetch_ahead();
-    const bool parallel = plan_.derived.size() > cone_sequential_limit && ex.concurrency() > 1;
+    const bool parallel = plan_.derived_count > cone_sequential_limit && ex.concurrency() > 1;
     const std::size_t workers = parallel ? ex.concurrency() : 1;
     prepare_workers(workers);
-    const std::size_t n = pages();
+    const std::size_t n = plan_.seq.size();
     if (!parallel) {
       full_span<false>(0, n, r, at, ahead, 0, counts_[0]);
     } else {
@@ -493,19 +630,31 @@ class propagator {
 
   [[nodiscard]] std::uint8_t tag_byte(bool changed) const noexcept { return static_cast<std::uint8_t>((full_tag_ << 1) | (changed ? 1 : 0)); }
 
-  // The pages [first, last) of one span (all of them in the sequential sweep), in order.
+  // The pages at positions [first, last) of one span (all of them in the sequential sweep), in order.
   template <bool Wait>
   void full_span(std::size_t first, std::size_t last, std::uint32_t r, epoch at, std::size_t ahead, std::size_t w, worker_counts& counts) noexcept {
+    const std::uint32_t* const seq = plan_.seq.data();
     const std::uint32_t* const in_begin = plan_.in_begin.data();
+    const std::uint32_t* const in_end = plan_.in_end.data();
     const std::uint32_t* const parents = plan_.parents.data();
     std::atomic<std::uint8_t>* const bytes = plan_.changed;
+    const std::uint32_t changed_stamp = stamp(r, true);
+    constexpr auto publish = Wait ? std::memory_order_release : std::memory_order_relaxed;
     // (Parents' bytes are not prefetched: a byte per page stays in the caches.)
-    for (std::size_t t = first; t < std::min(last, first + ahead); ++t) prefetch_parents<false>(static_cast<std::uint32_t>(t));
-    for (std::size_t t = first; t < last; ++t) {
-      if (ahead != 0 && t + ahead < last) prefetch_parents<false>(static_cast<std::uint32_t>(t + ahead));
-      const std::uint32_t b = in_begin[t], e = in_begin[t + 1];
-      if (b == e) continue;  // a source
-      bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), static_cast<std::uint32_t>(t));
+    for (std::size_t i = first; i < std::min(last, first + ahead); ++i)
+      if (seq[i] != no_page) prefetch_parents<false>(seq[i]);
+    for (std::size_t i = first; i < last; ++i) {
+      if (ahead != 0 && i + ahead < last && seq[i + ahead] != no_page) prefetch_parents<false>(seq[i + ahead]);
+      const std::uint32_t t = seq[i];
+      if (t == no_page) continue;  // a dead node slot
+      const std::uint32_t b = in_begin[t], e = in_end[t];
+      if (b == e) {  // a source: changed if the step said so (run stamped it)
+        // Release: pairs with the acquire of a child that waits on it (its bytes were written
+        // before the sweep began).
+        bytes[t].store(tag_byte(plan_.state[t].done.load(std::memory_order_relaxed) == changed_stamp), publish);
+        continue;
+      }
+      bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), t);
       for (std::uint32_t k = b; k < e; ++k) {
         const std::atomic<std::uint8_t>& pb = bytes[parents[k]];
         // Acquire: pairs with the release that published the parent (its elements and bit).
@@ -522,11 +671,11 @@ class propagator {
       bool now_changed = false;
       if (dirty) {
         ++counts.recomputed;
-        now_changed = recompute(static_cast<std::uint32_t>(t), w, at);
+        now_changed = recompute(t, w, at);
         counts.changed += now_changed ? 1 : 0;
       }
       // Release: publishes the page's elements and changed bit to the pages that wait on it.
-      bytes[t].store(tag_byte(now_changed), Wait ? std::memory_order_release : std::memory_order_relaxed);
+      bytes[t].store(tag_byte(now_changed), publish);
     }
   }
 
@@ -557,7 +706,7 @@ class propagator {
     return stats;
   }
 
-  // Visits the marked cone `cone` (layout order).
+  // Visits the marked cone `cone` (in position order).
   template <class E>
   propagate_stats sweep(std::span<const std::uint32_t> cone, std::uint32_t r, epoch at, E& ex) {
     propagate_stats stats;
@@ -600,7 +749,7 @@ class propagator {
   // stamps and elements (a sweep over a graph without locality is bound by these misses).
   template <bool Stamps = true>
   void prefetch_parents(std::uint32_t t) const noexcept {
-    for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
+    for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_end[t]; ++k) {
       TICKFLOW_PREFETCH(plan_.parent_data[k], 0, 3);
       if constexpr (Stamps) TICKFLOW_PREFETCH(&plan_.state[plan_.parents[k]], 0, 3);
     }
@@ -612,7 +761,7 @@ class propagator {
   TICKFLOW_ALWAYS_INLINE void visit(std::uint32_t t, std::uint32_t r, epoch at, std::size_t w, worker_counts& counts) noexcept {
     bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), t);
     const std::uint32_t changed_stamp = stamp(r, true);
-    for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_begin[t + 1]; ++k) {
+    for (std::uint32_t k = plan_.in_begin[t]; k < plan_.in_end[t]; ++k) {
       const page_state& ps = plan_.state[plan_.parents[k]];
       if constexpr (Wait) {
         if (ps.cone == r) {
@@ -651,7 +800,7 @@ class propagator {
 
   // Recomputes page t into worker w's scratch; writes it and the epoch if the bits differ.
   TICKFLOW_ALWAYS_INLINE bool recompute(std::uint32_t t, std::size_t w, epoch at) noexcept {
-    const std::uint32_t k = plan_.in_begin[t], deg = plan_.in_begin[t + 1] - k;
+    const std::uint32_t k = plan_.in_begin[t], deg = plan_.in_end[t] - k;
     const std::uint32_t elements = plan_.elements[t];
     if constexpr (detail::is_semiring_kernel<Kernel> && std::is_same_v<T, W> && 64 % sizeof(T) == 0) {
       // The built-in kernel on one-line pages, straight from the plan's columns, compared and
@@ -685,16 +834,197 @@ class propagator {
 
 
  public:
-  /// Bytes the plan and the run scratch hold (capacities).
+  /// Bytes the plan and the run scratch hold (capacities; the columns' room included, though
+  /// what was never written of it is not resident).
   [[nodiscard]] std::size_t memory_bytes() const noexcept {
     const plan& p = plan_;
     const std::size_t n = p.ids.size();
-    return p.ids.capacity() * sizeof(page_id) + (p.data.capacity() + p.epochs.capacity() + p.parent_data.capacity() + p.epochs_by_table.capacity()) * sizeof(void*) +
-           (p.elements.capacity() + p.in_begin.capacity() + p.out_begin.capacity() + p.parents.capacity() + p.children.capacity() +
-            p.by_id_index.capacity() + p.derived.capacity() + p.sources.capacity() + p.by_table.capacity()) * 4 +
-           p.weights.size() * sizeof(W) + p.kinds.capacity() * sizeof(edge_kind) + (p.changed_storage ? n + cache_line_size : 0) +
-           (p.state ? n * sizeof(page_state) : 0) + (stack_.capacity() + cone_.capacity() + forced_.capacity()) * 4 +
-           scratch_.size() * sizeof(T) + counts_.capacity() * sizeof(worker_counts);
+    const std::size_t u32 = p.elements.capacity() + p.in_begin.capacity() + p.in_end.capacity() + p.in_cap.capacity() + p.out_begin.capacity() +
+                            p.out_end.capacity() + p.out_cap.capacity() + p.by_id_index.capacity() + p.seq.capacity() + p.rank.capacity() +
+                            p.t_of_node.capacity() + p.by_table.capacity() + p.table_slot.capacity() + p.parents.size() + p.children.size() +
+                            stack_.capacity() + cone_.capacity() + forced_.capacity() + 2 * edit_at_.capacity();
+    return p.ids.capacity() * sizeof(page_id) + (p.data.capacity() + p.epochs.capacity() + p.parent_data.size() + p.epochs_by_table.capacity()) * sizeof(void*) +
+           u32 * 4 + p.weights.size() * sizeof(W) + p.kinds.size() * sizeof(edge_kind) + (p.changed_storage ? n + cache_line_size : 0) +
+           (p.state ? n * sizeof(page_state) : 0) + cone_keys_.capacity() * 8 + scratch_.size() * sizeof(T) + counts_.capacity() * sizeof(worker_counts);
+  }
+
+ private:
+  // ------------------------------------------------------------------ update's list edits
+
+  // Replays the edits' degrees (edit_at_ resolved) and says how many column entries the lists
+  // that outgrow their room take when they move: (in-edge entries, out-edge entries).
+  result<std::pair<std::size_t, std::size_t>> room_needed(std::span<const plan_edit<W>> edits) {
+    sim_.clear();
+    std::size_t in_need = 0, out_need = 0;
+    for (std::size_t i = 0; i < edits.size(); ++i) {
+      const auto [tp, tc] = edit_at_[i];
+      auto& in = sim_.try_emplace(key(tc, false), sim{plan_.in_end[tc] - plan_.in_begin[tc], plan_.in_cap[tc] - plan_.in_begin[tc]}).first->second;
+      auto& out = sim_.try_emplace(key(tp, true), sim{plan_.out_end[tp] - plan_.out_begin[tp], plan_.out_cap[tp] - plan_.out_begin[tp]}).first->second;
+      if (edits[i].insert) {
+        if (in.deg == in.cap) in_need += in.cap = grown(in.deg);
+        if (out.deg == out.cap) out_need += out.cap = grown(out.deg);
+        ++in.deg;
+        ++out.deg;
+      } else {
+        if (in.deg == 0 || out.deg == 0) return unexpected(errc::corrupt_data, i, "an edit removes an edge the plan does not hold");
+        --in.deg;
+        --out.deg;
+      }
+    }
+    return std::pair{in_need, out_need};
+  }
+  // Room for a list that outgrew its own: twice its entries, at least 4.
+  static std::uint32_t grown(std::uint32_t entries) noexcept { return std::max<std::uint32_t>(4, 2 * entries); }
+  // Entries the columns get for `live` ones: a quarter more, for lists that move (see update).
+  static std::size_t column_room(std::size_t live) noexcept { return live + live / 4 + 1024; }
+  struct sim {
+    std::uint32_t deg, cap;
+  };
+  static std::uint64_t key(std::uint32_t t, bool out) noexcept { return (std::uint64_t{t} << 1) | (out ? 1U : 0U); }
+
+  // Inserts parent tp into tc's list, in page id order (moving the list to the end if full).
+  void insert_parent(std::uint32_t tc, std::uint32_t tp, const W& weight, edge_kind kind) noexcept {
+    plan& p = plan_;
+    std::uint32_t b = p.in_begin[tc], e = p.in_end[tc];
+    if (e == p.in_cap[tc]) {
+      const auto to = static_cast<std::uint32_t>(p.in_top);
+      for (std::uint32_t k = b; k < e; ++k) {
+        p.parents[to + k - b] = p.parents[k];
+        p.parent_data[to + k - b] = p.parent_data[k];
+        p.weights[to + k - b] = p.weights[k];
+        p.kinds[to + k - b] = p.kinds[k];
+      }
+      p.in_begin[tc] = to;
+      p.in_end[tc] = to + (e - b);
+      p.in_cap[tc] = to + grown(e - b);
+      p.in_top += grown(e - b);
+      b = p.in_begin[tc];
+      e = p.in_end[tc];
+    }
+    std::uint32_t k = e;
+    for (; k > b && p.ids[tp] < p.ids[p.parents[k - 1]]; --k) {
+      p.parents[k] = p.parents[k - 1];
+      p.parent_data[k] = p.parent_data[k - 1];
+      p.weights[k] = p.weights[k - 1];
+      p.kinds[k] = p.kinds[k - 1];
+    }
+    p.parents[k] = tp;
+    p.parent_data[k] = p.data[tp];
+    p.weights[k] = weight;
+    p.kinds[k] = kind;
+    p.in_end[tc] = e + 1;
+    ++p.in_live;
+    if (e == b) {  // tc becomes derived
+      ++p.derived_count;
+      if (p.table_slot[tc] == no_page) {
+        p.table_slot[tc] = static_cast<std::uint32_t>(p.by_table.size());
+        p.by_table.push_back(tc);  // reserved by update
+        p.epochs_by_table.push_back(p.epochs[tc]);
+      } else {
+        p.epochs_by_table[p.table_slot[tc]] = p.epochs[tc];
+      }
+    }
+  }
+  void insert_child(std::uint32_t tp, std::uint32_t tc) noexcept {
+    plan& p = plan_;
+    const std::uint32_t b = p.out_begin[tp], e = p.out_end[tp];
+    if (e == p.out_cap[tp]) {
+      const auto to = static_cast<std::uint32_t>(p.out_top);
+      for (std::uint32_t k = b; k < e; ++k) p.children[to + k - b] = p.children[k];
+      p.out_begin[tp] = to;
+      p.out_end[tp] = to + (e - b);
+      p.out_cap[tp] = to + grown(e - b);
+      p.out_top += grown(e - b);
+    }
+    p.children[p.out_end[tp]++] = tc;
+    ++p.out_live;
+  }
+  // Removes parent tp from tc's list (order kept); false if it is not there.
+  bool remove_parent(std::uint32_t tc, std::uint32_t tp) noexcept {
+    plan& p = plan_;
+    const std::uint32_t b = p.in_begin[tc], e = p.in_end[tc];
+    std::uint32_t k = b;
+    while (k < e && p.parents[k] != tp) ++k;
+    if (k == e) return false;
+    for (; k + 1 < e; ++k) {
+      p.parents[k] = p.parents[k + 1];
+      p.parent_data[k] = p.parent_data[k + 1];
+      p.weights[k] = p.weights[k + 1];
+      p.kinds[k] = p.kinds[k + 1];
+    }
+    p.in_end[tc] = e - 1;
+    --p.in_live;
+    if (e - 1 == b) {  // tc becomes a source: its epoch is no longer the sweep's to write
+      --p.derived_count;
+      p.epochs_by_table[p.table_slot[tc]] = p.sink.get();
+    }
+    return true;
+  }
+  bool remove_child(std::uint32_t tp, std::uint32_t tc) noexcept {
+    plan& p = plan_;
+    const std::uint32_t b = p.out_begin[tp], e = p.out_end[tp];
+    for (std::uint32_t k = b; k < e; ++k)
+      if (p.children[k] == tc) {
+        p.children[k] = p.children[e - 1];
+        p.out_end[tp] = e - 1;
+        --p.out_live;
+        return true;
+      }
+    return false;
+  }
+  // Packs the in-edge columns in layout order into new ones with room for `need` more entries
+  // past the live ones (and column_room's share); the old ones stay until nothing can throw.
+  void compact_in(std::size_t need) {
+    plan& p = plan_;
+    const std::size_t n = pages(), room = column_room(p.in_live) + need;
+    detail::flat_array<std::uint32_t> parents;
+    detail::flat_array<const T*> parent_data;
+    detail::flat_array<W> weights;
+    detail::flat_array<edge_kind> kinds;
+    parents.assign_for_overwrite(room);
+    parent_data.assign_for_overwrite(room);
+    weights.assign_for_overwrite(room);
+    kinds.assign_for_overwrite(room);
+    std::vector<std::uint32_t> begin(n), end(n);
+    std::uint32_t to = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      begin[t] = to;
+      for (std::uint32_t k = p.in_begin[t]; k < p.in_end[t]; ++k, ++to) {
+        parents[to] = p.parents[k];
+        parent_data[to] = p.parent_data[k];
+        weights[to] = p.weights[k];
+        kinds[to] = p.kinds[k];
+      }
+      end[t] = to;
+    }
+    p.parents = std::move(parents);
+    p.parent_data = std::move(parent_data);
+    p.weights = std::move(weights);
+    p.kinds = std::move(kinds);
+    p.in_begin = std::move(begin);
+    p.in_cap = end;
+    p.in_end = std::move(end);
+    p.in_top = to;
+    ++compactions_;
+  }
+  void compact_out(std::size_t need) {
+    plan& p = plan_;
+    const std::size_t n = pages(), room = column_room(p.out_live) + need;
+    detail::flat_array<std::uint32_t> children;
+    children.assign_for_overwrite(room);
+    std::vector<std::uint32_t> begin(n), end(n);
+    std::uint32_t to = 0;
+    for (std::size_t t = 0; t < n; ++t) {
+      begin[t] = to;
+      for (std::uint32_t k = p.out_begin[t]; k < p.out_end[t]; ++k) children[to++] = p.children[k];
+      end[t] = to;
+    }
+    p.children = std::move(children);
+    p.out_begin = std::move(begin);
+    p.out_cap = end;
+    p.out_end = std::move(end);
+    p.out_top = to;
+    ++compactions_;
   }
 
  private:
@@ -702,8 +1032,12 @@ class propagator {
   plan plan_;
   std::uint32_t run_ = 0;
   std::vector<std::uint32_t> stack_, cone_;
+  std::vector<std::uint64_t> cone_keys_;  // (position << 32) | layout index, to sort a cone
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> edit_at_;  // update: each edit's (parent, child) layout indexes
+  std::unordered_map<std::uint64_t, sim> sim_;                      // update: touched lists' degree and room
   std::vector<std::uint32_t> forced_;  // layout indexes of this run's forced pages, sorted
   std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
+  std::size_t compactions_ = 0;
   std::uint8_t full_tag_ = 0;          // the tag of the last full sweep (see every_derived_page)
   bool defer_epochs_ = false;          // this run writes epochs after the sweep
   detail::flat_array<T> scratch_;

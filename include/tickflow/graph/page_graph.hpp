@@ -62,6 +62,7 @@
 #include <cstring>
 #include <new>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -227,7 +228,7 @@ class page_graph {
     return adjacency_bytes() + nodes_.capacity() * sizeof(node_rec) + page_of_.capacity() * sizeof(page_id) + alive_.capacity() / 8 +
            (node_at_.capacity() + free_nodes_.capacity() + fwd_.capacity() + bwd_.capacity() + stack_.capacity() + bstack_.capacity() + slots_.capacity()) *
                sizeof(std::uint32_t) +
-           index_.memory_bytes() + edge_set_.memory_bytes() + scratch_.memory_bytes();
+           index_.memory_bytes() + edge_set_.memory_bytes() + scratch_.memory_bytes() + moved_.capacity() * sizeof(moved_[0]);
   }
   /// The adjacency lists' bytes, as the counter keeps them (O(1); after a copy, one recount).
   [[nodiscard]] std::size_t adjacency_bytes() const noexcept {
@@ -431,12 +432,35 @@ class page_graph {
     page_of_ = std::move(page_of);
     alive_ = std::move(alive);
     for (std::size_t u = 0; u < n; ++u) nodes_[u].ord = node_at_[u] = static_cast<std::uint32_t>(u);
+    ++numbering_;
+    moved_.clear();
+    if (n != 0) moved_.emplace_back(0, static_cast<std::uint32_t>(n - 1));
     for (auto& x : free_nodes_) x = new_of[x];
     index_.remap(new_of);
     edge_set_.clear();
     for (std::uint32_t u = 0; u < n; ++u)
       for (const out_edge& o : nodes_[u].out) edge_set_.insert(u, o.child);
   }
+
+  /// How many times the nodes were renumbered (renumber_topologically, or a commit on the
+  /// rebuild path): node numbers held from before a change of this count are stale.
+  [[nodiscard]] std::uint64_t numbering() const noexcept { return numbering_; }
+  /// The node at position `pos` of the topological order (pos < node_slots(), checked by
+  /// TICKFLOW_ASSERT).
+  [[nodiscard]] std::uint32_t node_at_position(std::uint32_t pos) const noexcept {
+    TICKFLOW_ASSERT(pos < node_at_.size(), "node_at_position: position out of range");
+    return node_at_[pos];
+  }
+  /// Position intervals [first, last] of the topological order whose nodes insertions (add_edge,
+  /// check, commit) may have moved since the last clear_moved_positions(): a superset of the
+  /// moves (a rejected or checked edit's moves, undone, stay listed), in no particular order,
+  /// possibly overlapping. At most moved_limit intervals are kept: past that they are coalesced,
+  /// and if still too many, merged into one, from the lowest start to the highest end. A
+  /// renumbering lists every position.
+  /// A cache of positions (the propagation plan's order) repairs itself from these.
+  [[nodiscard]] std::span<const std::pair<std::uint32_t, std::uint32_t>> moved_positions() const noexcept { return moved_; }
+  void clear_moved_positions() noexcept { moved_.clear(); }
+  static constexpr std::size_t moved_limit = 4096;
 
   /// The node number of a page (stable until renumber_topologically or remove_page).
   [[nodiscard]] std::optional<std::uint32_t> node(page_id p) const noexcept {
@@ -676,6 +700,7 @@ class page_graph {
       std::sort(slots_.begin(), slots_.end());
       if (undo)
         for (std::uint32_t s : slots_) undo->emplace_back(s, node_at_[s]);
+      for (const std::uint32_t s : slots_) note_moved(s, s);
       std::size_t k = 0;
       for (std::uint32_t x : bwd_) place(x, slots_[k++]);
       for (std::uint32_t x : fwd_) place(x, slots_[k++]);
@@ -694,6 +719,7 @@ class page_graph {
       undo->emplace_back(lb, ub);
       undo->emplace_back(shift_mark, static_cast<std::uint32_t>(set.size()) | (f_done ? shift_forward : 0U));
     }
+    note_moved(lb, ub);
     const auto in_set = [&](std::uint32_t x) { return f_done ? scratch_.gray(x) : (scratch_.seen(x) && !scratch_.gray(x)); };
     if (f_done) {
       std::uint32_t k = lb;
@@ -742,6 +768,39 @@ class page_graph {
   void place(std::uint32_t x, std::uint32_t pos) noexcept {
     nodes_[x].ord = pos;
     node_at_[pos] = x;
+  }
+  // Records [lo, hi] in moved_ (see moved_positions). Never allocates past moved_limit entries:
+  // the list is coalesced, then merged into one interval. noexcept: the capacity is reserved
+  // once (a failed reservation merges instead).
+  void note_moved(std::uint32_t lo, std::uint32_t hi) noexcept {
+    if (!moved_.empty() && std::uint64_t{moved_.back().second} + 1 >= lo && moved_.back().first <= std::uint64_t{hi} + 1) {
+      moved_.back() = {std::min(moved_.back().first, lo), std::max(moved_.back().second, hi)};
+      return;
+    }
+    if (moved_.capacity() < moved_limit) {
+      try {
+        moved_.reserve(moved_limit);
+      } catch (...) {
+      }
+    }
+    if (moved_.size() == moved_.capacity()) coalesce_moved();
+    if (moved_.size() == moved_.capacity()) {
+      const std::uint32_t first = moved_.front().first, last = moved_.back().second;
+      moved_.clear();
+      moved_.emplace_back(std::min(first, lo), std::max(last, hi));
+      return;
+    }
+    moved_.emplace_back(lo, hi);
+  }
+  void coalesce_moved() noexcept {
+    if (moved_.size() < 2) return;
+    std::sort(moved_.begin(), moved_.end());
+    std::size_t w = 0;
+    for (std::size_t i = 1; i < moved_.size(); ++i) {
+      if (std::uint64_t{moved_[w].second} + 1 >= moved_[i].first) moved_[w].second = std::max(moved_[w].second, moved_[i].second);
+      else moved_[++w] = moved_[i];
+    }
+    moved_.resize(w + 1);
   }
 
   using node_pairs = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
@@ -932,6 +991,7 @@ class page_graph {
     }
     // The order covers every node slot (dead ones are isolated nodes).
     for (std::size_t pos = 0; pos < order.size(); ++pos) place(order[pos], static_cast<std::uint32_t>(pos));
+    if (!order.empty()) note_moved(0, static_cast<std::uint32_t>(order.size() - 1));
     // Then the nodes are numbered in that order, so that what is read in order (adjacency, the
     // propagation plan's build) is near in memory. An optimisation only: if it cannot allocate,
     // the committed edit stands as it is (renumbering changes nothing before its allocations).
@@ -1049,6 +1109,8 @@ class page_graph {
   };
   std::vector<node_rec> nodes_;
   std::vector<std::uint32_t> node_at_;  // position -> node
+  std::uint64_t numbering_ = 0;        // renumberings so far (see numbering())
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> moved_;  // see moved_positions()
   std::vector<std::uint32_t> free_nodes_;
   std::size_t live_ = 0, edges_ = 0;
   detail::edge_set edge_set_;  // every committed edge (u, v): O(1) duplicate checks
