@@ -449,6 +449,11 @@ class propagator {
       if (const std::uint32_t t = layout_index(id); t != no_page && plan_.in_end[t] != plan_.in_begin[t]) forced_.push_back(t);
     forced_run_ = forced_.empty() ? 0 : r;
     std::sort(forced_.begin(), forced_.end());
+    forced_.erase(std::unique(forced_.begin(), forced_.end()), forced_.end());
+    // Their positions too: a full sweep walks them beside its own (no search per page).
+    forced_pos_.clear();
+    for (const std::uint32_t t : forced_) forced_pos_.push_back(plan_.rank[t]);
+    std::sort(forced_pos_.begin(), forced_pos_.end());
     for (const std::uint32_t t : forced_)
       if (plan_.state[t].cone != r) {
         plan_.state[t].cone = r;
@@ -640,6 +645,10 @@ class propagator {
     std::atomic<std::uint8_t>* const bytes = plan_.changed;
     const std::uint32_t changed_stamp = stamp(r, true);
     constexpr auto publish = Wait ? std::memory_order_release : std::memory_order_relaxed;
+    // This span's forced pages, by position.
+    const std::uint32_t* forced = forced_pos_.data() + forced_pos_.size();
+    const std::uint32_t* const forced_end = forced;
+    if (forced_run_ == r) forced = std::lower_bound(static_cast<const std::uint32_t*>(forced_pos_.data()), forced_end, static_cast<std::uint32_t>(first));
     // (Parents' bytes are not prefetched: a byte per page stays in the caches.)
     for (std::size_t i = first; i < std::min(last, first + ahead); ++i)
       if (seq[i] != no_page) prefetch_parents<false>(seq[i]);
@@ -654,7 +663,8 @@ class propagator {
         bytes[t].store(tag_byte(plan_.state[t].done.load(std::memory_order_relaxed) == changed_stamp), publish);
         continue;
       }
-      bool dirty = forced_run_ == r && std::binary_search(forced_.begin(), forced_.end(), t);
+      while (forced != forced_end && *forced < i) ++forced;
+      bool dirty = forced != forced_end && *forced == i;
       for (std::uint32_t k = b; k < e; ++k) {
         const std::atomic<std::uint8_t>& pb = bytes[parents[k]];
         // Acquire: pairs with the release that published the parent (its elements and bit).
@@ -842,7 +852,7 @@ class propagator {
     const std::size_t u32 = p.elements.capacity() + p.in_begin.capacity() + p.in_end.capacity() + p.in_cap.capacity() + p.out_begin.capacity() +
                             p.out_end.capacity() + p.out_cap.capacity() + p.by_id_index.capacity() + p.seq.capacity() + p.rank.capacity() +
                             p.t_of_node.capacity() + p.by_table.capacity() + p.table_slot.capacity() + p.parents.size() + p.children.size() +
-                            stack_.capacity() + cone_.capacity() + forced_.capacity() + 2 * edit_at_.capacity();
+                            stack_.capacity() + cone_.capacity() + forced_.capacity() + forced_pos_.capacity() + 2 * edit_at_.capacity();
     return p.ids.capacity() * sizeof(page_id) + (p.data.capacity() + p.epochs.capacity() + p.parent_data.size() + p.epochs_by_table.capacity()) * sizeof(void*) +
            u32 * 4 + p.weights.size() * sizeof(W) + p.kinds.size() * sizeof(edge_kind) + (p.changed_storage ? n + cache_line_size : 0) +
            (p.state ? n * sizeof(page_state) : 0) + cone_keys_.capacity() * 8 + scratch_.size() * sizeof(T) + counts_.capacity() * sizeof(worker_counts);
@@ -1036,6 +1046,7 @@ class propagator {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> edit_at_;  // update: each edit's (parent, child) layout indexes
   std::unordered_map<std::uint64_t, sim> sim_;                      // update: touched lists' degree and room
   std::vector<std::uint32_t> forced_;  // layout indexes of this run's forced pages, sorted
+  std::vector<std::uint32_t> forced_pos_;  // their positions, sorted
   std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
   std::size_t compactions_ = 0;
   std::uint8_t full_tag_ = 0;          // the tag of the last full sweep (see every_derived_page)
