@@ -13,6 +13,7 @@
 #include <tickflow/engine/engine.hpp>
 #include <tickflow/engine/memory.hpp>
 #include <tickflow/engine/tick.hpp>
+#include <tickflow/page/checkpoint.hpp>
 #include <tickflow/semiring/builtin.hpp>
 
 #include <sys/stat.h>
@@ -451,4 +452,73 @@ TEST_CASE("the tick orchestrator gives the engine's collector the tick's time, a
   CHECK(a.counters().gc_pages_moved > 0);
   CHECK(ticks->histogram(tick_phase::gc).count() == 40);
   CHECK(a.memory(nullptr, false).slab_bytes < b.memory(nullptr, false).slab_bytes);
+}
+
+TEST_CASE("GC drops the log segments the newest checkpoint covers, in the tick's time, and no record after it", "[engine][gc][tick][segments]") {
+  using engine_t = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/tickflow_gc_segments_" + std::to_string(::getpid());
+  const auto clear = [&] {
+    if (auto segs = detail::list_segments(dir))
+      for (const auto& s : *segs) ::unlink(s.path.c_str());
+    ::unlink((dir + "/checkpoint").c_str());
+    ::rmdir(dir.c_str());
+  };
+  clear();
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  {
+    engine_t e({}, 2);
+    auto log = segmented_tlog::open(dir, fsync_policy::never, 32 << 10);
+    REQUIRE(log);
+    tick_options opt;
+    opt.segmented_log = &*log;
+    opt.log_durability = durability::every_tick;
+    auto ticks = tick_orchestrator<engine_t, engine_collector<engine_t>>::make(e, opt, engine_collector<engine_t>{&e, &*log});
+    REQUIRE(ticks);
+    {
+      auto other = tlog_writer::open(dir + "/other.tlog", fsync_policy::never);
+      REQUIRE(other);
+      tick_options both = opt;
+      both.log = &*other;
+      CHECK(tick_orchestrator<engine_t>::make(e, both).error().code == errc::invalid_argument);
+    }
+    ::unlink((dir + "/other.tlog").c_str());
+    std::vector<page_id> pages;
+    for (int i = 0; i < 500; ++i) pages.push_back(*e.create_page(64));
+    std::mt19937_64 rng(9);
+    std::uint32_t checkpoint_at = 0;
+    for (std::uint32_t t = 1; t <= 60; ++t) {
+      for (int k = 0; k < 200; ++k)
+        REQUIRE(e.submit(tt::element_delta(pages[rng() % pages.size()], epoch{t}, std::uint64_t{t} * 1000 + static_cast<std::uint64_t>(k), double(k))));
+      REQUIRE(ticks->tick());
+      if (t == 30) {
+        // A checkpoint of the state after this tick: the segments before it become droppable.
+        checkpoint_at = e.current_epoch().value();
+        REQUIRE(save_checkpoint(e.store(), e.current_epoch(), dir + "/checkpoint"));
+        CHECK(ticks->gc().segments_dropped == 0);
+        ticks->gc().note_checkpoint(e.current_epoch());
+      }
+      // The report's log bytes are the files' bytes.
+      std::uint64_t on_disk = 0;
+      for (const auto& s : *detail::list_segments(dir)) on_disk += s.bytes;
+      REQUIRE(e.memory(*log, false).log_disk_bytes == on_disk);
+    }
+    CHECK(ticks->gc().segments_dropped > 3);
+    CHECK(ticks->gc().last_error == errc::ok);
+    CHECK_FALSE(log->droppable(epoch{checkpoint_at}));
+    // Everything after the checkpoint is still in the log: checkpoint + segments = the store now.
+    auto left = read_tlog_segments(dir);
+    REQUIRE(left);
+    REQUIRE_FALSE(left->records.empty());
+    CHECK(left->records.front().at.value() <= checkpoint_at + 1);
+    std::size_t after = 0;
+    for (const auto& d : left->records) after += d.at.value() > checkpoint_at ? 1 : 0;
+    CHECK(after == 30 * 200);
+    auto cp = load_checkpoint(dir + "/checkpoint");
+    REQUIRE(cp);
+    auto replayed = replay(std::move(*cp), *left);
+    REQUIRE(replayed);
+    CHECK(replayed->store.digest() == e.store().digest());
+  }
+  clear();
 }

@@ -79,6 +79,7 @@
 #include "tickflow/graph/page_graph.hpp"
 #include "tickflow/page/page_store.hpp"
 #include "tickflow/page/tlog.hpp"
+#include "tickflow/page/tlog_segments.hpp"
 #include "tickflow/validate/replay.hpp"
 
 namespace tickflow {
@@ -500,6 +501,13 @@ class reference_engine {
                       unplanned_.capacity() * sizeof(plan_edit<W>);
     m.log_disk_bytes = log != nullptr ? log->file_bytes() : 0;
     m.rss_bytes = with_rss ? read_rss_bytes() : 0;
+    return m;
+  }
+  /// The same, with a segmented log (every segment's bytes on disk, and the newest's buffer).
+  [[nodiscard]] memory_report memory(const segmented_tlog& log, bool with_rss = true) const {
+    memory_report m = memory(nullptr, with_rss);
+    m.log_buffer_bytes += log.buffer_capacity();
+    m.log_disk_bytes = log.file_bytes();
     return m;
   }
   [[nodiscard]] const page_store& store() const noexcept { return store_; }

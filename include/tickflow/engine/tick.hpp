@@ -10,8 +10,9 @@
 //       4. gc         Gc::gc_slice(deadline), only when Gc::gc_wanted() says a threshold was
 //                     crossed or work is unfinished; the deadline is the end of the tick's total
 //                     budget (the time left in the tick), and the collector resumes next tick;
-//       5. log        the records the engine appended this tick go to the tlog_writer, if one
-//                     was given, per the durability policy: none (buffered; the OS decides),
+//       5. log        the records the engine appended this tick go to the tlog_writer or the
+//                     segmented_tlog (page/tlog_segments.hpp), if one was given (not both:
+//                     errc::invalid_argument from make()), per the durability policy: none (buffered; the OS decides),
 //                     every_tick (written and synced before tick() returns) or group_commit
 //                     (written and synced every `group` ticks, and by flush_log()).
 //   * Budgets (tick_budgets): apply + propagate 10 ms, graph 4 ms, gc 2 ms, total 16 ms by
@@ -48,6 +49,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <thread>
 #include <utility>
@@ -57,6 +59,7 @@
 #include "tickflow/core/result.hpp"
 #include "tickflow/engine/engine.hpp"
 #include "tickflow/page/tlog.hpp"
+#include "tickflow/page/tlog_segments.hpp"
 
 namespace tickflow {
 
@@ -104,6 +107,7 @@ struct tick_options {
   durability log_durability = durability::every_tick;
   std::size_t group = 8;          ///< group_commit: sync every this many ticks
   tlog_writer* log = nullptr;     ///< where phase 5 appends the tick's records (none: phase 5 is empty)
+  segmented_tlog* segmented_log = nullptr;  ///< or a segmented log (not both)
 };
 
 /// One tick, as it ran.
@@ -150,16 +154,38 @@ struct no_gc {
   void gc_slice(tick_clock::time_point) noexcept {}
 };
 
-/// An engine that collects its own garbage (gc_wanted, gc_slice), as a gc_participant.
+/// An engine that collects its own garbage (gc_wanted, gc_slice), as a gc_participant; with a
+/// segmented log, it also drops the log segments the newest checkpoint covers (note_checkpoint
+/// says which that is: call it once a checkpoint is safely saved). A slice compacts first (if the
+/// engine wants it), then drops segments until the deadline.
 template <class E>
 struct engine_collector {
   E* engine = nullptr;
+  segmented_tlog* log = nullptr;
+  std::optional<epoch> checkpoint;  ///< the newest checkpoint's epoch, if any
   std::uint64_t slices = 0, slices_without_time = 0;
-  [[nodiscard]] bool gc_wanted() const { return engine->gc_wanted(); }
+  std::uint64_t segments_dropped = 0, segment_bytes_dropped = 0;
+  errc last_error = errc::ok;  ///< the last segment drop's error (ok: none)
+  void note_checkpoint(epoch at) noexcept {
+    if (!checkpoint || *checkpoint < at) checkpoint = at;
+  }
+  [[nodiscard]] bool segments_droppable() const { return log != nullptr && checkpoint && log->droppable(*checkpoint); }
+  [[nodiscard]] bool gc_wanted() const { return engine->gc_wanted() || segments_droppable(); }
   void gc_slice(tick_clock::time_point deadline) {
-    const auto r = engine->gc_slice(deadline);
+    bool had_time = true;
+    if (engine->gc_wanted()) had_time = engine->gc_slice(deadline).had_time;
+    if (segments_droppable()) {
+      const auto dropped = log->drop_covered(*checkpoint, [&] { return tick_clock::now() >= deadline; });
+      if (dropped) {
+        segments_dropped += dropped->segments;
+        segment_bytes_dropped += dropped->bytes;
+        had_time = had_time && (dropped->segments != 0 || !dropped->more);
+      } else {
+        last_error = dropped.error().code;
+      }
+    }
     ++slices;
-    if (!r.had_time) ++slices_without_time;
+    if (!had_time) ++slices_without_time;
   }
 };
 
@@ -198,6 +224,8 @@ class tick_orchestrator {
     if (b.total < b.apply_propagate + b.graph + b.gc)
       return unexpected(errc::invalid_argument, 0, "the total budget is below the sum of the phase budgets");
     if (options.period <= ns::zero()) return unexpected(errc::invalid_argument, 0, "the fixed-rate period must be positive");
+    if (options.log != nullptr && options.segmented_log != nullptr)
+      return unexpected(errc::invalid_argument, 0, "phase 5 writes to one log: a tlog_writer or a segmented_tlog");
     if (options.keep_records == 0) return unexpected(errc::invalid_argument, 0, "the record ring needs room for one tick");
     if (options.log_durability == durability::group_commit && options.group == 0)
       return unexpected(errc::invalid_argument, 0, "group commit needs a group of at least one tick");
@@ -248,8 +276,9 @@ class tick_orchestrator {
 
   /// group_commit: writes and syncs what the last ticks appended (also right for the other policies).
   result<void> flush_log() {
-    if (options_.log == nullptr) return {};
-    return options_.log->flush();
+    if (options_.log != nullptr) return options_.log->commit();
+    if (options_.segmented_log != nullptr) return options_.segmented_log->commit();
+    return {};
   }
 
   // ------------------------------------------------------------------ what the ticks left
@@ -354,19 +383,22 @@ class tick_orchestrator {
 
   // Phase 5: the engine's records since the last tick, to the writer, per the policy.
   result<void> write_log() {
+    if (options_.log != nullptr) return write_to(*options_.log);
+    if (options_.segmented_log != nullptr) return write_to(*options_.segmented_log);
+    log_pos_ = engine_->log_records().size();
+    return {};
+  }
+  template <class Log>
+  result<void> write_to(Log& log) {
     const auto records = engine_->log_records();
-    if (options_.log == nullptr) {
-      log_pos_ = records.size();
-      return {};
-    }
     const auto fresh = records.subspan(log_pos_);
-    if (auto ok = options_.log->append_records(fresh); !ok) return ok;
+    if (auto ok = log.append_records(fresh); !ok) return ok;
     log_pos_ = records.size();
     switch (options_.log_durability) {
       case durability::none: return {};
-      case durability::every_tick: return options_.log->commit();
+      case durability::every_tick: return log.commit();
       case durability::group_commit:
-        if ((ticks_ + 1) % options_.group == 0) return options_.log->commit();
+        if ((ticks_ + 1) % options_.group == 0) return log.commit();
         return {};
     }
     return {};

@@ -612,6 +612,8 @@ class tlog_writer {
 
   /// Records appended through this writer.
   [[nodiscard]] std::uint64_t appended() const noexcept { return appended_; }
+  /// The epoch of the last record appended or recovered (0 if none).
+  [[nodiscard]] epoch last_epoch() const noexcept { return last_; }
   /// What open() recovered from an existing file (empty for a new one).
   [[nodiscard]] const recovered_tlog& recovered() const noexcept { return recovered_; }
 
