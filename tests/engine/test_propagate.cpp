@@ -449,7 +449,7 @@ TEST_CASE("a plan updated by edge edits equals the oracle on the edited graph at
     tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{step}, clamp_kernel{});
     std::vector<propagate_stats> got;
     for (auto& r : runs) {
-      REQUIRE(r->prop.update(base.graph, edits));
+      REQUIRE(r->prop.update(r->store, base.graph, edits));
       REQUIRE(r->prop.edges() == base.graph.edges());
       for (page_id p : changed) {
         const auto from = *base.store.bytes(p);
@@ -483,28 +483,28 @@ TEST_CASE("update refuses what a plan cannot follow, with typed errors", "[engin
   propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
   REQUIRE(prop.rebuild(store, g));
   const std::vector<plan_edit<double>> mismatch = {{p[2], p[3], 1.0, edge_kind::data, true}, {p[0], wide, 1.0, edge_kind::data, true}};
-  const auto m = prop.update(g, mismatch);
+  const auto m = prop.update(store, g, mismatch);
   REQUIRE_FALSE(m);
   CHECK(m.error() == error{errc::invalid_argument, 1});
   CHECK(prop.edges() == 1);  // nothing applied, not even the first edit
   const page_id stranger{(std::uint64_t{999} << 32) | 1};
   const std::vector<plan_edit<double>> unknown = {{p[0], stranger, 1.0, edge_kind::data, true}};
-  const auto u = prop.update(g, unknown);
+  const auto u = prop.update(store, g, unknown);
   REQUIRE_FALSE(u);
   CHECK(u.error() == error{errc::not_found, 0});
   const std::vector<plan_edit<double>> absent = {{p[2], p[3], 0.0, edge_kind::data, false}};
-  const auto a = prop.update(g, absent);
+  const auto a = prop.update(store, g, absent);
   REQUIRE_FALSE(a);
   CHECK(a.error().code == errc::corrupt_data);
   CHECK(prop.edges() == 1);  // caught before anything changed
   // A page added since the build: the plan must be rebuilt.
   const page_id extra = *store.create(16);
   REQUIRE(g.add_page(extra));
-  const auto stale = prop.update(g, {});
+  const auto stale = prop.update(store, g, {});
   REQUIRE_FALSE(stale);
   CHECK(stale.error().code == errc::invalid_argument);
   REQUIRE(prop.rebuild(store, g));
   // A renumbering too.
   g.renumber_topologically();
-  CHECK(prop.update(g, {}).error().code == errc::invalid_argument);
+  CHECK(prop.update(store, g, {}).error().code == errc::invalid_argument);
 }

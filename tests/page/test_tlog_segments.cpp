@@ -192,7 +192,7 @@ TEST_CASE("segmented log: a checkpoint drops exactly the segments it covers, and
   CHECK(log->append(stream.back()));  // and the log goes on
 }
 
-TEST_CASE("segmented log: framed batches go whole to one segment; a zero segment size is refused", "[tlog][segments]") {
+TEST_CASE("segmented log: framed batches go whole to one segment and a zero segment size is refused", "[tlog][segments]") {
   temp_folder dir("batch");
   CHECK(segmented_tlog::open(dir.path, fsync_policy::never, 0).error().code == errc::invalid_argument);
   CHECK(segmented_tlog::open(dir.path + "/absent", fsync_policy::never).error().code == errc::not_found);

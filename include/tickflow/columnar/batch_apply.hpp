@@ -178,6 +178,7 @@ class batch_applier {
   result<std::size_t> apply(page_store& store, const delta_batch& batch, Fork&& fork, std::size_t workers) {
     const std::size_t n = batch.size();
     if (n > max_rows) return unexpected(errc::invalid_argument, n, "batch has more than 2^32 - 1 rows");
+    store.thaw_listed(batch.pages());  // cold pages the batch writes come back first (nothing if none is cold)
     workers = std::max<std::size_t>(1, workers);
     std::size_t lines = 0;
     for (const auto& c : store.classes_) lines += std::size_t{c.next_slot} * c.lines;
@@ -676,7 +677,7 @@ class batch_applier {
     small_.resize(table);
     for (std::size_t i = 0; i < table; ++i) {
       const auto& e = store.entries_[i];
-      small_[i] = small_page{e.live ? store.classes_[e.cls].page(e.slot) : nullptr, e.live ? store.generations_[i] : 0,
+      small_[i] = small_page{e.live && !e.cold ? store.classes_[e.cls].page(e.slot) : nullptr, e.live ? store.generations_[i] : 0,
                              e.bytes, e.at.value(), 0};
     }
     const std::size_t checked = std::min(n, batch.first_ill_formed());

@@ -22,7 +22,7 @@
 //     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
 //     whose element count differs from a parent's; detail: the page id). The plan holds pointers
 //     into the store: rebuild after pages are created, released or moved.
-//   * update(graph, edits) takes committed edge edits in without a rebuild: each edited child's
+//   * update(store, graph, edits) takes committed edge edits in without a rebuild: each edited child's
 //     parent list and each parent's child list is patched in place (a list that outgrows its
 //     room moves to the end of the edge columns, with twice its entries; the columns are packed
 //     again, in one O(edges) pass, when their end is reached, which a quarter of room amortises
@@ -221,8 +221,8 @@ class propagator {
       if (view.page_of[u] == page_id{}) continue;
       at_of[u] = static_cast<std::uint32_t>(p.ids.size());
       const page_id id = view.page_of[u];
-      const auto h = store.handle(id);
-      if (h.data == nullptr) return unexpected(errc::not_found, id.value(), "graph page not alive in the store");
+      const auto h = store.peek_handle(id);  // a cold page stays cold here (see below)
+      if (h.at == nullptr) return unexpected(errc::not_found, id.value(), "graph page not alive in the store");
       if (h.bytes % sizeof(T) != 0) return unexpected(errc::invalid_argument, id.value(), "page size is not a whole number of elements");
       p.ids.push_back(id);
       p.elements.push_back(h.bytes / static_cast<std::uint32_t>(sizeof(T)));
@@ -323,13 +323,21 @@ class propagator {
     p.epochs.resize(n);
     p.state = std::make_unique<page_state[]>(n);
     p.t_of_node = std::move(at_of);
-    // Last, once nothing else can fail: the move (which has the strong guarantee itself), then
-    // the pointers, which it changes.
+    // Last, once nothing else can fail: cold pages with edges come back (their bytes unchanged;
+    // a page without edges is never read by a sweep and may stay cold, with no pointer), the
+    // move (which has the strong guarantee itself), then the pointers, which it changes.
+    std::vector<page_id> hot;
+    hot.reserve(n);
+    for (std::uint32_t t = 0; t < n; ++t) {
+      const bool linked = p.in_end[t] != p.in_begin[t] || p.out_end[t] != p.out_begin[t];
+      if (linked) (void)store.handle(p.ids[t]);  // thaws a cold page
+      if (linked || !store.is_cold(p.ids[t])) hot.push_back(p.ids[t]);
+    }
     if (layout == store_layout::topological) {
-      if (auto moved = store.relayout(p.ids); !moved) return moved;
+      if (auto moved = store.relayout(hot); !moved) return moved;
     }
     for (std::size_t t = 0; t < n; ++t) {
-      const auto h = store.handle(p.ids[t]);
+      const auto h = store.peek_handle(p.ids[t]);
       p.data[t] = reinterpret_cast<T*>(h.data);
       p.epochs[t] = h.at;
     }
@@ -354,7 +362,7 @@ class propagator {
   /// does not hold) is errc::corrupt_data, and leaves the plan empty: rebuild it.
   /// Allocation: only when the columns' room runs out (a compaction, O(edges), amortised over
   /// many updates) and for scratch; std::bad_alloc leaves the plan unchanged.
-  result<void> update(const page_graph<W>& graph, std::span<const plan_edit<W>> edits) {
+  result<void> update(page_store& store, const page_graph<W>& graph, std::span<const plan_edit<W>> edits) {
     if (graph.numbering() != plan_.numbering || graph.node_slots() != plan_.seq.size() || graph.pages() != pages())
       return unexpected(errc::invalid_argument, 0, "the graph's pages or numbering changed since the plan was built: rebuild");
     // Resolve, check and count the room the columns need, before anything changes.
@@ -385,6 +393,12 @@ class propagator {
       if (plan_.out_top + need->second > plan_.children.size()) compact_out(need->second);
       need = room_needed(edits);
     }
+    // The pages an insertion links may have been cold, or thawed since the plan took their
+    // pointers (a page without edges is not read by sweeps): their pointers are taken again
+    // (thawing a cold one; its bytes do not change).
+    for (std::size_t i = 0; i < edits.size(); ++i)
+      if (edits[i].insert)
+        for (const std::uint32_t t : {edit_at_[i].first, edit_at_[i].second}) plan_.data[t] = reinterpret_cast<T*>(store.handle(plan_.ids[t]).data);
     // From here nothing allocates or fails (but for an edit the graph did not commit).
     for (std::size_t i = 0; i < edits.size(); ++i) {
       const auto [tp, tc] = edit_at_[i];

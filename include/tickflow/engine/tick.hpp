@@ -160,6 +160,8 @@ struct no_gc {
 /// engine wants it), then drops segments until the deadline.
 template <class E>
 struct engine_collector {
+  engine_collector() = default;
+  explicit engine_collector(E* e, segmented_tlog* segments = nullptr) noexcept : engine(e), log(segments) {}
   E* engine = nullptr;
   segmented_tlog* log = nullptr;
   std::optional<epoch> checkpoint;  ///< the newest checkpoint's epoch, if any

@@ -50,6 +50,7 @@ class page_log_applier {
   result<log_apply_result> apply(page_store& store, std::span<const std::byte> records) {
     if (detail::starts_with_tlog_magic(records))
       return unexpected(errc::invalid_argument, 0, "records start with a log header: pass the bytes after it");
+    store.thaw_all();  // the records may write any page (nothing if none is cold)
     const std::size_t table = store.entries_.size();
     pages_.resize(table);
     for (std::size_t i = 0; i < table; ++i) {

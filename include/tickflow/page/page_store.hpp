@@ -42,6 +42,17 @@
 //     Pointers to page bytes are invalidated. Cost: per move one page copy and the bitmap
 //     words between two free slots; per class cut back, O(slots cut / 64). Free slots are a
 //     bitmap per size class, and create() takes the lowest one (holes fill from the bottom).
+//   * Cold tier: freeze(id) moves a page out of its slab into a packed tier (its bytes back to
+//     back with the other cold pages', no padding; a page of zeros is stored as nothing) and
+//     frees its slot; freeze_cold(before, stop) is a resumable slice that freezes the pages not
+//     written since epoch `before` (epoch < before). A cold page keeps its id, size, epoch and
+//     bytes: const reads (bytes, view, for_each_page, snapshot, digest) are served from the cold
+//     tier as they are, bit for bit; anything that writes or hands out a writable pointer
+//     (mutable_bytes, handle, apply, apply_all, relayout, the batch and log appliers) first
+//     brings the page back into a slab (thaw), bit-identical. thaw may allocate (a chunk); where
+//     that fails inside a noexcept call (apply), the call returns errc::capacity_exceeded and
+//     changes nothing. The cold tier's holes (pages thawed or released) are packed away by
+//     freeze_cold when they pass half of it. memory() counts cold pages and the tier's bytes.
 //   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
 //   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
 //     do; apply_all allocates a scratch table sized by the batch; rebuild allocates the id table
@@ -116,6 +127,7 @@ class page_store {
     e.slot = slot;
     e.cls = cls;
     e.live = true;
+    e.cold = false;
     e.at = epoch{0};
     classes_[cls].owner[slot] = index;
     ++live_;
@@ -131,13 +143,17 @@ class page_store {
     // Room first (geometrically), so that nothing changes if an allocation throws. (The free
     // slot bitmap has a bit for every slot already.)
     if (free_ids_.size() == free_ids_.capacity()) free_ids_.reserve(2 * free_ids_.size() + 16);
-    classes_[e->cls].mark_free(e->slot);
-    classes_[e->cls].owner[e->slot] = no_owner;
+    if (e->cold) {
+      drop_cold(*e);
+    } else {
+      classes_[e->cls].mark_free(e->slot);
+      classes_[e->cls].owner[e->slot] = no_owner;
+      slot_bytes_ -= std::size_t{classes_[e->cls].lines} * line;
+    }
     e->live = false;
     free_ids_.push_back(static_cast<std::uint32_t>(id.value() >> 32));
     --live_;
     payload_bytes_ -= e->bytes;
-    slot_bytes_ -= std::size_t{classes_[e->cls].lines} * line;
     return {};
   }
 
@@ -151,6 +167,9 @@ class page_store {
     std::size_t slab_bytes = 0;     ///< every slab chunk allocated
     std::size_t table_bytes = 0;    ///< the id table: entries and generations (capacity)
     std::size_t free_list_bytes = 0;  ///< free ids, free slots and the chunk lists (capacity)
+    std::size_t cold_pages = 0;       ///< pages in the cold tier (counted in pages and payload_bytes)
+    std::size_t cold_bytes = 0;       ///< the cold tier's packed bytes in use (zero pages: none)
+    std::size_t cold_tier_bytes = 0;  ///< the cold tier's memory: its arena and records (capacity)
     /// Slab bytes not in live pages' slots (free slots and never-used chunk tails).
     [[nodiscard]] std::size_t fragmentation_bytes() const noexcept { return slab_bytes - slot_bytes; }
   };
@@ -164,6 +183,10 @@ class page_store {
     m.free_list_bytes = free_ids_.capacity() * sizeof(std::uint32_t) + classes_.capacity() * sizeof(size_class);
     for (const auto& c : classes_)
       m.free_list_bytes += c.free_bits.capacity() * sizeof(std::uint64_t) + c.owner.capacity() * sizeof(std::uint32_t) + c.chunks.capacity() * sizeof(chunk);
+    m.cold_pages = cold_pages_;
+    m.cold_bytes = cold_used_;
+    m.cold_tier_bytes = cold_arena_.capacity() + cold_recs_.capacity() * sizeof(cold_rec) + cold_free_.capacity() * sizeof(std::uint32_t) +
+                        zeros_.capacity();
     return m;
   }
   /// What one compaction slice did.
@@ -259,12 +282,17 @@ class page_store {
   /// (What memory() keeps as counters; tests compare the two.)
   [[nodiscard]] memory_use count_memory() const noexcept {
     memory_use m = memory();
-    m.pages = m.payload_bytes = m.slot_bytes = m.slab_bytes = 0;
+    m.pages = m.payload_bytes = m.slot_bytes = m.slab_bytes = m.cold_pages = m.cold_bytes = 0;
     for (const entry& e : entries_) {
       if (!e.live) continue;
       ++m.pages;
       m.payload_bytes += e.bytes;
-      m.slot_bytes += std::size_t{classes_[e.cls].lines} * line;
+      if (e.cold) {
+        ++m.cold_pages;
+        if (cold_recs_[e.slot].offset != zero_page) m.cold_bytes += e.bytes;
+      } else {
+        m.slot_bytes += std::size_t{classes_[e.cls].lines} * line;
+      }
     }
     for (const auto& c : classes_) m.slab_bytes += c.chunks.size() * c.per_chunk * std::size_t{c.lines} * line;
     return m;
@@ -285,14 +313,85 @@ class page_store {
   [[nodiscard]] result<std::span<const std::byte>> bytes(page_id id) const noexcept {
     const entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
-    return std::span<const std::byte>(classes_[e->cls].page(e->slot), e->bytes);
+    return std::span<const std::byte>(read_ptr(*e), e->bytes);
   }
-  /// Mutable bytes. Writing through them bypasses epochs and validation: meant for loading
-  /// checkpoints and for tests.
-  [[nodiscard]] result<std::span<std::byte>> mutable_bytes(page_id id) noexcept {
+  /// Mutable bytes (a cold page is thawed first). Writing through them bypasses epochs and
+  /// validation: meant for loading checkpoints and for tests.
+  [[nodiscard]] result<std::span<std::byte>> mutable_bytes(page_id id) {
     entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    if (e->cold) thaw_entry(*e, static_cast<std::uint32_t>(id.value() >> 32));
     return std::span<std::byte>(classes_[e->cls].page(e->slot), e->bytes);
+  }
+
+  // ------------------------------------------------------------------ cold tier
+
+  /// Whether the page is in the cold tier (false for an unknown id).
+  [[nodiscard]] bool is_cold(page_id id) const noexcept {
+    const entry* e = find(id);
+    return e != nullptr && e->cold;
+  }
+  [[nodiscard]] std::size_t cold_pages() const noexcept { return cold_pages_; }
+  /// Moves a page into the cold tier (see the contract); a cold page stays as it is.
+  /// errc::not_found for an unknown id. Strong guarantee (std::bad_alloc as the arena grows).
+  result<void> freeze(page_id id) {
+    entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    if (!e->cold) freeze_entry(*e, static_cast<std::uint32_t>(id.value() >> 32));
+    return {};
+  }
+  /// Brings a cold page back into a slab, bit-identical; a hot page stays as it is.
+  /// errc::not_found for an unknown id. Strong guarantee.
+  result<void> thaw(page_id id) {
+    entry* e = find(id);
+    if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
+    if (e->cold) thaw_entry(*e, static_cast<std::uint32_t>(id.value() >> 32));
+    return {};
+  }
+  /// Thaws the cold pages among `ids` (unknown ids are skipped); nothing when none is cold.
+  void thaw_listed(std::span<const std::uint64_t> ids) {
+    if (cold_pages_ == 0) return;
+    for (const std::uint64_t v : ids)
+      if (entry* e = find(page_id{v}); e != nullptr && e->cold) thaw_entry(*e, static_cast<std::uint32_t>(v >> 32));
+  }
+  void thaw_all() {
+    for (std::size_t i = 0; i < entries_.size() && cold_pages_ != 0; ++i)
+      if (entries_[i].live && entries_[i].cold) thaw_entry(entries_[i], static_cast<std::uint32_t>(i));
+  }
+  /// What one freeze_cold slice did.
+  struct freeze_result {
+    bool had_time = true;      ///< false: stop() held from the start, and nothing was done
+    std::size_t frozen = 0;    ///< pages moved to the cold tier
+    bool done = false;         ///< the walk of the table came round: every page was looked at once
+  };
+  /// One resumable slice: walks the table from where the last slice stopped, freezing every hot
+  /// page with epoch < before (and, if `eligible` is given, eligible(id)); asks stop() before
+  /// the first page and every 64. Packs the tier first when its holes pass half of it.
+  template <class Stop, class Eligible>
+  freeze_result freeze_cold(epoch before, Stop&& stop, Eligible&& eligible) {
+    freeze_result r;
+    if (stop()) {
+      r.had_time = false;
+      return r;
+    }
+    if (cold_arena_.size() > 2 * cold_used_ + 4096) pack_cold();
+    const std::size_t n = entries_.size();
+    for (std::size_t k = 0; k < n; ++k) {
+      if ((k & 63) == 63 && stop()) return r;
+      if (freeze_cursor_ >= n) freeze_cursor_ = 0;
+      const auto i = static_cast<std::uint32_t>(freeze_cursor_++);
+      entry& e = entries_[i];
+      if (!e.live || e.cold || !(e.at < before)) continue;
+      if (!eligible(page_id{(std::uint64_t{i} << 32) | generations_[i]})) continue;
+      freeze_entry(e, i);
+      ++r.frozen;
+    }
+    r.done = true;
+    return r;
+  }
+  template <class Stop>
+  freeze_result freeze_cold(epoch before, Stop&& stop) {
+    return freeze_cold(before, std::forward<Stop>(stop), [](page_id) { return true; });
   }
 
   /// The page as an array of T (read-only); errc::invalid_argument if its size is not a
@@ -303,7 +402,7 @@ class page_store {
     const entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
     if (e->bytes % sizeof(T) != 0) return unexpected(errc::invalid_argument, e->bytes, "page size is not a multiple of the element size");
-    return std::span<const T>(reinterpret_cast<const T*>(classes_[e->cls].page(e->slot)), e->bytes / sizeof(T));
+    return std::span<const T>(reinterpret_cast<const T*>(read_ptr(*e)), e->bytes / sizeof(T));
   }
 
   /// The first rule `d` breaks against this store (see the file contract), or success.
@@ -317,6 +416,13 @@ class page_store {
   /// Validates and applies one delta; all or nothing.
   result<void> apply(const delta& d) noexcept {
     if (auto ok = validate(d); !ok) return ok;
+    if (entry* e = find(d.page); e->cold) {
+      try {
+        thaw_entry(*e, static_cast<std::uint32_t>(d.page.value() >> 32));
+      } catch (const std::bad_alloc&) {
+        return unexpected(errc::capacity_exceeded, d.page.value(), "no memory to bring a cold page back");
+      }
+    }
     write(d);
     return {};
   }
@@ -341,6 +447,9 @@ class page_store {
       if (!ok) return unexpected(ok.error().code, i, ok.error().message);
       seen[d.page.value()] = d.at;
     }
+    if (cold_pages_ != 0)
+      for (const delta& d : ds)
+        if (entry* e = find(d.page); e->cold) thaw_entry(*e, static_cast<std::uint32_t>(d.page.value() >> 32));
     for (const delta& d : ds) write(d);
     return ds.size();
   }
@@ -352,10 +461,17 @@ class page_store {
     std::uint32_t bytes = 0;
     epoch* at = nullptr;
   };
-  [[nodiscard]] page_handle handle(page_id id) noexcept {
+  [[nodiscard]] page_handle handle(page_id id) {
     entry* e = find(id);
     if (e == nullptr) return {};
+    if (e->cold) thaw_entry(*e, static_cast<std::uint32_t>(id.value() >> 32));
     return {classes_[e->cls].page(e->slot), e->bytes, &e->at};
+  }
+  /// The same without thawing: data == nullptr for a cold page too (its size and epoch are there).
+  [[nodiscard]] page_handle peek_handle(page_id id) noexcept {
+    entry* e = find(id);
+    if (e == nullptr) return {};
+    return {e->cold ? nullptr : classes_[e->cls].page(e->slot), e->bytes, &e->at};
   }
   /// Moves pages in memory (ids, bytes and epochs unchanged) so that, within each size class,
   /// the listed pages occupy the class's slots they held, in increasing address order by their
@@ -365,6 +481,9 @@ class page_store {
   /// 4 bytes per slot of a class, are allocated before anything moves). Invalidates pointers from
   /// bytes(), view() and handle().
   result<void> relayout(std::span<const page_id> order) {
+    if (cold_pages_ != 0)
+      for (const page_id id : order)
+        if (entry* e = find(id); e != nullptr && e->cold) thaw_entry(*e, static_cast<std::uint32_t>(id.value() >> 32));
     std::vector<std::vector<std::uint32_t>> slots(classes_.size());  // per class: the listed pages' slots, in order
     std::vector<std::uint32_t> index(order.size());
     {
@@ -476,7 +595,7 @@ class page_store {
       if (rec->bytes.empty() || rec->bytes.size() > max_page_bytes)
         return unexpected(errc::invalid_argument, rec->bytes.size(), "page size out of range");
       const auto [cls, slot] = fresh.take_slot(rec->bytes.size());
-      fresh.entries_[index] = entry{static_cast<std::uint32_t>(rec->bytes.size()), slot, cls, true, rec->at};
+      fresh.entries_[index] = entry{static_cast<std::uint32_t>(rec->bytes.size()), slot, cls, true, false, rec->at};
       fresh.classes_[cls].owner[slot] = static_cast<std::uint32_t>(index);
       std::memcpy(fresh.classes_[cls].page(slot), rec->bytes.data(), rec->bytes.size());
       ++fresh.live_;
@@ -501,8 +620,7 @@ class page_store {
     for (std::size_t i = 0; i < entries_.size(); ++i) {
       const entry& e = entries_[i];
       if (!e.live) continue;
-      f(page_id{(std::uint64_t{i} << 32) | generations_[i]},
-        std::span<const std::byte>(classes_[e.cls].page(e.slot), e.bytes), e.at);
+      f(page_id{(std::uint64_t{i} << 32) | generations_[i]}, std::span<const std::byte>(read_ptr(e), e.bytes), e.at);
     }
   }
 
@@ -567,9 +685,10 @@ class page_store {
   // kernels scan apart from the rest of the entry.
   struct entry {
     std::uint32_t bytes = 0;
-    std::uint32_t slot = 0;
+    std::uint32_t slot = 0;  // hot: the slot in its class; cold: its record in cold_recs_
     std::uint16_t cls = 0;
     bool live = false;
+    bool cold = false;
     epoch at{0};
   };
   static_assert(sizeof(entry) == 16, "bookkeeping per page stays small: 16 + 4 bytes of generation");
@@ -624,6 +743,92 @@ class page_store {
       }
     }
   };
+
+  // The cold tier: per cold page a record (offset of its bytes in the arena, or zero_page), and
+  // the records' free list; the arena packs the bytes of the cold pages back to back.
+  struct cold_rec {
+    std::uint64_t offset = 0;
+    std::uint32_t index = 0;  // its table index (packing rewrites offsets)
+  };
+  static constexpr std::uint64_t zero_page = ~std::uint64_t{0};
+
+  const std::byte* read_ptr(const entry& e) const noexcept {
+    if (!e.cold) return classes_[e.cls].page(e.slot);
+    const std::uint64_t off = cold_recs_[e.slot].offset;
+    return off == zero_page ? zeros_.data() : cold_arena_.data() + off;
+  }
+  // Moves a hot page into the tier. Strong guarantee: everything is reserved first.
+  void freeze_entry(entry& e, std::uint32_t index) {
+    const std::byte* src = classes_[e.cls].page(e.slot);
+    bool zero = true;
+    for (std::uint32_t b = 0; b < e.bytes && zero; ++b) zero = src[b] == std::byte{0};
+    if (cold_free_.empty() && cold_recs_.size() == cold_recs_.capacity()) cold_recs_.reserve(2 * cold_recs_.size() + 64);
+    if (zero && zeros_.size() < e.bytes) zeros_.resize(e.bytes, std::byte{0});
+    if (!zero && cold_arena_.size() + e.bytes > cold_arena_.capacity()) cold_arena_.reserve(std::max(cold_arena_.size() + e.bytes, 2 * cold_arena_.capacity()));
+    if (cold_free_.capacity() < cold_recs_.capacity()) cold_free_.reserve(cold_recs_.capacity());
+    // Nothing below allocates.
+    cold_rec rec{zero ? zero_page : cold_arena_.size(), index};
+    if (!zero) cold_arena_.insert(cold_arena_.end(), src, src + e.bytes);
+    std::uint32_t r;
+    if (!cold_free_.empty()) {
+      r = cold_free_.back();
+      cold_free_.pop_back();
+      cold_recs_[r] = rec;
+    } else {
+      r = static_cast<std::uint32_t>(cold_recs_.size());
+      cold_recs_.push_back(rec);
+    }
+    auto& c = classes_[e.cls];
+    c.mark_free(e.slot);
+    c.owner[e.slot] = no_owner;
+    slot_bytes_ -= std::size_t{c.lines} * line;
+    e.cold = true;
+    e.slot = r;
+    ++cold_pages_;
+    if (!zero) cold_used_ += e.bytes;
+  }
+  // Brings a cold page back into a slab, bit-identical. Strong guarantee (take_slot is the only
+  // allocation, and it comes first).
+  void thaw_entry(entry& e, std::uint32_t index) {
+    const auto [cls, slot] = take_slot(e.bytes);  // zeroed
+    const cold_rec rec = cold_recs_[e.slot];
+    if (rec.offset != zero_page) std::memcpy(classes_[cls].page(slot), cold_arena_.data() + rec.offset, e.bytes);
+    drop_cold(e);
+    e.cold = false;
+    e.cls = cls;
+    e.slot = slot;
+    classes_[cls].owner[slot] = index;
+    slot_bytes_ += std::size_t{classes_[cls].lines} * line;
+  }
+  // Forgets a cold page's record (its arena bytes become a hole). Never allocates: cold_free_
+  // has room for every record.
+  void drop_cold(entry& e) noexcept {
+    if (cold_recs_[e.slot].offset != zero_page) cold_used_ -= e.bytes;
+    cold_recs_[e.slot].offset = zero_page;
+    cold_free_.push_back(e.slot);
+    --cold_pages_;
+    if (cold_pages_ == 0) {  // all gone: the tier starts over
+      cold_arena_.clear();
+      cold_recs_.clear();
+      cold_free_.clear();
+    }
+  }
+  // Packs the arena: the live records' bytes, back to back in record order.
+  void pack_cold() {
+    std::vector<std::byte> packed;
+    packed.reserve(cold_used_);
+    std::vector<bool> is_free(cold_recs_.size(), false);
+    for (const std::uint32_t r : cold_free_) is_free[r] = true;
+    for (std::size_t r = 0; r < cold_recs_.size(); ++r) {
+      cold_rec& rec = cold_recs_[r];
+      if (is_free[r] || rec.offset == zero_page) continue;
+      const std::uint32_t bytes = entries_[rec.index].bytes;
+      const std::uint64_t to = packed.size();
+      packed.insert(packed.end(), cold_arena_.data() + rec.offset, cold_arena_.data() + rec.offset + bytes);
+      rec.offset = to;
+    }
+    cold_arena_ = std::move(packed);
+  }
 
   // A zeroed slot for a page of `bytes` bytes: its size class and slot number.
   std::pair<std::uint16_t, std::uint32_t> take_slot(std::size_t bytes) {
@@ -696,6 +901,14 @@ class page_store {
   std::size_t payload_bytes_ = 0;  // live pages' sizes
   std::size_t slot_bytes_ = 0;     // live pages' slots (sizes rounded up to lines)
   std::size_t slab_bytes_ = 0;     // every chunk of every class
+  // The cold tier (see the contract and cold_rec).
+  std::vector<std::byte> cold_arena_;
+  std::vector<cold_rec> cold_recs_;
+  std::vector<std::uint32_t> cold_free_;
+  std::vector<std::byte> zeros_;   // as long as the longest zero page frozen: its bytes for reads
+  std::size_t cold_pages_ = 0;
+  std::size_t cold_used_ = 0;      // arena bytes of live cold pages
+  std::size_t freeze_cursor_ = 0;  // where the next freeze_cold slice starts
 };
 
 }  // namespace tickflow
