@@ -46,10 +46,10 @@ void same_figures(const page_store& s) {
   CHECK(kept.slab_bytes == counted.slab_bytes);
   // And from the outside: the live pages one by one.
   std::size_t pages = 0, payload = 0, slots = 0;
-  s.for_each_page([&](page_id, std::span<const std::byte> b, epoch) {
+  s.for_each_page([&](page_id id, std::span<const std::byte> b, epoch) {
     ++pages;
     payload += b.size();
-    slots += (b.size() + 63) / 64 * 64;
+    if (!s.is_cold(id)) slots += (b.size() + 63) / 64 * 64;  // a cold page has no slot
   });
   CHECK(kept.pages == pages);
   CHECK(kept.payload_bytes == payload);
@@ -621,4 +621,60 @@ TEST_CASE("the cold tier stores zero pages as nothing and others without padding
   }
   CHECK(s.freeze(page_id{12345}).error().code == errc::not_found);
   CHECK(s.thaw(page_id{12345}).error().code == errc::not_found);
+}
+
+TEST_CASE("reference_engine moves pages without edges to the cold tier and back, equal to a twin that never does", "[engine][gc][cold][tick]") {
+  using engine_t = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+  engine_options o;
+  o.cold_after = 4;
+  engine_t a(o, 2), b({}, 2);
+  auto ticks = tick_orchestrator<engine_t, engine_collector<engine_t>>::make(a, {}, engine_collector<engine_t>{&a});
+  REQUIRE(ticks);
+  std::vector<page_id> pages;
+  for (int i = 0; i < 3000; ++i) {
+    pages.push_back(*a.create_page(64));
+    REQUIRE(*b.create_page(64) == pages.back());
+  }
+  // A chain over the first 200 pages (they stay hot); the rest have no edges.
+  graph_edit<double> chain;
+  for (std::size_t i = 1; i < 200; ++i) chain.add_edge({pages[i - 1], pages[i], edge_kind::data, 0.5});
+  REQUIRE(a.edit_graph(chain));
+  REQUIRE(b.edit_graph(chain));
+  std::mt19937_64 rng(11);
+  std::size_t writes_to_cold = 0;
+  for (std::uint32_t t = 1; t <= 60; ++t) {
+    // Deltas: the chain's head, and a few pages without edges (some cold by now).
+    std::vector<delta> ds;
+    ds.push_back(tt::element_delta(pages[0], epoch{t}, std::uint64_t{t} * 100, double(t)));
+    for (int k = 0; k < 20; ++k) {
+      const page_id p = pages[200 + rng() % 2800];
+      writes_to_cold += a.store().is_cold(p) ? 1 : 0;
+      ds.push_back(tt::element_delta(p, epoch{t}, std::uint64_t{t} * 100 + 1 + static_cast<std::uint64_t>(k), double(k), static_cast<std::uint32_t>(k % 8)));
+    }
+    if (t % 10 == 0) {
+      // Link a page without edges (cold, likely) to the chain: the plan takes it back.
+      graph_edit<double> link;
+      link.add_edge({pages[199], pages[200 + t], edge_kind::data, 2.0});
+      REQUIRE(a.edit_graph(link));
+      REQUIRE(b.edit_graph(link));
+    }
+    for (const auto& d : ds) {
+      REQUIRE(a.submit(d));
+      REQUIRE(b.submit(d));
+    }
+    REQUIRE(ticks->tick());
+    (void)b.step();
+    REQUIRE(a.digest() == b.digest());  // every page's bytes and epoch, the graph, the epoch
+  }
+  const auto m = a.memory(nullptr, false);
+  CHECK(m.cold_pages > 2000);
+  CHECK(a.counters().pages_frozen >= m.cold_pages);
+  CHECK(writes_to_cold > 50);
+  CHECK(m.cold_bytes < m.cold_pages * 64);  // zero pages take nothing
+  for (std::size_t i = 0; i < 200; ++i) CHECK_FALSE(a.store().is_cold(pages[i]));
+  // Linked pages came back when the next propagation took their edge in (the last link waits
+  // for the next tick).
+  for (std::uint32_t t = 10; t < 60; t += 10) CHECK_FALSE(a.store().is_cold(pages[200 + t]));
+  CHECK(m.slot_bytes < b.memory(nullptr, false).slot_bytes);
+  same_figures(a.store());
 }

@@ -108,6 +108,7 @@ struct step_report {
 struct engine_counters {
   std::uint64_t steps = 0, deltas_applied = 0, deltas_rejected = 0, edits_committed = 0, edits_rejected = 0;
   std::uint64_t gc_slices = 0, gc_pages_moved = 0, gc_bytes_freed = 0;
+  std::uint64_t pages_frozen = 0;  ///< pages GC moved to the cold tier
 };
 
 template <class E>
@@ -138,6 +139,10 @@ struct engine_options {
   /// keeps up in short slices, one per tick while there is work, rather than taking the whole
   /// GC budget at once: suite 07's budget on pause p99 is 1 ms.
   std::chrono::nanoseconds gc_max_pause{500'000};
+  /// Pages without edges not written for this many epochs go to the store's cold tier in GC
+  /// slices (0: never). The engine's epoch rises by at least one per step, so this is at most
+  /// that many steps. A page with edges stays hot: propagation reads it through the plan.
+  std::uint32_t cold_after = 0;
 };
 
 template <class T, class Kernel, executor Executor = thread_pool, class W = T>
@@ -463,7 +468,7 @@ class reference_engine {
   /// Whether a GC slice is due: the store's fragmentation passed options.gc_fragmentation, or
   /// the last slice left work undone.
   [[nodiscard]] bool gc_wanted() const noexcept {
-    if (gc_unfinished_) return true;
+    if (gc_unfinished_ || cold_due()) return true;
     const auto m = store_.memory();
     return m.slab_bytes != 0 && static_cast<double>(m.fragmentation_bytes()) > options_.gc_fragmentation * static_cast<double>(m.slab_bytes);
   }
@@ -473,9 +478,20 @@ class reference_engine {
   /// next step if a page moved. A slice given no time does nothing (had_time false).
   page_store::compact_result gc_slice(std::chrono::steady_clock::time_point deadline) {
     if (options_.gc_max_pause.count() > 0) deadline = std::min(deadline, std::chrono::steady_clock::now() + options_.gc_max_pause);
-    auto r = store_.compact([&] { return std::chrono::steady_clock::now() >= deadline; });
+    const auto stop = [&] { return std::chrono::steady_clock::now() >= deadline; };
+    auto r = store_.compact(stop);
     if (r.moved != 0) replan_ = true;  // the plan points into the slabs
     if (r.had_time) gc_unfinished_ = !r.done;
+    if (r.had_time && cold_due()) {
+      // Pages without edges, not written since now - cold_after. The plan does not read them
+      // (see propagate.hpp), so it stays as it is.
+      const auto f = store_.freeze_cold(epoch{now_.value() - options_.cold_after}, stop, [&](page_id id) { return !graph_.linked(id); });
+      if (f.had_time) {
+        freeze_unfinished_ = !f.done;
+        if (f.done) last_freeze_walk_ = now_;
+      }
+      counters_.pages_frozen += f.frozen;
+    }
     ++counters_.gc_slices;
     counters_.gc_pages_moved += r.moved;
     counters_.gc_bytes_freed += r.freed_bytes;
@@ -501,6 +517,9 @@ class reference_engine {
                       unplanned_.capacity() * sizeof(plan_edit<W>);
     m.log_disk_bytes = log != nullptr ? log->file_bytes() : 0;
     m.rss_bytes = with_rss ? read_rss_bytes() : 0;
+    m.cold_pages = s.cold_pages;
+    m.cold_bytes = s.cold_bytes;
+    m.cold_tier_bytes = s.cold_tier_bytes;
     return m;
   }
   /// The same, with a segmented log (every segment's bytes on disk, and the newest's buffer).
@@ -620,6 +639,13 @@ class reference_engine {
   epoch now_{0};
   bool replan_ = true;
   bool gc_unfinished_ = false;  // the last GC slice ran out of time
+  bool freeze_unfinished_ = false;  // the last freeze walk ran out of time
+  epoch last_freeze_walk_{0};       // when the last freeze walk finished
+  // A freeze walk is due: one is unfinished, or cold_after epochs passed since the last.
+  [[nodiscard]] bool cold_due() const noexcept {
+    return options_.cold_after != 0 && now_.value() > options_.cold_after &&
+           (freeze_unfinished_ || now_.value() - last_freeze_walk_.value() >= options_.cold_after);
+  }
   std::vector<std::byte> log_;
   std::size_t last_event_at_ = 0;
   delta scratch_delta_;

@@ -41,9 +41,13 @@ struct memory_report {
   std::size_t scratch_bytes = 0;     ///< the cut batch, apply and propagation scratch
   std::uint64_t log_disk_bytes = 0;  ///< the log file's length (0 without a writer)
   std::size_t rss_bytes = 0;         ///< the process's resident set (0 if unknown)
+  // The cold tier (counted in pages and payload_bytes, not in the slabs).
+  std::size_t cold_pages = 0;        ///< pages in the cold tier
+  std::size_t cold_bytes = 0;        ///< their packed bytes (zero pages: none)
+  std::size_t cold_tier_bytes = 0;   ///< the tier's memory (arena and records, capacity)
 
   [[nodiscard]] std::size_t bookkeeping_bytes() const noexcept {
-    return table_bytes + free_list_bytes + graph_bytes + ingest_bytes + log_buffer_bytes + scratch_bytes;
+    return table_bytes + free_list_bytes + graph_bytes + ingest_bytes + log_buffer_bytes + scratch_bytes + cold_tier_bytes;
   }
   [[nodiscard]] std::size_t fragmentation_bytes() const noexcept { return slab_bytes - slot_bytes; }
   /// Fragmentation as a share of the slab bytes (0 with no slabs).

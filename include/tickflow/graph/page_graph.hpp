@@ -245,6 +245,11 @@ class page_graph {
     return b;
   }
   [[nodiscard]] bool contains(page_id p) const noexcept { return index_.find(p).has_value(); }
+  /// Whether the page has an edge (parent or child); false for a page not in the graph.
+  [[nodiscard]] bool linked(page_id p) const noexcept {
+    const auto u = index_.find(p);
+    return u && (!nodes_[*u].out.empty() || !nodes_[*u].in.empty());
+  }
 
   result<void> add_page(page_id p) {
     if (contains(p)) return unexpected(errc::duplicate_id, p.value(), "page already in the graph");

@@ -761,7 +761,15 @@ class page_store {
   void freeze_entry(entry& e, std::uint32_t index) {
     const std::byte* src = classes_[e.cls].page(e.slot);
     bool zero = true;
-    for (std::uint32_t b = 0; b < e.bytes && zero; ++b) zero = src[b] == std::byte{0};
+    {
+      std::uint32_t b = 0;
+      for (; b + 8 <= e.bytes && zero; b += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, src + b, 8);
+        zero = w == 0;
+      }
+      for (; b < e.bytes && zero; ++b) zero = src[b] == std::byte{0};
+    }
     if (cold_free_.empty() && cold_recs_.size() == cold_recs_.capacity()) cold_recs_.reserve(2 * cold_recs_.size() + 64);
     if (zero && zeros_.size() < e.bytes) zeros_.resize(e.bytes, std::byte{0});
     if (!zero && cold_arena_.size() + e.bytes > cold_arena_.capacity()) cold_arena_.reserve(std::max(cold_arena_.size() + e.bytes, 2 * cold_arena_.capacity()));
