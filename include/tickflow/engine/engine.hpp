@@ -60,6 +60,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <span>
 #include <type_traits>
@@ -324,19 +325,31 @@ class reference_engine {
     const epoch at = rep.at;
     if (!pending_.empty()) {
       rep.graph = check_sizes(pending_);
-      // Room for the plan's record of the edit first: after the commit nothing may fail.
-      if (rep.graph.ok()) unplanned_.reserve(unplanned_.size() + pending_.removals().size() + pending_.additions().size());
+      const std::uint64_t numbering = graph_.numbering();
       if (rep.graph.ok()) rep.graph = graph_.commit(pending_);
       if (rep.graph.ok()) {
         for (const auto& r : pending_.removals()) {
           log_event({tlog_event_kind::edge_remove, at, r.first, r.second, 0, 0, 0});
           forced_.push_back(r.second);
-          unplanned_.push_back({r.first, r.second, W{}, edge_kind::data, false});
         }
         for (const auto& a : pending_.additions()) {
           log_event({tlog_event_kind::edge_insert, at, a.parent, a.child, static_cast<std::uint32_t>(a.kind), weight_bits(a.weight), 0});
           forced_.push_back(a.child);
-          unplanned_.push_back({a.parent, a.child, a.weight, a.kind, true});
+        }
+        // The plan takes the edit in at the next propagation, unless the commit renumbered the
+        // graph (its rebuild path, for large edits): then the plan is rebuilt, and the edit is not
+        // recorded (a 4M-edge edit would hold 128 MB of records). If the record cannot be
+        // allocated, the plan is rebuilt too.
+        if (graph_.numbering() != numbering) {
+          replan_ = true;
+        } else if (!replan_) {
+          try {
+            unplanned_.reserve(unplanned_.size() + pending_.removals().size() + pending_.additions().size());
+            for (const auto& r : pending_.removals()) unplanned_.push_back({r.first, r.second, W{}, edge_kind::data, false});
+            for (const auto& a : pending_.additions()) unplanned_.push_back({a.parent, a.child, a.weight, a.kind, true});
+          } catch (const std::bad_alloc&) {
+            replan_ = true;
+          }
         }
         rep.edits_committed = pending_.removals().size() + pending_.additions().size();
         counters_.edits_committed += rep.edits_committed;
@@ -583,6 +596,7 @@ class reference_engine {
       if (!prop_.update(store_, graph_, unplanned_)) replan_ = true;
       else graph_.clear_moved_positions();
       unplanned_.clear();
+      if (unplanned_.capacity() > (std::size_t{1} << 16)) unplanned_.shrink_to_fit();  // a large edit's room goes back
     }
     if (replan_) {
       // Cannot fail on a graph this engine built (pages alive, whole Ts, edges between pages of
@@ -593,6 +607,7 @@ class reference_engine {
       if (ok) {
         graph_.clear_moved_positions();
         unplanned_.clear();
+        if (unplanned_.capacity() > (std::size_t{1} << 16)) unplanned_.shrink_to_fit();
       }
     }
     propagate_stats s{};
