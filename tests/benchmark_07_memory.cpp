@@ -189,6 +189,17 @@ struct stop_after {
   bool operator()() noexcept { return left-- <= 0; }
 };
 
+// `n` pages of 64 bytes created in an engine and its twin, which must hand out the same ids.
+template <class Engine>
+std::vector<page_id> twin_pages(Engine& a, Engine& b, int n) {
+  std::vector<page_id> pages;
+  for (int i = 0; i < n; ++i) {
+    pages.push_back(*a.create_page(64));
+    REQUIRE(*b.create_page(64) == pages.back());
+  }
+  return pages;
+}
+
 void same_as_model(const page_store& s, const std::map<page_id, model_page>& model) {
   REQUIRE(s.size() == model.size());
   for (const auto& [id, p] : model) {
@@ -423,11 +434,7 @@ TEST_CASE("the tick orchestrator gives the engine's collector the tick's time, a
   engine_t a(o, 2), b({}, 2);
   auto ticks = tick_orchestrator<engine_t, engine_collector<engine_t>>::make(a, {}, engine_collector<engine_t>{&a});
   REQUIRE(ticks);
-  std::vector<page_id> pages;
-  for (int i = 0; i < 4000; ++i) {
-    pages.push_back(*a.create_page(64));
-    REQUIRE(*b.create_page(64) == pages.back());
-  }
+  std::vector<page_id> pages = twin_pages(a, b, 4000);
   std::mt19937_64 rng(3);
   for (int t = 0; t < 40; ++t) {
     // Churn: 60 pages released and 20 created per tick, so that slots and chunks fall free.
@@ -630,11 +637,7 @@ TEST_CASE("reference_engine moves pages without edges to the cold tier and back,
   engine_t a(o, 2), b({}, 2);
   auto ticks = tick_orchestrator<engine_t, engine_collector<engine_t>>::make(a, {}, engine_collector<engine_t>{&a});
   REQUIRE(ticks);
-  std::vector<page_id> pages;
-  for (int i = 0; i < 3000; ++i) {
-    pages.push_back(*a.create_page(64));
-    REQUIRE(*b.create_page(64) == pages.back());
-  }
+  std::vector<page_id> pages = twin_pages(a, b, 3000);
   // A chain over the first 200 pages (they stay hot); the rest have no edges.
   graph_edit<double> chain;
   for (std::size_t i = 1; i < 200; ++i) chain.add_edge({pages[i - 1], pages[i], edge_kind::data, 0.5});
