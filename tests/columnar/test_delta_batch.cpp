@@ -402,6 +402,50 @@ TEST_CASE("delta_batch knows when every row is a full window, and bounds the off
   }
 }
 
+TEST_CASE("delta_batch knows when every payload has one size and every row one epoch", "[columnar]") {
+  delta d;
+  d.page = page_id{(std::uint64_t{1} << 32) | 1};
+  d.at = epoch{3};
+  d.length = 16;
+  d.mask.assign(1, 0xFFFF);
+  d.payload.assign(16, std::byte{7});
+  delta_batch b;
+  CHECK(b.payload_stride() == 0);  // empty
+  CHECK_FALSE(b.single_epoch());
+  for (int i = 0; i < 5; ++i) b.push_back(d);
+  CHECK(b.payload_stride() == 16);
+  CHECK(b.single_epoch());
+  for (std::size_t i = 0; i < b.size(); ++i) CHECK(b.payload_offsets()[i] == 16 * i);
+  // Another payload size, through either append; another epoch.
+  delta other = d;
+  other.length = 8, other.mask.assign(1, 0xFF), other.payload.assign(8, std::byte{1});
+  delta_batch c = b;
+  c.push_back(other);
+  CHECK(c.payload_stride() == 0);
+  CHECK(c.single_epoch());
+  delta_batch e = b;
+  CHECK(e.push_back_encoded(other.page, other.at, other.id, other.offset, other.length, other.kind,
+                            reinterpret_cast<const std::byte*>(other.mask.data()), other.mask.size(), other.payload) == errc::ok);
+  CHECK(e.payload_stride() == 0);
+  delta later = d;
+  later.at = epoch{4};
+  delta_batch f = b;
+  f.push_back(later);
+  CHECK(f.payload_stride() == 16);
+  CHECK_FALSE(f.single_epoch());
+  f.pop_back();  // may stay pessimistic
+  f.clear();
+  CHECK(f.payload_stride() == 0);
+  CHECK_FALSE(f.single_epoch());
+  f.push_back(other);
+  CHECK(f.payload_stride() == 8);
+  CHECK(f.single_epoch());
+  // Emptied by pop_back: both say nothing of an empty batch.
+  f.pop_back();
+  CHECK(f.payload_stride() == 0);
+  CHECK_FALSE(f.single_epoch());
+}
+
 TEST_CASE("delta_batch remembers the first ill-formed row as rows are appended", "[columnar]") {
   std::mt19937_64 rng(3);
   delta_batch batch;

@@ -4,6 +4,7 @@
 // random position gives the same error as page_store::apply_all, with nothing written.
 #include <tickflow/engine/parallel_apply.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -154,4 +155,78 @@ TEST_CASE("parallel apply on a store above the in-order threshold, reusing one p
     rejected += compare(c.world, broken, [&](page_store& s, const delta_batch& b, std::size_t) { return apply_batch(applier, s, b, pool); });
   }
   CHECK(rejected >= 4);
+}
+
+TEST_CASE("parallel apply of rows that all write one window with one epoch equals page_store::apply_all at 1..8 workers",
+          "[engine][apply][threads]") {
+  // Every row writes [0, 16) with epoch 5 (delta_batch::payload_stride, single_epoch): the
+  // applier then takes its direct path (a page's newest row found through an owner table per
+  // chunk of rows), or partitions without reading the offset, length and epoch columns and
+  // without coverage bits. Broken rounds name an unknown page, a stale id, a page
+  // shorter than the window, or a page already at epoch 9, at a random row: same error, nothing
+  // written.
+  constexpr std::uint32_t window = 16;
+  std::mt19937_64 rng(23);
+  int rejected = 0;
+  for (int round = 0; round < 10; ++round) {
+    auto c = make_case(500 + static_cast<std::uint64_t>(round), 2000, 300, 0);
+    std::vector<std::size_t> fit, shorter, late;
+    for (std::size_t k = 0; k < c.world.ids.size(); ++k) (c.world.sizes[k] >= window ? fit : shorter).push_back(k);
+    REQUIRE(fit.size() > 100);
+    REQUIRE(!shorter.empty());
+    for (int j = 0; j < 20; ++j) {  // pages already written at epoch 9
+      const std::size_t k = fit[rng() % fit.size()];
+      delta d;
+      d.page = c.world.ids[k];
+      d.at = epoch{9};
+      d.length = 1;
+      d.mask.assign(1, 1);
+      d.payload.assign(1, std::byte{7});
+      REQUIRE(c.world.store.apply(d));
+      late.push_back(k);
+    }
+    const auto row_to = [&](std::size_t k) {
+      delta d;
+      d.page = c.world.ids[k];
+      d.at = epoch{5};
+      d.length = window;
+      d.mask.assign(1, (std::uint64_t{1} << window) - 1);
+      for (std::uint32_t b = 0; b < window; ++b) d.payload.push_back(static_cast<std::byte>(rng()));
+      return d;
+    };
+    for (std::size_t i = 0; i < tt::scaled(40'000) / 4; ++i) {
+      std::size_t k = (rng() & 1) != 0 ? fit[rng() % 40] : fit[rng() % fit.size()];
+      while (std::find(late.begin(), late.end(), k) != late.end()) k = fit[rng() % fit.size()];
+      c.stream.push_back(row_to(k));
+    }
+    if (round % 2 == 1) {
+      delta& d = c.stream[rng() % c.stream.size()];
+      switch (round / 2 % 4) {
+        case 0: d.page = page_id{(std::uint64_t{0xFFFFFF} << 32) | 1}; break;  // unknown page
+        case 1: d.page = page_id{d.page.value() + 1}; break;                   // a stale generation
+        case 2: d.page = c.world.ids[shorter[rng() % shorter.size()]]; break;  // window past the end
+        default: d.page = c.world.ids[late[rng() % late.size()]]; break;       // epoch below the page's
+      }
+    }
+    const auto batch = delta_batch::from_deltas(c.stream);
+    REQUIRE(batch.full_windows());
+    REQUIRE(batch.offset_bound() == 0);
+    REQUIRE(batch.payload_stride() == window);
+    REQUIRE(batch.single_epoch());
+    // The direct path (owner tables in cache; on an error it hands over to the partition), and
+    // the partitioned path with no room for the direct one.
+    for (const std::size_t direct : {std::size_t{12} << 20, std::size_t{0}}) {
+      INFO("direct_bytes " << direct);
+      rejected += compare(c.world, c.stream, [direct](page_store& s, const delta_batch& b, std::size_t workers) {
+        thread_pool pool(workers);
+        batch_applier applier;
+        applier.in_order_bytes = 0;
+        applier.stream_pages_per_row = ~std::size_t{0};  // not the streaming path
+        applier.bucket_bytes = 8 * 1024;                  // many buckets
+        applier.direct_bytes = direct;
+        return apply_batch(applier, s, b, pool);
+      });
+    }
+  }
+  CHECK(rejected == 10);
 }

@@ -24,6 +24,18 @@
 //          once. Dense rows use a masked 64-byte copy: AVX-512BW masked byte stores when the CPU
 //          has them, an AVX2 load-blend-store with AVX2, a bit loop otherwise (chosen at run time;
 //          each is tested against the bit loop). Sparse rows scatter their bytes.
+//   * Direct path: a batch whose rows all write the same window [0, s) with one epoch
+//     (delta_batch::full_windows, offset_bound() == 0, payload_stride() == s, single_epoch) needs
+//     no partition: on each page the newest row owns the whole window and every older row owns
+//     nothing, and every check but the id's generation is the same for all rows of a page. Rows
+//     go in contiguous chunks; each chunk keeps the newest row per table index in a 4-byte owner
+//     table, checking each row's index and generation against the store's generation array.
+//     Then, over ranges of table indices, a page's owner is its newest chunk's; the pages with
+//     an owner are checked (alive, s bytes long, epoch not above the batch's), and if every
+//     check passed the owners' payloads are written in table order. Any failed check hands the
+//     batch to the partitioned passes below, which find the first error and write nothing. Used
+//     when the owner tables and the generation array fit in `direct_bytes` (12 MiB, about a
+//     third of this machine's L3: the tables are written at random; docs/decisions.md).
 //   * Parallel form: apply(store, batch, fork, workers) runs pass 1 over `workers` contiguous
 //     chunks of rows (each chunk appends to its own bucket lists) and passes 2 and 3 bucket by
 //     bucket, through `fork` (an executor's parallel_for; engine/parallel_apply.hpp wraps it). A
@@ -41,7 +53,8 @@
 //     fetched once, ahead of use. Same results and errors as the other paths.
 //   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
 //   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
-//     records; 16 bytes per row on the streaming path) grow as needed and are kept: after a
+//     records; 16 bytes per row on the streaming path; 4 bytes per table index and chunk on the
+//     direct path) grow as needed and are kept: after a
 //     batch or two of similar size and spread over the pages, apply() does not allocate.
 //
 // Thread-safety: an applier is used by one thread at a time (its fork's tasks are its own); the
@@ -56,6 +69,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -139,13 +153,17 @@ class batch_applier {
   std::size_t bucket_bytes = 256 * 1024;
 
   /// Validates then applies every row of `batch` (see the file contract). Returns the rows applied.
+  /// Largest scratch of the direct path (see the contract): one 4-byte owner per table index per
+  /// chunk of rows, plus the store's generations, must fit in this many bytes of cache.
+  std::size_t direct_bytes = 12 * 1024 * 1024;
+
   /// Stores whose pages total at most this many bytes stay in cache whole: their batches are
   /// applied in batch order, without the partition.
   std::size_t in_order_bytes = 4 * 1024 * 1024;
 
   /// Bytes of scratch the applier keeps between batches (capacities).
   [[nodiscard]] std::size_t memory_bytes() const noexcept {
-    std::size_t b = blocks_.capacity() * sizeof(block_unit) + (head_block_.capacity() + prev_block_.capacity()) * 4 +
+    std::size_t b = blocks_.capacity() * sizeof(block_unit) + owners_.capacity() * 4 + (head_block_.capacity() + prev_block_.capacity()) * 4 +
                     (fill_.capacity() + block_lo_.capacity()) * sizeof(void*) + stage_.capacity() * sizeof(stage_line) +
                     chunk_bad_.capacity() * sizeof(std::size_t) + out_.capacity() * sizeof(bucket_out) +
                     small_.capacity() * sizeof(small_page) + stream_.capacity() * sizeof(stream_row);
@@ -185,6 +203,7 @@ class batch_applier {
     if (lines * page_store::line <= in_order_bytes) return apply_in_order(store, batch);
     if (stream_pages_per_row == 0 || n <= store.entries_.size() / stream_pages_per_row) return apply_streaming(store, batch);
     const std::size_t chunks = std::min<std::size_t>(workers, std::max<std::size_t>(1, n / per_block));
+    if (const auto direct = apply_direct(store, batch, fork, chunks, workers)) return *direct;
     plan_buckets(store, chunks);
     reserve_blocks(n);
     if (scratch_.size() < workers) scratch_.resize(workers);
@@ -198,10 +217,17 @@ class batch_applier {
     chunk_bad_.assign(chunks, no_row);
     // Batches of full windows near the page start (the common row) take 16-byte records.
     compact_ = batch.full_windows() && batch.offset_bound() < 1024 && shift_ <= 16;
+    // Rows that all write the same window (offset 0, the payload's length: a dense full window's
+    // payload is as long as it), or all carry one epoch, need those columns not read at all.
+    const bool same_window = batch.offset_bound() == 0 && batch.payload_stride() != 0;
+    const bool same_epoch = batch.single_epoch();
     fork(chunks, [&](std::size_t t, std::size_t) {
       const std::size_t first = checked * t / chunks, last = checked * (t + 1) / chunks;
-      if (compact_) partition_rows<compact_record>(store, batch, t, first, last);
-      else partition_rows<record>(store, batch, t, first, last);
+      if (!compact_) partition_rows<record, false, false>(store, batch, t, first, last);
+      else if (same_window && same_epoch) partition_rows<compact_record, true, true>(store, batch, t, first, last);
+      else if (same_window) partition_rows<compact_record, true, false>(store, batch, t, first, last);
+      else if (same_epoch) partition_rows<compact_record, false, true>(store, batch, t, first, last);
+      else partition_rows<compact_record, false, false>(store, batch, t, first, last);
     });
     std::size_t first_bad = n;  // the first invalid row, if < n
     error bad{};
@@ -219,8 +245,9 @@ class batch_applier {
     // each row still owns; nothing is written yet.
     const std::size_t known_bad = first_bad;
     fork(buckets_, [&](std::size_t b, std::size_t w) {
-      if (compact_) scan_bucket<compact_record>(store, batch, b, w, known_bad, n);
-      else scan_bucket<record>(store, batch, b, w, known_bad, n);
+      if (!compact_) scan_bucket<record, false>(store, batch, b, w, known_bad, n);
+      else if (same_window && same_epoch) scan_bucket<compact_record, true>(store, batch, b, w, known_bad, n);
+      else scan_bucket<compact_record, false>(store, batch, b, w, known_bad, n);
     });
     for (const bucket_out& o : out_)
       if (o.bad_row < first_bad) {
@@ -236,6 +263,7 @@ class batch_applier {
 
  private:
   static constexpr std::size_t prefetch_distance = 16;
+  static constexpr std::size_t record_prefetch_bytes = 2048;  // records are read from memory (pass 1 streamed them out)
   static constexpr std::size_t max_rows = 0xFFFFFFFF;  // rows are numbered in 32 bits
   // 32-byte units per block: 64 KiB + 64 bytes, so that the blocks' starts (where the buckets'
   // write heads begin) fall on different cache sets. A block holds 2050 records, or 4100
@@ -383,7 +411,9 @@ class batch_applier {
 
   // Pass 1 for rows [first, last) (chunk t): records into the chunk's bucket lists, stopping at
   // the first row whose id is not in the table (chunk_bad_[t]).
-  template <class R>
+  // SameWindow, SameEpoch (compact records only): every row has offset 0 and the batch's payload
+  // stride as its length, or the first row's epoch; those columns are then not read.
+  template <class R, bool SameWindow, bool SameEpoch>
   void partition_rows(const page_store& store, const delta_batch& batch, std::size_t t, std::size_t first, std::size_t last) noexcept {
     const std::size_t table = store.entries_.size();
     const std::uint64_t* page_col = batch.pages().data();
@@ -394,6 +424,8 @@ class batch_applier {
     const std::uint64_t* masks = batch.mask_arena();
     const std::size_t base = t * buckets_;
     std::size_t mask_at = batch.mask_offsets()[first];  // then a running sum: shapes are valid
+    const auto window = SameWindow ? static_cast<std::uint32_t>((batch.payload_stride() - 1) << 10) : 0U;
+    const std::uint32_t the_epoch = SameEpoch ? epoch_col[0] : 0;
     for (std::size_t i = first; i < last; ++i) {
       const std::uint64_t index = page_col[i] >> 32;
       // Generation 0 is never valid; it also marks dead pages in pass 2.
@@ -402,19 +434,99 @@ class batch_applier {
         chunk_bad_[t] = i;
         break;
       }
-      const std::uint32_t length = length_col[i];
       const std::size_t l = base + static_cast<std::size_t>(index >> shift_);
       std::byte* out = append<R>(l);
       const auto local = static_cast<std::uint32_t>(index & ((std::size_t{1} << shift_) - 1));
       const auto row = static_cast<std::uint32_t>(i);
       if constexpr (std::is_same_v<R, compact_record>) {  // one mask word per row, all ones: not read
-        emit(l, out, compact_record{row, epoch_col[i], generation, (local << 16) | ((length - 1) << 10) | offset_col[i]});
+        const std::uint32_t at = SameEpoch ? the_epoch : epoch_col[i];
+        const std::uint32_t packed = SameWindow ? window : ((length_col[i] - 1) << 10) | offset_col[i];
+        emit(l, out, compact_record{row, at, generation, (local << 16) | packed});
       } else {
+        const std::uint32_t length = length_col[i];
         emit(l, out, record{row, epoch_col[i], generation, offset_col[i], length <= 64 ? masks[mask_at] : 0, length, (local << 1) | kind_col[i]});
         mask_at += mask_words(length);
       }
     }
     flush_stage(t);
+  }
+
+  // The direct path, for a batch whose rows all write [0, s) with one epoch E (see the contract):
+  // a page's newest row owns the whole window and every older row nothing, so the partition is
+  // not needed when an owner table per chunk stays in cache. Returns the rows applied, or nothing
+  // if the path does not apply or any check fails (the partitioned path then finds the first
+  // error and writes nothing); nothing has been written in that case.
+  template <class Fork>
+  std::optional<std::size_t> apply_direct(page_store& store, const delta_batch& batch, Fork& fork, std::size_t chunks,
+                                          std::size_t workers) {
+    const std::size_t n = batch.size(), table = store.entries_.size();
+    const std::size_t stride = batch.payload_stride();
+    if (!batch.full_windows() || batch.offset_bound() != 0 || stride == 0 || !batch.single_epoch() || batch.first_ill_formed() < n)
+      return std::nullopt;
+    if ((chunks + 1) * table * sizeof(std::uint32_t) > direct_bytes) return std::nullopt;
+    if (owners_.size() < chunks * table) owners_.resize(chunks * table);
+    chunk_bad_.assign(chunks, 0);
+    const std::uint64_t* page_col = batch.pages().data();
+    const std::uint32_t* generations = store.generations_.data();
+    // A: rows in chunks; owner[c][index] = the chunk's newest row on the page; the id's index
+    // and generation checked (a dead index is caught in B: its page has an owner but no life).
+    fork(chunks, [&](std::size_t c, std::size_t) {
+      std::uint32_t* owner = owners_.data() + c * table;
+      std::fill_n(owner, table, none);
+      const std::size_t first = n * c / chunks, last = n * (c + 1) / chunks;
+      bool bad = false;
+      for (std::size_t i = first; i < last; ++i) {
+        const std::uint64_t index = page_col[i] >> 32;
+        if (index >= table) [[unlikely]] {
+          bad = true;
+          continue;
+        }
+        bad |= generations[index] != static_cast<std::uint32_t>(page_col[i]);
+        owner[index] = static_cast<std::uint32_t>(i);
+      }
+      chunk_bad_[c] = bad ? 1 : 0;
+    });
+    for (std::size_t c = 0; c < chunks; ++c)
+      if (chunk_bad_[c] != 0) return std::nullopt;
+    // B and C over ranges of table indices: a page's owner is its newest chunk's.
+    const std::size_t ranges = std::clamp<std::size_t>(table / 8192, 1, 64 * workers);
+    const auto owner_of = [&](std::size_t index) noexcept {
+      std::uint32_t o = none;
+      for (std::size_t c = chunks; c-- > 0 && o == none;) o = owners_[c * table + index];
+      return o;
+    };
+    const std::uint32_t at = batch.epochs()[0];
+    std::atomic<bool> failed{false};
+    fork(ranges, [&](std::size_t r, std::size_t) {
+      const std::size_t lo = table * r / ranges, hi = table * (r + 1) / ranges;
+      bool bad = false;
+      for (std::size_t i = lo; i < hi; ++i) {
+        if (owner_of(i) == none) continue;
+        const auto& e = store.entries_[i];
+        bad |= !e.live || e.cold || e.bytes < stride || e.at.value() > at;
+      }
+      if (bad) failed.store(true, std::memory_order_relaxed);
+    });
+    if (failed.load(std::memory_order_relaxed)) return std::nullopt;
+    const std::byte* arena = batch.payload_arena();
+    fork(ranges, [&](std::size_t r, std::size_t) {
+      const std::size_t lo = table * r / ranges, hi = table * (r + 1) / ranges;
+      for (std::size_t i = lo; i < hi; ++i) {
+        if (i + prefetch_distance < hi) {
+          if (const std::uint32_t ahead = owner_of(i + prefetch_distance); ahead != none) {
+            __builtin_prefetch(arena + std::size_t{ahead} * stride, 0, 3);
+            const auto& e = store.entries_[i + prefetch_distance];
+            __builtin_prefetch(store.classes_[e.cls].page(e.slot), 1, 3);
+          }
+        }
+        const std::uint32_t o = owner_of(i);
+        if (o == none) continue;
+        auto& e = store.entries_[i];
+        std::memcpy(store.classes_[e.cls].page(e.slot), arena + std::size_t{o} * stride, stride);
+        e.at = epoch{at};
+      }
+    });
+    return n;
   }
 
   // Per page of the bucket, for pass 2: a copy of what the checks read from the page's entry,
@@ -523,7 +635,10 @@ class batch_applier {
   // Pass 2 for bucket b on worker w: `known_bad` is the first error pass 1 found (n if none).
   // The bucket's rows are read newest first: the lists of the later chunks first, each list
   // newest first. Leaves the bucket's live rows, touched pages and first error in out_[b].
-  template <class R>
+  // Same (compact records only): every row writes [0, payload_stride) with the batch's one epoch,
+  // so a page's newest row owns the whole window and every older row owns nothing: no coverage
+  // bits, and the epoch order on a page holds by itself. Same checks, same results.
+  template <class R, bool Same>
   void scan_bucket(const page_store& store, const delta_batch& batch, std::size_t b, std::size_t w, std::size_t known_bad,
                    std::size_t no_error) {
     const std::size_t lo = b << shift_;
@@ -565,7 +680,7 @@ class batch_applier {
         for (std::size_t line = 0; line < 8; ++line) __builtin_prefetch(next + 64 * line, 0, 3);
       }
       for (const R* p = first; p != last; ++p) {
-        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + 512), 0, 3);
+        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + record_prefetch_bytes), 0, 3);
         // Rows after a known error need no check (the lowest error wins) but are harmless to
         // check, so there is no test for them here.
         const record_view r = view(*p);
@@ -576,6 +691,26 @@ class batch_applier {
           coverage = ws.coverage.data();  // may have grown
         }
         local_page& pg = local[local_index];
+        if constexpr (Same) {
+          const bool ok = (pg.generation == r.generation) & (r.length <= pg.bytes) & (r.at >= pg.at);
+          if (!ok) [[unlikely]] {
+            if (pg.generation != r.generation)
+              fail(r.row, errc::not_found, "delta to an unknown page");
+            else if (r.length > pg.bytes)
+              fail(r.row, errc::out_of_range, "window past the end of the page");
+            else
+              fail(r.row, errc::epoch_regression, "delta epoch below the page's");
+            continue;
+          }
+          if (pg.later_row != none) continue;  // an older row on the page: it owns nothing
+          pg.later_row = r.row;
+          pg.later_at = r.at;
+          pg.final_at = r.at;
+          if (bad_row != no_error) continue;
+          const page_store::entry& e = entries[local_index];
+          ws.live.push_back(live_row{store.classes_[e.cls].page(e.slot), r.mask, r.row, r.length});
+          continue;
+        }
         const std::uint32_t offset = r.offset, length = r.length;
         const bool known = pg.generation == r.generation;
         const bool fits = known & (std::uint64_t{offset} + length <= pg.bytes) & (r.at >= pg.at);
@@ -645,6 +780,16 @@ class batch_applier {
     const auto payload_at = batch.payload_offsets();
     const std::byte* arena = batch.payload_arena();
     const live_row* live = ws.live.data();
+    if (const std::size_t stride = batch.payload_stride(); stride != 0) {  // row i's payload at i * stride: no lookup
+      for (std::size_t k = o.live_begin; k < o.live_end; ++k) {
+        if (k + prefetch_distance < o.live_end) {
+          const live_row& ahead = live[k + prefetch_distance];
+          __builtin_prefetch(arena + std::size_t{ahead.row} * stride, 0, 3);
+          __builtin_prefetch(ahead.dst, 1, 3);
+        }
+        write_owned(live[k], arena + std::size_t{live[k].row} * stride, batch, ws.extra_masks);
+      }
+    } else {
     for (std::size_t k = o.live_begin; k < o.live_end; ++k) {
       if (k + 2 * prefetch_distance < o.live_end) __builtin_prefetch(&payload_at[live[k + 2 * prefetch_distance].row], 0, 3);
       if (k + prefetch_distance < o.live_end) {
@@ -653,6 +798,7 @@ class batch_applier {
         __builtin_prefetch(ahead.dst, 1, 3);
       }
       write_owned(live[k], arena + payload_at[live[k].row], batch, ws.extra_masks);
+    }
     }
     for (std::size_t k = o.touched_begin; k < o.touched_end; ++k) store.entries_[ws.touched[k].index].at = epoch{ws.touched[k].at};
   }
@@ -853,6 +999,7 @@ class batch_applier {
   std::atomic<std::size_t> next_block_{0};  // blocks are taken by the chunks' tasks
   std::vector<std::size_t> chunk_bad_;      // per chunk: its first row with an unknown id, or no_row
   std::vector<worker_scratch> scratch_;
+  std::vector<std::uint32_t, huge_page_allocator<std::uint32_t>> owners_;  // direct path: per chunk, per table index
   std::vector<bucket_out> out_;
   // Small-store path: per table index, what the checks and writes need, on one line.
   struct small_page {

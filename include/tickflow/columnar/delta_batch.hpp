@@ -19,6 +19,10 @@
 //     every row is one, and every row's offset is at most offset_bound(). Both are kept as rows
 //     are appended; after pop_back they stay true of the remaining rows (they may then be
 //     pessimistic), and clear() resets them.
+//   * payload_stride() is s > 0 when every row's payload has s bytes, so that row i's payload
+//     starts at i * s in the arena (an applier then needs no lookup in payload_offsets()); 0
+//     otherwise (and for an empty batch). single_epoch() is true when every row has the first
+//     row's epoch. Both are kept, and reset, the same way.
 //
 //   * Big columns and arenas are allocated with huge_page_allocator (core/huge_alloc.hpp).
 //
@@ -79,6 +83,9 @@ class delta_batch {
     shape_error_ = error{};
     full_windows_ = true;
     offset_bound_ = 0;
+    payload_stride_ = 0;
+    stride_broken_ = false;
+    epochs_differ_ = false;
   }
 
   /// Appends d. Strong guarantee: if an allocation throws, the batch is as before.
@@ -202,6 +209,10 @@ class delta_batch {
   [[nodiscard]] bool full_windows() const noexcept { return full_windows_; }
   /// At least every row's offset (see contract).
   [[nodiscard]] std::uint32_t offset_bound() const noexcept { return offset_bound_; }
+  /// s > 0 iff every row's payload has s bytes (row i's starts at i * s); see the contract.
+  /// True iff the batch has rows and every row's epoch is the first row's; see the contract.
+  [[nodiscard]] bool single_epoch() const noexcept { return !epochs_differ_ && page_.size() != 0; }
+  [[nodiscard]] std::size_t payload_stride() const noexcept { return stride_broken_ || page_.size() == 0 ? 0 : payload_stride_; }
   [[nodiscard]] std::span<const std::uint8_t> kinds() const noexcept { return kind_; }
   [[nodiscard]] const std::uint64_t* mask_arena() const noexcept { return masks_.data(); }
   /// Where row i's mask starts in the mask arena (size() + 1 entries; the last is the end).
@@ -230,6 +241,9 @@ class delta_batch {
   error shape_error_{};
   bool full_windows_ = true;
   std::uint32_t offset_bound_ = 0;
+  std::size_t payload_stride_ = 0;  // the first row's payload size
+  bool stride_broken_ = false;      // a row's payload size differed from it (or was 0)
+  bool epochs_differ_ = false;      // a row's epoch differed from the first row's
 
   void note_window(std::uint32_t offset, std::uint32_t length, delta_kind kind, std::span<const std::uint64_t> mask) noexcept {
     const bool full = kind == delta_kind::dense && length >= 1 && length <= 64 && mask.size() == 1 &&
@@ -256,6 +270,9 @@ class delta_batch {
     length_.push_back_unchecked(length);
     kind_.push_back_unchecked(static_cast<std::uint8_t>(kind));
     payloads_.append_unchecked(payload.data(), payload.size());
+    if (page_.size() == 1) payload_stride_ = payload.size();
+    stride_broken_ = stride_broken_ || payload.size() != payload_stride_ || payload.empty();
+    epochs_differ_ = epochs_differ_ || at.value() != epoch_[0];
     mask_begin_.push_back_unchecked(masks_.size());
     payload_begin_.push_back_unchecked(payloads_.size());
   }

@@ -700,7 +700,8 @@ class page_store {
 
   struct size_class {
     std::uint32_t lines = 0;
-    std::uint32_t per_chunk = 0;
+    std::uint32_t per_chunk = 0;  // a power of two: page() shifts and masks, it never divides
+    std::uint32_t chunk_shift = 0;  // log2(per_chunk)
     std::uint32_t next_slot = 0;
     std::vector<chunk> chunks;
     std::vector<std::uint32_t> owner;  // per slot: the table index of its page, or no_owner
@@ -713,7 +714,7 @@ class page_store {
     std::uint32_t free_count = 0;
     std::uint32_t low_free = 0;
     std::byte* page(std::uint32_t slot) const noexcept {
-      return chunks[slot / per_chunk].get() + std::size_t{slot % per_chunk} * lines * line;
+      return chunks[slot >> chunk_shift].get() + std::size_t{slot & (per_chunk - 1)} * lines * line;
     }
     [[nodiscard]] std::size_t chunks_needed() const noexcept { return (std::size_t{next_slot} + per_chunk - 1) / per_chunk; }
     void mark_free(std::uint32_t slot) noexcept {
@@ -871,7 +872,9 @@ class page_store {
       if (classes_[i].lines == lines) return static_cast<std::uint16_t>(i);
     size_class c;
     c.lines = lines;
-    c.per_chunk = std::max<std::uint32_t>(1, static_cast<std::uint32_t>((64 * 1024) / (std::size_t{lines} * line)));
+    // The most pages of this class in 64 KiB, rounded down to a power of two (docs/decisions.md).
+    c.per_chunk = std::bit_floor(std::max<std::uint32_t>(1, static_cast<std::uint32_t>((64 * 1024) / (std::size_t{lines} * line))));
+    c.chunk_shift = static_cast<std::uint32_t>(std::countr_zero(c.per_chunk));
     classes_.push_back(std::move(c));
     return static_cast<std::uint16_t>(classes_.size() - 1);
   }
