@@ -28,14 +28,15 @@
 //     (delta_batch::full_windows, offset_bound() == 0, payload_stride() == s, single_epoch) needs
 //     no partition: on each page the newest row owns the whole window and every older row owns
 //     nothing, and every check but the id's generation is the same for all rows of a page. Rows
-//     go in contiguous chunks; each chunk keeps the newest row per table index in a 4-byte owner
-//     table, checking each row's index and generation against the store's generation array.
-//     Then, over ranges of table indices, a page's owner is its newest chunk's; the pages with
-//     an owner are checked (alive, s bytes long, epoch not above the batch's), and if every
-//     check passed the owners' payloads are written in table order. Any failed check hands the
+//     are read twice at once: one task keeps the newest row per table index in a 4-byte owner
+//     table (all rows, in batch order), the others check each row's index and generation
+//     against the store's generation array (rows in contiguous chunks); one thread does both in
+//     one loop. Then, over ranges of table indices, the pages with an owner are checked (alive,
+//     s bytes long, epoch not above the batch's), and if every check passed the owners'
+//     payloads are written in table order. Any failed check hands the
 //     batch to the partitioned passes below, which find the first error and write nothing. Used
-//     when the owner tables and the generation array fit in `direct_bytes` (12 MiB, about a
-//     third of this machine's L3: the tables are written at random; docs/decisions.md).
+//     when the owner table and the generation array fit in `direct_bytes` (12 MiB, about a
+//     third of this machine's L3: both are used at random; docs/decisions.md).
 //   * Parallel form: apply(store, batch, fork, workers) runs pass 1 over `workers` contiguous
 //     chunks of rows (each chunk appends to its own bucket lists) and passes 2 and 3 bucket by
 //     bucket, through `fork` (an executor's parallel_for; engine/parallel_apply.hpp wraps it). A
@@ -53,8 +54,8 @@
 //     fetched once, ahead of use. Same results and errors as the other paths.
 //   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
 //   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
-//     records; 16 bytes per row on the streaming path; 4 bytes per table index and chunk on the
-//     direct path) grow as needed and are kept: after a
+//     records; 16 bytes per row on the streaming path; 4 bytes per table index on the direct
+//     path) grow as needed and are kept: after a
 //     batch or two of similar size and spread over the pages, apply() does not allocate.
 //
 // Thread-safety: an applier is used by one thread at a time (its fork's tasks are its own); the
@@ -153,8 +154,8 @@ class batch_applier {
   std::size_t bucket_bytes = 256 * 1024;
 
   /// Validates then applies every row of `batch` (see the file contract). Returns the rows applied.
-  /// Largest scratch of the direct path (see the contract): one 4-byte owner per table index per
-  /// chunk of rows, plus the store's generations, must fit in this many bytes of cache.
+  /// Largest scratch of the direct path (see the contract): one 4-byte owner per table index,
+  /// plus the store's generations, must fit in this many bytes of cache.
   std::size_t direct_bytes = 12 * 1024 * 1024;
 
   /// Stores whose pages total at most this many bytes stay in cache whole: their batches are
@@ -463,38 +464,44 @@ class batch_applier {
     const std::size_t stride = batch.payload_stride();
     if (!batch.full_windows() || batch.offset_bound() != 0 || stride == 0 || !batch.single_epoch() || batch.first_ill_formed() < n)
       return std::nullopt;
-    if ((chunks + 1) * table * sizeof(std::uint32_t) > direct_bytes) return std::nullopt;
-    if (owners_.size() < chunks * table) owners_.resize(chunks * table);
-    chunk_bad_.assign(chunks, 0);
+    if (2 * table * sizeof(std::uint32_t) > direct_bytes) return std::nullopt;
+    if (owners_.size() < table) owners_.resize(table);
+    // A: one task writes the owner table over all rows in batch order (so the newest row on a
+    // page is its owner); the others check the rows' indices and generations, in `checkers`
+    // contiguous chunks. One thread does both in one loop. Each task's random reads or writes
+    // then span one table, not two (docs/decisions.md).
+    const std::size_t checkers = chunks == 1 ? 0 : chunks - 1;
+    chunk_bad_.assign(checkers + 1, 0);
     const std::uint64_t* page_col = batch.pages().data();
     const std::uint32_t* generations = store.generations_.data();
-    // A: rows in chunks; owner[c][index] = the chunk's newest row on the page; the id's index
-    // and generation checked (a dead index is caught in B: its page has an owner but no life).
-    fork(chunks, [&](std::size_t c, std::size_t) {
-      std::uint32_t* owner = owners_.data() + c * table;
-      std::fill_n(owner, table, none);
-      const std::size_t first = n * c / chunks, last = n * (c + 1) / chunks;
+    std::uint32_t* owner = owners_.data();
+    fork(checkers + 1, [&](std::size_t task, std::size_t) {
       bool bad = false;
-      for (std::size_t i = first; i < last; ++i) {
-        const std::uint64_t index = page_col[i] >> 32;
-        if (index >= table) [[unlikely]] {
-          bad = true;
-          continue;
+      if (task == 0) {
+        std::fill_n(owner, table, none);
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::uint64_t index = page_col[i] >> 32;
+          if (index >= table) [[unlikely]] {
+            bad = true;
+            continue;
+          }
+          if (checkers == 0) bad |= generations[index] != static_cast<std::uint32_t>(page_col[i]);
+          owner[index] = static_cast<std::uint32_t>(i);
         }
-        bad |= generations[index] != static_cast<std::uint32_t>(page_col[i]);
-        owner[index] = static_cast<std::uint32_t>(i);
+      } else {
+        const std::size_t first = n * (task - 1) / checkers, last = n * task / checkers;
+        for (std::size_t i = first; i < last; ++i) {
+          const std::uint64_t index = page_col[i] >> 32;
+          bad |= index >= table || generations[std::min<std::uint64_t>(index, table - 1)] != static_cast<std::uint32_t>(page_col[i]);
+        }
       }
-      chunk_bad_[c] = bad ? 1 : 0;
+      chunk_bad_[task] = bad ? 1 : 0;
     });
-    for (std::size_t c = 0; c < chunks; ++c)
-      if (chunk_bad_[c] != 0) return std::nullopt;
-    // B and C over ranges of table indices: a page's owner is its newest chunk's.
+    for (const std::size_t b : chunk_bad_)
+      if (b != 0) return std::nullopt;
+    // B and C over ranges of table indices.
     const std::size_t ranges = std::clamp<std::size_t>(table / 8192, 1, 64 * workers);
-    const auto owner_of = [&](std::size_t index) noexcept {
-      std::uint32_t o = none;
-      for (std::size_t c = chunks; c-- > 0 && o == none;) o = owners_[c * table + index];
-      return o;
-    };
+    const auto owner_of = [&](std::size_t index) noexcept { return owner[index]; };
     const std::uint32_t at = batch.epochs()[0];
     std::atomic<bool> failed{false};
     fork(ranges, [&](std::size_t r, std::size_t) {
@@ -999,7 +1006,7 @@ class batch_applier {
   std::atomic<std::size_t> next_block_{0};  // blocks are taken by the chunks' tasks
   std::vector<std::size_t> chunk_bad_;      // per chunk: its first row with an unknown id, or no_row
   std::vector<worker_scratch> scratch_;
-  std::vector<std::uint32_t, huge_page_allocator<std::uint32_t>> owners_;  // direct path: per chunk, per table index
+  std::vector<std::uint32_t, huge_page_allocator<std::uint32_t>> owners_;  // direct path: per table index
   std::vector<bucket_out> out_;
   // Small-store path: per table index, what the checks and writes need, on one line.
   struct small_page {
