@@ -27,16 +27,16 @@
 //   * Direct path: a batch whose rows all write the same window [0, s) with one epoch
 //     (delta_batch::full_windows, offset_bound() == 0, payload_stride() == s, single_epoch) needs
 //     no partition: on each page the newest row owns the whole window and every older row owns
-//     nothing, and every check but the id's generation is the same for all rows of a page. Rows
-//     are read twice at once: one task keeps the newest row per table index in a 4-byte owner
-//     table (all rows, in batch order), the others check each row's index and generation
-//     against the store's generation array (rows in contiguous chunks); one thread does both in
-//     one loop. Then, over ranges of table indices, the pages with an owner are checked (alive,
-//     s bytes long, epoch not above the batch's), and if every check passed the owners'
-//     payloads are written in table order. Any failed check hands the
-//     batch to the partitioned passes below, which find the first error and write nothing. Used
-//     when the owner table and the generation array fit in `direct_bytes` (12 MiB, about a
-//     third of this machine's L3: both are used at random; docs/decisions.md).
+//     nothing, and every check but the id's generation is the same for all rows of a page. The
+//     rows are read twice, by concurrent tasks: one keeps the newest row per table index in a
+//     4-byte owner table (all rows, in batch order), the others check each row's index and
+//     generation against the store's generation array (rows in contiguous chunks). Then, over
+//     ranges of table indices, the pages with an owner are checked (alive, s bytes long, epoch
+//     not above the batch's), and if every check passed the owners' payloads are written in
+//     table order. Any failed check hands the batch to the partitioned passes below, which find
+//     the first error and write nothing. Used when the owner table and the generation array fit
+//     in `direct_bytes` (12 MiB, about a third of this machine's L3: both are used at random;
+//     docs/decisions.md).
 //   * Parallel form: apply(store, batch, fork, workers) runs pass 1 over `workers` contiguous
 //     chunks of rows (each chunk appends to its own bucket lists) and passes 2 and 3 bucket by
 //     bucket, through `fork` (an executor's parallel_for; engine/parallel_apply.hpp wraps it). A
@@ -468,9 +468,9 @@ class batch_applier {
     if (owners_.size() < table) owners_.resize(table);
     // A: one task writes the owner table over all rows in batch order (so the newest row on a
     // page is its owner); the others check the rows' indices and generations, in `checkers`
-    // contiguous chunks. One thread does both in one loop. Each task's random reads or writes
-    // then span one table, not two (docs/decisions.md).
-    const std::size_t checkers = chunks == 1 ? 0 : chunks - 1;
+    // contiguous chunks. Each task's random accesses span one table, not two, and are all
+    // writes or all reads (faster apart even on one thread; docs/decisions.md).
+    const std::size_t checkers = std::max<std::size_t>(1, chunks - 1);
     chunk_bad_.assign(checkers + 1, 0);
     const std::uint64_t* page_col = batch.pages().data();
     const std::uint32_t* generations = store.generations_.data();
@@ -485,7 +485,6 @@ class batch_applier {
             bad = true;
             continue;
           }
-          if (checkers == 0) bad |= generations[index] != static_cast<std::uint32_t>(page_col[i]);
           owner[index] = static_cast<std::uint32_t>(i);
         }
       } else {
