@@ -153,7 +153,6 @@ class batch_applier {
   /// bits); a bucket's pages are written while they sit in one core's L2.
   std::size_t bucket_bytes = 256 * 1024;
 
-  /// Validates then applies every row of `batch` (see the file contract). Returns the rows applied.
   /// Largest scratch of the direct path (see the contract): one 4-byte owner per table index,
   /// plus the store's generations, must fit in this many bytes of cache.
   std::size_t direct_bytes = 12 * 1024 * 1024;
@@ -175,6 +174,7 @@ class batch_applier {
     return b;
   }
 
+  /// Validates then applies every row of `batch` (see the file contract). Returns the rows applied.
   result<std::size_t> apply(page_store& store, const delta_batch& batch) {
     return apply(store, batch, [](std::size_t count, auto&& fn) {
       for (std::size_t i = 0; i < count; ++i) fn(i, std::size_t{0});
@@ -454,7 +454,7 @@ class batch_applier {
 
   // The direct path, for a batch whose rows all write [0, s) with one epoch E (see the contract):
   // a page's newest row owns the whole window and every older row nothing, so the partition is
-  // not needed when an owner table per chunk stays in cache. Returns the rows applied, or nothing
+  // not needed when the owner table stays in cache. Returns the rows applied, or nothing
   // if the path does not apply or any check fails (the partitioned path then finds the first
   // error and writes nothing); nothing has been written in that case.
   template <class Fork>
