@@ -387,8 +387,14 @@ prop_result measure_propagation(bool local, std::size_t steps) {
 
 // `producers` threads submit dense deltas with 64-byte windows to random pages of a 1M-page
 // store while the engine thread cuts and applies (batch_applier, one thread). Deltas/s from
-// the first submit to the moment the last one is applied.
-double ingest_rate(std::size_t producers, std::size_t total) {
+// the first submit to the moment the last one is applied; beside it, the engine thread's time
+// per delta in the cut and in the apply.
+struct ingest_run {
+  double rate = 0;      // deltas/s (0: an apply failed)
+  double cut_ns = 0;    // engine thread, per delta
+  double apply_ns = 0;  // engine thread, per delta
+};
+ingest_run ingest_rate(std::size_t producers, std::size_t total) {
   constexpr std::size_t pages = 1'000'000;
   page_store store;
   std::vector<page_id> ids;
@@ -434,13 +440,18 @@ double ingest_rate(std::size_t producers, std::size_t total) {
   const auto t0 = clk::now();
   go.store(true, std::memory_order_release);
   bool failed = false;
+  double t_cut = 0, t_apply = 0;
   while (applied < want) {
     batch.clear();
+    const auto c0 = clk::now();
     const std::size_t n = in.cut(batch);
+    const auto c1 = clk::now();
     if (n != 0 && !applier.apply(store, batch)) {
       failed = true;
       break;
     }
+    t_cut += std::chrono::duration<double>(c1 - c0).count();
+    t_apply += std::chrono::duration<double>(clk::now() - c1).count();
     applied += n;
     // A small cut (under a quarter of the lanes' room) means the producers are behind: let them
     // fill the lanes, as a tick would.
@@ -455,7 +466,9 @@ double ingest_rate(std::size_t producers, std::size_t total) {
     std::this_thread::yield();
   }
   for (auto& th : threads) th.join();
-  return failed ? 0.0 : static_cast<double>(applied) / t;
+  if (failed) return {};
+  const auto per = static_cast<double>(applied);
+  return {per / t, t_cut / per * 1e9, t_apply / per * 1e9};
 }
 
 // One thread's cost of a random 64-byte line of a `bytes` buffer, fetched 32 ahead (as the
@@ -569,27 +582,34 @@ int main(int argc, char** argv) {
 
   // Ingest end to end: 1 producer and the engine thread (2 threads on 2 cores), then 2 producers.
   if (wanted("ingest")) {
-    std::vector<double> one, two_p;
+    std::vector<double> one, two_p, cut_ns, apply_ns;
     for (int k = 0; k < 5; ++k) {
-      one.push_back(ingest_rate(1, 10'000'000));
-      two_p.push_back(ingest_rate(2, 10'000'000));
+      const ingest_run r1 = ingest_rate(1, 10'000'000);
+      one.push_back(r1.rate);
+      cut_ns.push_back(r1.cut_ns);
+      apply_ns.push_back(r1.apply_ns);
+      two_p.push_back(ingest_rate(2, 10'000'000).rate);
     }
     std::sort(one.begin(), one.end());
     std::sort(two_p.begin(), two_p.end());
+    std::sort(cut_ns.begin(), cut_ns.end());
+    std::sort(apply_ns.begin(), apply_ns.end());
     std::printf("# ingest end to end (submit, cut, apply), medians of 5: 1 producer %.3g deltas/s [%.3g, %.3g], 2 producers %.3g deltas/s\n",
                 one[2], one.front(), one.back(), two_p[2]);
+    std::printf("#   1 producer, the engine thread per delta (medians): cut %.1f ns, apply %.1f ns\n", cut_ns[2], apply_ns[2]);
     // The floor, from this run's machine: each delta's 128-byte record is written by the
-    // producer and read by the engine, and its page line is read and written back (384 bytes
-    // at the 2-thread copy bandwidth); and the engine fetches one random line of the 64 MB of
-    // pages per delta (at one thread's prefetched rate). The slower of the two bounds it.
+    // producer and read by the engine, and its page line is written (320 bytes at the 2-thread
+    // copy bandwidth; the line is not read first: whole-line rows take non-temporal stores);
+    // and the engine fetches one random line per delta (its page's table entry; at one
+    // thread's prefetched rate, on a buffer of the table's 16 MB). The slower of the two bounds it.
     bandwidth_probe probe;
     thread_pool two(2);
     std::vector<double> bws;
     for (int k = 0; k < 3; ++k) bws.push_back(probe.measure(two));
     std::sort(bws.begin(), bws.end());
-    const double by_bytes = bws[1] / 384.0;
-    const double by_misses = 1.0 / random_line_seconds(std::size_t{64} << 20);
-    std::printf("#   floor: %.3g deltas/s by bytes (384 per delta at %.1f GB/s), %.3g by misses (one random page line each); "
+    const double by_bytes = bws[1] / 320.0;
+    const double by_misses = 1.0 / random_line_seconds(std::size_t{16} << 20);
+    std::printf("#   floor: %.3g deltas/s by bytes (320 per delta at %.1f GB/s), %.3g by misses (one random line each); "
                 "1 producer reaches %.0f%% of the lower\n",
                 by_bytes, bws[1] / 1e9, by_misses, 100.0 * one[2] / std::min(by_bytes, by_misses));
     tb::print_budget("throughput.ingest_deltas_per_s", one[2] > 0 ? std::optional<double>(one[2]) : std::nullopt, "deltas/s",

@@ -189,6 +189,7 @@ TEST_CASE("batch_applier over many buckets equals applying the rows one by one",
 }
 
 TEST_CASE("batch_applier streams a sparse batch on a large store, as the rows one by one, or not at all", "[columnar]") {
+  // (Whole-line rows are written with non-temporal stores in half the rounds.)
   // 40000 pages of 1..300 bytes (about 7 MiB of page lines, above in_order_bytes), released
   // indices reused; batches of at most one row per two pages take the streaming path with the
   // default settings. Epochs go up and down within a batch, and a fifth of the rows go to 50 hot
@@ -210,11 +211,22 @@ TEST_CASE("batch_applier streams a sparse batch on a large store, as the rows on
       const std::uint32_t at = std::max(base + static_cast<std::uint32_t>(rng() % 8), running[k]);
       running[k] = at;
       ds.push_back(tt::random_delta(rng, a.ids[k], a.sizes[k], epoch{at}));
+      if (a.sizes[k] >= 64 && rng() % 3 == 0) {  // a whole line of the page: the non-temporal stores' rows
+        delta& d = ds.back();
+        d.kind = delta_kind::dense;
+        d.offset = static_cast<std::uint32_t>(64 * (rng() % (a.sizes[k] / 64)));
+        d.length = 64;
+        d.mask.assign(1, ~std::uint64_t{0});
+        d.payload.resize(64);
+        for (auto& byte : d.payload) byte = static_cast<std::byte>(rng());
+      }
       ks.push_back(k);
     }
     return ds;
   };
-  for (int round = 0; round < 8; ++round) {
+  // Rounds 0-7 with ordinary stores, 8-15 with non-temporal stores for the whole-line rows.
+  for (int round = 0; round < 16; ++round) {
+    applier.nontemporal_bytes = round < 8 ? ~std::size_t{0} : 0;
     const std::uint32_t base = 100 * static_cast<std::uint32_t>(round + 1);
     const auto ds = make(1 + rng() % 19000, base);
     REQUIRE(ds.size() <= a.ids.size() / 2);

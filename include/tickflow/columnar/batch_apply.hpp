@@ -51,7 +51,12 @@
 //     pass that checks each row against its page's running epoch, kept in the store's entry as
 //     it goes (the old epochs are saved and put back, newest first, on an error), then a pass
 //     that writes the rows in batch order. No partition: each row's page entry and page are
-//     fetched once, ahead of use. Same results and errors as the other paths.
+//     fetched once, ahead of use. Same results and errors as the other paths. On stores of more
+//     than `nontemporal_bytes` of pages (x86-64), a row that replaces a whole 64-byte line (a
+//     dense 64-byte window, every mask bit set, line-aligned) is written with non-temporal
+//     stores: the line is not read first (no read for ownership) and is not kept in cache, where
+//     a random line of a store that large would not stay anyway. The pass ends with a store
+//     fence, so the bytes are ordered before apply returns.
 //   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
 //   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
 //     records; 16 bytes per row on the streaming path; 4 bytes per table index on the direct
@@ -192,6 +197,10 @@ class batch_applier {
   /// applied in batch order, streaming over its rows on the calling thread with the pages
   /// fetched ahead, instead of partitioned (0: every batch of a large store streams).
   std::size_t stream_pages_per_row = 2;
+  /// Stores with more page bytes than this take non-temporal stores for whole-line rows on the
+  /// streaming path (see the contract; 0: every store, SIZE_MAX: never). The default is the
+  /// last-level cache of one core complex on current server parts.
+  std::size_t nontemporal_bytes = std::size_t{32} << 20;
 
   template <class Fork>
   result<std::size_t> apply(page_store& store, const delta_batch& batch, Fork&& fork, std::size_t workers) {
@@ -202,7 +211,8 @@ class batch_applier {
     std::size_t lines = 0;
     for (const auto& c : store.classes_) lines += std::size_t{c.next_slot} * c.lines;
     if (lines * page_store::line <= in_order_bytes) return apply_in_order(store, batch);
-    if (stream_pages_per_row == 0 || n <= store.entries_.size() / stream_pages_per_row) return apply_streaming(store, batch);
+    if (stream_pages_per_row == 0 || n <= store.entries_.size() / stream_pages_per_row)
+      return apply_streaming(store, batch, lines * page_store::line > nontemporal_bytes);
     const std::size_t chunks = std::min<std::size_t>(workers, std::max<std::size_t>(1, n / per_block));
     if (const auto direct = apply_direct(store, batch, fork, chunks, workers)) return *direct;
     plan_buckets(store, chunks);
@@ -871,7 +881,7 @@ class batch_applier {
   //      error the saved epochs are put back, newest first, and nothing else has changed.
   //   B. The rows are written in batch order, each page fetched ahead from the saved addresses.
   // Entries (pass A) and pages (pass B) are prefetched a fixed distance ahead of the rows.
-  result<std::size_t> apply_streaming(page_store& store, const delta_batch& batch) {
+  result<std::size_t> apply_streaming(page_store& store, const delta_batch& batch, bool nontemporal) {
     const std::size_t n = batch.size(), table = store.entries_.size();
     const std::size_t checked = std::min(n, batch.first_ill_formed());
     const std::uint64_t* page_col = batch.pages().data();
@@ -918,13 +928,27 @@ class batch_applier {
       const error e = batch.shape_error();
       return unexpected(e.code, e.detail, e.message);
     }
+#if defined(__x86_64__)
+    if (nontemporal) {
+      // Whole-line rows are not fetched: their stores do not read the line.
+      const std::uint8_t* kind_col = batch.kinds().data();
+      write_in_order<true>(batch, [&](std::size_t i) { return rows[i].dst; }, [&](std::size_t i) {
+        if (length_col[i] != 64 || kind_col[i] != static_cast<std::uint8_t>(delta_kind::dense)) __builtin_prefetch(rows[i].dst, 1, 3);
+      });
+      _mm_sfence();  // non-temporal stores are weakly ordered: order them before returning
+      return n;
+    }
+#else
+    (void)nontemporal;
+#endif
     write_in_order(batch, [&](std::size_t i) { return rows[i].dst; }, [&](std::size_t i) { __builtin_prefetch(rows[i].dst, 1, 3); });
     return n;
   }
 
   // Writes every row in batch order at dst(i), the page bytes under row i's window; ahead(i)
-  // fetches what row i needs, a prefetch distance before it is written.
-  template <class Dst, class Ahead>
+  // fetches what row i needs, a prefetch distance before it is written. Nontemporal: rows that
+  // replace a whole aligned line are written with non-temporal stores (the caller fences).
+  template <bool Nontemporal = false, class Dst, class Ahead>
   static void write_in_order(const delta_batch& batch, Dst&& dst, Ahead&& ahead) noexcept {
     const std::size_t n = batch.size();
     const std::uint32_t* length_col = batch.lengths().data();
@@ -940,7 +964,17 @@ class batch_applier {
       }
       const std::uint32_t length = length_col[i];
       if (length <= 64 && kind_col[i] == static_cast<std::uint8_t>(delta_kind::dense)) {
-        detail::masked_copy_word(dst(i), payloads + payload_at[i], masks[mask_at], length == 64);
+        std::byte* to = dst(i);
+#if defined(__x86_64__)
+        if (Nontemporal && length == 64 && masks[mask_at] == ~std::uint64_t{0} && (reinterpret_cast<std::uintptr_t>(to) & 63) == 0) {
+          const auto* from = reinterpret_cast<const __m128i*>(payloads + payload_at[i]);
+          auto* line = reinterpret_cast<__m128i*>(to);
+          for (int k = 0; k < 4; ++k) _mm_stream_si128(line + k, _mm_loadu_si128(from + k));
+          mask_at += 1;
+          continue;
+        }
+#endif
+        detail::masked_copy_word(to, payloads + payload_at[i], masks[mask_at], length == 64);
       } else {
         write_row(dst(i), batch.row(i));
       }
