@@ -458,6 +458,69 @@ TEST_CASE("delta_batch knows when every payload has one size and every row one e
   CHECK_FALSE(f.single_epoch());
 }
 
+TEST_CASE("delta_batch::bulk_appender appends as push_back_encoded does", "[columnar]") {
+  // Random rows (full 64-byte windows with one epoch and stride in some runs, anything in others,
+  // a malformed row now and then) appended in random blocks through the appender, to a batch
+  // that may already hold rows (a copy, or a cleared one); the reference appends them one by one.
+  int fast_summaries = 0;
+  for (std::uint64_t seed = 0; seed < 40; ++seed) {
+    std::mt19937_64 rng(seed);
+    const bool uniform = seed % 2 == 0;
+    std::vector<delta> ds;
+    const std::size_t n = 1 + rng() % 600;
+    for (std::size_t i = 0; i < n; ++i) {
+      delta d = tt::random_delta(rng, page_id{(std::uint64_t{1 + rng() % 50} << 32) | 1}, 300, epoch{uniform ? static_cast<std::uint32_t>(5 + seed) : static_cast<std::uint32_t>(1 + rng() % 4)});
+      const bool odd_ones = seed % 4 != 0;  // seeds 0, 4, 8, ...: every row uniform, none ill-formed
+      if (uniform && (!odd_ones || rng() % 50 != 0)) {
+        d.kind = delta_kind::dense, d.offset = 0, d.length = 64;
+        d.mask.assign(1, ~std::uint64_t{0});
+        d.payload.assign(64, static_cast<std::byte>(i));
+      }
+      if (odd_ones && rng() % 97 == 0) d.payload.push_back(std::byte{1});  // ill-formed
+      ds.push_back(d);
+    }
+    delta_batch expect, got;
+    const std::size_t before = seed % 4 != 0 && rng() % 3 == 0 ? rng() % 5 : 0;  // rows already in both
+    for (std::size_t i = 0; i < before; ++i) {
+      const delta d = tt::random_delta(rng, page_id{1}, 100, epoch{static_cast<std::uint32_t>(5 + seed)});
+      expect.push_back(d);
+      got.push_back(d);
+    }
+    if (seed % 5 == 1) got = delta_batch(got);  // a copy: capacities equal to sizes
+    for (std::size_t i = 0; i < n;) {
+      const std::size_t k = std::min(n - i, 1 + static_cast<std::size_t>(rng() % 80));
+      std::size_t words = 0, bytes = 0;
+      for (std::size_t j = i; j < i + k; ++j) words += ds[j].mask.size(), bytes += ds[j].payload.size();
+      {
+        delta_batch::bulk_appender append(got, k, words, bytes);
+        for (std::size_t j = i; j < i + k; ++j) {
+          const delta& d = ds[j];
+          const auto mask = reinterpret_cast<const std::byte*>(d.mask.data());
+          const errc a = append.push(d.page, d.at, d.id, d.offset, d.length, d.kind, mask, d.mask.size(), d.payload);
+          const errc e = expect.push_back_encoded(d.page, d.at, d.id, d.offset, d.length, d.kind, mask, d.mask.size(), d.payload);
+          CHECK(a == e);
+        }
+      }
+      i += k;
+    }
+    INFO("seed " << seed);
+    REQUIRE(got.size() == expect.size());
+    CHECK(got.to_deltas() == expect.to_deltas());
+    CHECK(got.full_windows() == expect.full_windows());
+    CHECK(got.offset_bound() == expect.offset_bound());
+    CHECK(got.payload_stride() == expect.payload_stride());
+    CHECK(got.single_epoch() == expect.single_epoch());
+    CHECK(got.first_ill_formed() == expect.first_ill_formed());
+    CHECK(got.shape_error().code == expect.shape_error().code);
+    CHECK(std::vector<std::size_t>(got.payload_offsets().begin(), got.payload_offsets().end()) ==
+          std::vector<std::size_t>(expect.payload_offsets().begin(), expect.payload_offsets().end()));
+    CHECK(std::vector<std::size_t>(got.mask_offsets().begin(), got.mask_offsets().end()) ==
+          std::vector<std::size_t>(expect.mask_offsets().begin(), expect.mask_offsets().end()));
+    fast_summaries += got.full_windows() && got.payload_stride() == 64 && got.single_epoch() ? 1 : 0;
+  }
+  CHECK(fast_summaries > 0);  // the summaries' true side was exercised too
+}
+
 TEST_CASE("delta_batch remembers the first ill-formed row as rows are appended", "[columnar]") {
   std::mt19937_64 rng(3);
   delta_batch batch;

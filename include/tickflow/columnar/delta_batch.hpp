@@ -24,6 +24,12 @@
 //     otherwise (and for an empty batch). single_epoch() is true when every row has the first
 //     row's epoch. Both are kept, and reset, the same way.
 //
+//   * bulk_appender appends many encoded rows at once (a decoder's fast path): it reserves
+//     exact totals (rows, mask words, payload bytes) up front, the only allocation (strong
+//     guarantee), then push() appends a row as push_back_encoded would (same columns, shape
+//     check and summaries) through column pointers it keeps, never allocating. The rows become
+//     part of the batch when the appender is destroyed; the batch must not be used meanwhile.
+//
 //   * Big columns and arenas are allocated with huge_page_allocator (core/huge_alloc.hpp).
 //
 // Thread-safety: a value; concurrent const access is fine.
@@ -121,6 +127,8 @@ class delta_batch {
     note_window(offset, length, kind, std::span<const std::uint64_t>(masks_.data() + first_word, words));
     return note_shape(offset, length, kind, std::span<const std::uint64_t>(masks_.data() + first_word, words), payload.size());
   }
+
+  class bulk_appender;
 
   /// Removes the last row (nothing if empty).
   void pop_back() noexcept {
@@ -285,6 +293,7 @@ class delta_batch {
     if (ill_formed_ == no_row) ill_formed_ = row, shape_error_ = error{ok.error().code, row, ok.error().message};
     return ok.error().code;
   }
+  friend class bulk_appender;
   void reserve_rows(std::size_t rows) {
     page_.reserve(rows);
     epoch_.reserve(rows);
@@ -295,6 +304,92 @@ class delta_batch {
     mask_begin_.reserve(rows + 1);
     payload_begin_.reserve(rows + 1);
   }
+};
+
+/// See the file contract. One appender per batch at a time; push() at most `rows` rows holding
+/// at most `words` mask words and `payload_bytes` payload bytes in all (the totals given).
+class delta_batch::bulk_appender {
+ public:
+  bulk_appender(delta_batch& b, std::size_t rows, std::size_t words, std::size_t payload_bytes) : b_(b) {
+    const std::size_t have = b.page_.size();
+    if (rows > b.page_.capacity() - have || have + rows >= b.mask_begin_.capacity() || have + rows >= b.payload_begin_.capacity())
+      b.reserve_rows(std::max(have + rows, 2 * have));
+    b.masks_.reserve_more(words);
+    b.payloads_.reserve_more(payload_bytes);
+    row_ = have;
+    word_ = b.masks_.size();
+    byte_ = b.payloads_.size();
+    full_windows_ = b.full_windows_;
+    offset_bound_ = b.offset_bound_;
+    stride_ = b.payload_stride_;
+    stride_broken_ = b.stride_broken_;
+    epochs_differ_ = b.epochs_differ_;
+    first_epoch_ = have != 0 ? b.epoch_[0] : 0;
+  }
+  bulk_appender(const bulk_appender&) = delete;
+  bulk_appender& operator=(const bulk_appender&) = delete;
+  ~bulk_appender() {
+    b_.page_.resize_written(row_);
+    b_.epoch_.resize_written(row_);
+    b_.id_.resize_written(row_);
+    b_.offset_.resize_written(row_);
+    b_.length_.resize_written(row_);
+    b_.kind_.resize_written(row_);
+    b_.mask_begin_.resize_written(row_ + 1);
+    b_.payload_begin_.resize_written(row_ + 1);
+    b_.masks_.resize_written(word_);
+    b_.payloads_.resize_written(byte_);
+    b_.full_windows_ = full_windows_;
+    b_.offset_bound_ = offset_bound_;
+    b_.payload_stride_ = stride_;
+    b_.stride_broken_ = stride_broken_;
+    b_.epochs_differ_ = epochs_differ_;
+  }
+
+  /// As delta_batch::push_back_encoded (mask words as little-endian bytes), within the totals.
+  errc push(page_id page, epoch at, delta_id id, std::uint32_t offset, std::uint32_t length, delta_kind kind,
+            const std::byte* mask_le, std::size_t words, std::span<const std::byte> payload) noexcept {
+    static_assert(std::endian::native == std::endian::little, "mask words are copied as little-endian bytes");
+    const std::size_t r = row_;
+    std::uint64_t* mask = b_.masks_.data() + word_;
+    if (words != 0) std::memcpy(static_cast<void*>(mask), mask_le, 8 * words);
+    if (!payload.empty()) std::memcpy(b_.payloads_.data() + byte_, payload.data(), payload.size());
+    word_ += words;
+    byte_ += payload.size();
+    b_.page_.data()[r] = page.value();
+    b_.epoch_.data()[r] = at.value();
+    b_.id_.data()[r] = id.value();
+    b_.offset_.data()[r] = offset;
+    b_.length_.data()[r] = length;
+    b_.kind_.data()[r] = static_cast<std::uint8_t>(kind);
+    b_.mask_begin_.data()[r + 1] = word_;
+    b_.payload_begin_.data()[r + 1] = byte_;
+    row_ = r + 1;
+    if (r == 0) {
+      stride_ = payload.size();
+      first_epoch_ = at.value();
+    }
+    stride_broken_ = stride_broken_ || payload.size() != stride_ || payload.empty();
+    epochs_differ_ = epochs_differ_ || at.value() != first_epoch_;
+    const std::span<const std::uint64_t> m(mask, words);
+    full_windows_ = full_windows_ && kind == delta_kind::dense && length >= 1 && length <= 64 && words == 1 &&
+                    m[0] == (length == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << length) - 1);
+    offset_bound_ = std::max(offset_bound_, offset);
+    const auto ok = check_shape(offset, length, kind, m, payload.size());
+    if (ok) [[likely]]
+      return errc::ok;
+    if (b_.ill_formed_ == no_row) b_.ill_formed_ = r, b_.shape_error_ = error{ok.error().code, r, ok.error().message};
+    return ok.error().code;
+  }
+
+ private:
+  delta_batch& b_;
+  std::size_t row_ = 0, word_ = 0, byte_ = 0;
+  bool full_windows_ = true;
+  std::uint32_t offset_bound_ = 0;
+  std::size_t stride_ = 0;
+  bool stride_broken_ = false, epochs_differ_ = false;
+  std::uint32_t first_epoch_ = 0;
 };
 
 }  // namespace tickflow

@@ -108,6 +108,9 @@ class pod_buffer {
     if (n != 0) std::memcpy(static_cast<void*>(data_ + size_), p, n * sizeof(T));
     size_ += n;
   }
+  /// Grows to n <= capacity() elements without writing them: the caller has already written
+  /// elements [size(), n) through data().
+  void resize_written(std::size_t n) noexcept { size_ = n; }
   /// Shrinks to n <= size() elements.
   void resize_down(std::size_t n) noexcept { size_ = n < size_ ? n : size_; }
   void append_unchecked(const T* p, std::size_t n) noexcept {

@@ -105,6 +105,7 @@ class ingest {
     std::uint32_t row;
   };
 
+  static constexpr std::size_t block_bytes = 16384;  // ring bytes per bulk append in a drain
   static std::size_t record_bytes(std::size_t words, std::size_t payload) noexcept {
     return (detail::ingest_header_bytes + 8 * words + payload + 63) / 64 * 64;
   }
@@ -117,6 +118,18 @@ class ingest {
                                 static_cast<std::uint32_t>(detail::get_le(p + 24, 4)), static_cast<delta_kind>(p[28]),
                                 p + detail::ingest_header_bytes, words,
                                 std::span<const std::byte>(p + detail::ingest_header_bytes + 8 * words, payload));
+  }
+  // Appends the record at p (complete) through a bulk appender with room for it.
+  static void decode(const std::byte* p, delta_batch::bulk_appender& out) noexcept {
+    const std::size_t words = static_cast<std::size_t>(detail::get_le(p + 32, 4));
+    const std::size_t payload = static_cast<std::size_t>(detail::get_le(p + 36, 4));
+    (void)out.push(page_id{detail::get_le(p, 8)}, epoch{static_cast<std::uint32_t>(detail::get_le(p + 8, 4))},
+                   delta_id{detail::get_le(p + 12, 8)}, static_cast<std::uint32_t>(detail::get_le(p + 20, 4)),
+                   static_cast<std::uint32_t>(detail::get_le(p + 24, 4)), static_cast<delta_kind>(p[28]), p + detail::ingest_header_bytes,
+                   words, std::span<const std::byte>(p + detail::ingest_header_bytes + 8 * words, payload));
+  }
+  static std::size_t record_bytes_at(const std::byte* p) noexcept {
+    return record_bytes(static_cast<std::size_t>(detail::get_le(p + 32, 4)), static_cast<std::size_t>(detail::get_le(p + 36, 4)));
   }
   void drain(lane& l, delta_batch& out);
 
@@ -262,18 +275,28 @@ inline void ingest::drain(lane& l, delta_batch& out) {
       }
     }
     while (at < have) {
-      const std::byte* p = bytes + at;
-      // The producer's lines come from another core: ask for them ahead of the decode.
-      __builtin_prefetch(p + 512, 0, 0);
-      __builtin_prefetch(p + 576, 0, 0);
-      const std::size_t need = record_bytes(static_cast<std::size_t>(detail::get_le(p + 32, 4)), static_cast<std::size_t>(detail::get_le(p + 36, 4)));
-      if (need <= have - at) {
-        decode(p, out);  // straight from the ring
-        at += need;
-      } else {  // the record goes on in the next span
-        l.partial.assign(p, bytes + have);
-        l.partial_need = need;
+      // A block of at most block_bytes of whole records (or one larger record), straight from
+      // the ring, through one bulk append with room for whatever the block can hold: a record
+      // of b bytes has fewer than b / 8 mask words and b payload bytes.
+      const std::size_t first = record_bytes_at(bytes + at);
+      if (first > have - at) {  // the record at `at` goes on in the next span
+        l.partial.assign(bytes + at, bytes + have);
+        l.partial_need = first;
         at = have;
+        break;
+      }
+      const std::size_t block = std::min(have - at, std::max(block_bytes, first));
+      const std::size_t end = at + block;
+      delta_batch::bulk_appender append(out, block / 64, block / 8, block);
+      for (std::size_t need = first; at + need <= end;) {
+        const std::byte* p = bytes + at;
+        // The producer's lines come from another core: ask for them ahead.
+        __builtin_prefetch(p + 512, 0, 0);
+        __builtin_prefetch(p + 576, 0, 0);
+        decode(p, append);
+        at += need;
+        if (at == have) break;
+        need = record_bytes_at(bytes + at);
       }
     }
     ring.release(span.size());
