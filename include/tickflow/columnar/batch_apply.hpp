@@ -551,13 +551,13 @@ class batch_applier {
           if (const std::uint32_t ahead = owner_of(i + prefetch_distance); ahead != none) {
             __builtin_prefetch(arena + std::size_t{ahead} * stride, 0, 3);
             const auto& e = store.entries_[i + prefetch_distance];
-            __builtin_prefetch(store.classes_[e.cls].page(e.slot), 1, 3);
+            __builtin_prefetch(store.class_of(e).page(e.slot), 1, 3);
           }
         }
         const std::uint32_t o = owner_of(i);
         if (o == none) continue;
         auto& e = store.entries_[i];
-        std::memcpy(store.classes_[e.cls].page(e.slot), arena + std::size_t{o} * stride, stride);
+        std::memcpy(store.class_of(e).page(e.slot), arena + std::size_t{o} * stride, stride);
         e.at = epoch{at};
       }
     });
@@ -743,7 +743,7 @@ class batch_applier {
           pg.final_at = r.at;
           if (bad_row != no_error) continue;
           const page_store::entry& e = entries[local_index];
-          ws.live.push_back(live_row{store.classes_[e.cls].page(e.slot), r.mask, r.row, r.length});
+          ws.live.push_back(live_row{store.class_of(e).page(e.slot), r.mask, r.row, r.length});
           continue;
         }
         const std::uint32_t offset = r.offset, length = r.length;
@@ -791,7 +791,7 @@ class batch_applier {
           owned = at;
         }
         const page_store::entry& e = entries[local_index];
-        ws.live.push_back(live_row{store.classes_[e.cls].page(e.slot) + offset, owned, r.row, length | (r.kind << 31)});
+        ws.live.push_back(live_row{store.class_of(e).page(e.slot) + offset, owned, r.row, length | (r.kind << 31)});
       }
     }
     }
@@ -858,7 +858,7 @@ class batch_applier {
     small_.resize(table);
     for (std::size_t i = 0; i < table; ++i) {
       const auto& e = store.entries_[i];
-      small_[i] = small_page{e.live && !e.cold ? store.classes_[e.cls].page(e.slot) : nullptr, e.live ? store.generations_[i] : 0,
+      small_[i] = small_page{e.live && !e.cold ? store.class_of(e).page(e.slot) : nullptr, e.live ? store.generations_[i] : 0,
                              e.bytes, e.at.value(), 0};
     }
     const std::size_t checked = std::min(n, batch.first_ill_formed());
@@ -908,7 +908,6 @@ class batch_applier {
     const std::uint32_t* offset_col = batch.offsets().data();
     const std::uint32_t* length_col = batch.lengths().data();
     page_store::entry* entries = store.entries_.data();
-    const std::uint32_t* generations = store.generations_.data();
     if (stream_.size() < n) stream_.resize(n);
     stream_row* rows = stream_.data();
     const auto undo = [&](std::size_t done) {
@@ -918,16 +917,13 @@ class batch_applier {
     for (std::size_t i = 0; i < checked; ++i) {
       if (i + ahead < checked) {
         const std::uint64_t index = page_col[i + ahead] >> 32;
-        if (index < table) {
-          __builtin_prefetch(entries + index, 1, 3);
-          __builtin_prefetch(generations + index, 0, 3);
-        }
+        if (index < table) __builtin_prefetch(entries + index, 1, 3);
       }
       const std::uint64_t index = page_col[i] >> 32;
       const auto gen = static_cast<std::uint32_t>(page_col[i]);
       errc code = errc::ok;
       const char* why = nullptr;
-      if (index >= table || gen == 0 || generations[index] != gen || !entries[index].live) [[unlikely]] {
+      if (index >= table || gen == 0 || entries[index].generation != gen || !entries[index].live) [[unlikely]] {
         code = errc::not_found, why = "delta to an unknown page";
       } else if (std::uint64_t{offset_col[i]} + length_col[i] > entries[index].bytes) [[unlikely]] {
         code = errc::out_of_range, why = "window past the end of the page";
@@ -939,7 +935,7 @@ class batch_applier {
         return unexpected(code, i, why);
       }
       page_store::entry& e = entries[index];
-      rows[i] = stream_row{store.classes_[e.cls].page(e.slot) + offset_col[i], e.at.value()};
+      rows[i] = stream_row{store.class_of(e).page(e.slot) + offset_col[i], e.at.value()};
       e.at = epoch{epoch_col[i]};
     }
     if (checked < n) {

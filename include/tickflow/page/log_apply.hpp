@@ -55,7 +55,7 @@ class page_log_applier {
     pages_.resize(table);
     for (std::size_t i = 0; i < table; ++i) {
       const auto& e = store.entries_[i];
-      pages_[i] = state{e.live ? store.classes_[e.cls].page(e.slot) : nullptr, e.live ? store.generations_[i] : 0, e.bytes, e.at.value()};
+      pages_[i] = state{e.live ? store.class_of(e).page(e.slot) : nullptr, e.live ? store.generations_[i] : 0, e.bytes, e.at.value()};
     }
     log_apply_result res;
     // Pass 1: read and check.

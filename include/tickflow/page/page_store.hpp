@@ -123,9 +123,9 @@ class page_store {
     std::uint32_t& generation = generations_[index];
     generation += 1;
     if (generation == 0) generation = 1;  // 0 is never a valid generation
-    e.bytes = static_cast<std::uint32_t>(bytes);
+    e.bytes = static_cast<std::uint32_t>(bytes) & max_bytes_field;
     e.slot = slot;
-    e.cls = cls;
+    e.generation = generation;
     e.live = true;
     e.cold = false;
     e.at = epoch{0};
@@ -146,9 +146,9 @@ class page_store {
     if (e->cold) {
       drop_cold(*e);
     } else {
-      classes_[e->cls].mark_free(e->slot);
-      classes_[e->cls].owner[e->slot] = no_owner;
-      slot_bytes_ -= std::size_t{classes_[e->cls].lines} * line;
+      class_of(*e).mark_free(e->slot);
+      class_of(*e).owner[e->slot] = no_owner;
+      slot_bytes_ -= std::size_t{class_of(*e).lines} * line;
     }
     e->live = false;
     free_ids_.push_back(static_cast<std::uint32_t>(id.value() >> 32));
@@ -291,7 +291,7 @@ class page_store {
         ++m.cold_pages;
         if (cold_recs_[e.slot].offset != zero_page) m.cold_bytes += e.bytes;
       } else {
-        m.slot_bytes += std::size_t{classes_[e.cls].lines} * line;
+        m.slot_bytes += std::size_t{class_of(e).lines} * line;
       }
     }
     for (const auto& c : classes_) m.slab_bytes += c.chunks.size() * c.per_chunk * std::size_t{c.lines} * line;
@@ -321,7 +321,7 @@ class page_store {
     entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
     if (e->cold) thaw_entry(*e, static_cast<std::uint32_t>(id.value() >> 32));
-    return std::span<std::byte>(classes_[e->cls].page(e->slot), e->bytes);
+    return std::span<std::byte>(class_of(*e).page(e->slot), e->bytes);
   }
 
   // ------------------------------------------------------------------ cold tier
@@ -465,13 +465,13 @@ class page_store {
     entry* e = find(id);
     if (e == nullptr) return {};
     if (e->cold) thaw_entry(*e, static_cast<std::uint32_t>(id.value() >> 32));
-    return {classes_[e->cls].page(e->slot), e->bytes, &e->at};
+    return {class_of(*e).page(e->slot), e->bytes, &e->at};
   }
   /// The same without thawing: data == nullptr for a cold page too (its size and epoch are there).
   [[nodiscard]] page_handle peek_handle(page_id id) noexcept {
     entry* e = find(id);
     if (e == nullptr) return {};
-    return {e->cold ? nullptr : classes_[e->cls].page(e->slot), e->bytes, &e->at};
+    return {e->cold ? nullptr : class_of(*e).page(e->slot), e->bytes, &e->at};
   }
   /// Moves pages in memory (ids, bytes and epochs unchanged) so that, within each size class,
   /// the listed pages occupy the class's slots they held, in increasing address order by their
@@ -494,7 +494,7 @@ class page_store {
         index[k] = static_cast<std::uint32_t>(order[k].value() >> 32);
         if (seen[index[k]]) return unexpected(errc::duplicate_id, order[k].value(), "page listed twice in a relayout");
         seen[index[k]] = true;
-        slots[e->cls].push_back(e->slot);
+        slots[cls_of(*e)].push_back(e->slot);
       }
     }
     // Per class: source_of[new slot] = the slot whose page moves there (identity elsewhere).
@@ -516,8 +516,8 @@ class page_store {
     // Nothing below allocates. Entries take their new slots, in order.
     for (std::size_t k = 0; k < order.size(); ++k) {
       entry& e = entries_[index[k]];
-      e.slot = sorted[e.cls][taken[e.cls]++];
-      classes_[e.cls].owner[e.slot] = index[k];
+      e.slot = sorted[cls_of(e)][taken[cls_of(e)]++];
+      class_of(e).owner[e.slot] = index[k];
     }
     // Bytes follow the permutation, one cycle at a time (one page of scratch).
     for (std::size_t c = 0; c < classes_.size(); ++c) {
@@ -545,14 +545,9 @@ class page_store {
     const std::uint64_t index = id.value() >> 32;
     if (index < entries_.size()) __builtin_prefetch(&entries_[index], 0, 1);
   }
-  /// Prefetch hint for everything a lookup of `id` reads (its entry and its generation).
-  void prefetch_lookup(page_id id) const noexcept {
-    const std::uint64_t index = id.value() >> 32;
-    if (index < entries_.size()) {
-      __builtin_prefetch(&entries_[index], 0, 1);
-      __builtin_prefetch(&generations_[index], 0, 1);
-    }
-  }
+  /// Prefetch hint for everything a lookup of `id` reads (its entry, which holds the live
+  /// page's generation too).
+  void prefetch_lookup(page_id id) const noexcept { prefetch_entry(id); }
 
   /// The id table (see the file contract): the generation of every index, and the free list.
   [[nodiscard]] std::span<const std::uint32_t> id_generations() const noexcept { return generations_; }
@@ -595,7 +590,13 @@ class page_store {
       if (rec->bytes.empty() || rec->bytes.size() > max_page_bytes)
         return unexpected(errc::invalid_argument, rec->bytes.size(), "page size out of range");
       const auto [cls, slot] = fresh.take_slot(rec->bytes.size());
-      fresh.entries_[index] = entry{static_cast<std::uint32_t>(rec->bytes.size()), slot, cls, true, false, rec->at};
+      entry& fe = fresh.entries_[index];
+      fe.bytes = static_cast<std::uint32_t>(rec->bytes.size()) & max_bytes_field;
+      fe.live = true;
+      fe.cold = false;
+      fe.slot = slot;
+      fe.generation = generation;
+      fe.at = rec->at;
       fresh.classes_[cls].owner[slot] = static_cast<std::uint32_t>(index);
       std::memcpy(fresh.classes_[cls].page(slot), rec->bytes.data(), rec->bytes.size());
       ++fresh.live_;
@@ -682,16 +683,20 @@ class page_store {
   friend class page_log_applier;
 
   // The generation of each index lives in its own dense array (generations_), which batch
-  // kernels scan apart from the rest of the entry.
+  // kernels scan apart from the rest of the entry, and, while the page is alive, in the entry
+  // too, so that a check of an id against a live page reads one line. A hot page's size class
+  // follows from its size (class_of), so the entry does not hold it.
+  static constexpr std::uint32_t max_bytes_field = (std::uint32_t{1} << 25) - 1;  // holds max_page_bytes
   struct entry {
-    std::uint32_t bytes = 0;
-    std::uint32_t slot = 0;  // hot: the slot in its class; cold: its record in cold_recs_
-    std::uint16_t cls = 0;
-    bool live = false;
-    bool cold = false;
+    std::uint32_t bytes : 25 = 0;
+    std::uint32_t live : 1 = 0;
+    std::uint32_t cold : 1 = 0;
+    std::uint32_t slot = 0;        // hot: the slot in its class; cold: its record in cold_recs_
+    std::uint32_t generation = 0;  // the live page's generation (generations_[index])
     epoch at{0};
   };
   static_assert(sizeof(entry) == 16, "bookkeeping per page stays small: 16 + 4 bytes of generation");
+  static_assert(max_page_bytes <= max_bytes_field);
 
   struct aligned_delete {
     void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{cache_line_size}); }
@@ -754,13 +759,13 @@ class page_store {
   static constexpr std::uint64_t zero_page = ~std::uint64_t{0};
 
   const std::byte* read_ptr(const entry& e) const noexcept {
-    if (!e.cold) return classes_[e.cls].page(e.slot);
+    if (!e.cold) return class_of(e).page(e.slot);
     const std::uint64_t off = cold_recs_[e.slot].offset;
     return off == zero_page ? zeros_.data() : cold_arena_.data() + off;
   }
   // Moves a hot page into the tier. Strong guarantee: everything is reserved first.
   void freeze_entry(entry& e, std::uint32_t index) {
-    const std::byte* src = classes_[e.cls].page(e.slot);
+    const std::byte* src = class_of(e).page(e.slot);
     bool zero = true;
     {
       std::uint32_t b = 0;
@@ -787,7 +792,7 @@ class page_store {
       r = static_cast<std::uint32_t>(cold_recs_.size());
       cold_recs_.push_back(rec);
     }
-    auto& c = classes_[e.cls];
+    auto& c = class_of(e);
     c.mark_free(e.slot);
     c.owner[e.slot] = no_owner;
     slot_bytes_ -= std::size_t{c.lines} * line;
@@ -804,7 +809,6 @@ class page_store {
     if (rec.offset != zero_page) std::memcpy(classes_[cls].page(slot), cold_arena_.data() + rec.offset, e.bytes);
     drop_cold(e);
     e.cold = false;
-    e.cls = cls;
     e.slot = slot;
     classes_[cls].owner[slot] = index;
     slot_bytes_ += std::size_t{classes_[cls].lines} * line;
@@ -868,22 +872,27 @@ class page_store {
   }
 
   std::uint16_t class_for(std::uint32_t lines) {
-    for (std::size_t i = 0; i < classes_.size(); ++i)
-      if (classes_[i].lines == lines) return static_cast<std::uint16_t>(i);
+    if (lines < class_of_lines_.size() && class_of_lines_[lines] != no_class) return class_of_lines_[lines];
+    if (lines >= class_of_lines_.size()) class_of_lines_.resize(std::size_t{lines} + 1, no_class);
     size_class c;
     c.lines = lines;
     // The most pages of this class in 64 KiB, rounded down to a power of two (docs/decisions.md).
     c.per_chunk = std::bit_floor(std::max<std::uint32_t>(1, static_cast<std::uint32_t>((64 * 1024) / (std::size_t{lines} * line))));
     c.chunk_shift = static_cast<std::uint32_t>(std::countr_zero(c.per_chunk));
     classes_.push_back(std::move(c));
-    return static_cast<std::uint16_t>(classes_.size() - 1);
+    class_of_lines_[lines] = static_cast<std::uint16_t>(classes_.size() - 1);
+    return class_of_lines_[lines];
   }
+  // A hot page's size class, and its index in classes_.
+  [[nodiscard]] std::uint16_t cls_of(const entry& e) const noexcept { return class_of_lines_[(e.bytes + line - 1) / line]; }
+  [[nodiscard]] size_class& class_of(const entry& e) noexcept { return classes_[cls_of(e)]; }
+  [[nodiscard]] const size_class& class_of(const entry& e) const noexcept { return classes_[cls_of(e)]; }
 
   const entry* find(page_id id) const noexcept {
     const std::uint64_t index = id.value() >> 32;
     if (index >= entries_.size()) return nullptr;
     const entry& e = entries_[index];
-    return e.live && generations_[index] == static_cast<std::uint32_t>(id.value()) ? &e : nullptr;
+    return e.live && e.generation == static_cast<std::uint32_t>(id.value()) ? &e : nullptr;
   }
   entry* find(page_id id) noexcept { return const_cast<entry*>(std::as_const(*this).find(id)); }
 
@@ -897,7 +906,7 @@ class page_store {
   // Precondition: validate(d) succeeded.
   void write(const delta& d) noexcept {
     entry& e = *find(d.page);
-    write_masked(classes_[e.cls].page(e.slot) + d.offset, d.kind, d.mask.size(), [&](std::size_t w) { return d.mask[w]; },
+    write_masked(class_of(e).page(e.slot) + d.offset, d.kind, d.mask.size(), [&](std::size_t w) { return d.mask[w]; },
                  d.payload.data());
     e.at = d.at;
   }
@@ -907,6 +916,8 @@ class page_store {
   std::vector<std::uint32_t> generations_;  // parallel to entries_
   std::vector<std::uint32_t> free_ids_;
   std::vector<size_class> classes_;
+  static constexpr std::uint16_t no_class = 0xFFFF;
+  std::vector<std::uint16_t> class_of_lines_;  // per line count: its class in classes_, or no_class
   std::size_t live_ = 0;
   // Kept on the way for memory() (see the contract).
   std::size_t payload_bytes_ = 0;  // live pages' sizes
