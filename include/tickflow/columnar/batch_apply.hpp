@@ -641,7 +641,7 @@ class batch_applier {
     if (ws.coverage.size() < ws.coverage_words + words) ws.coverage.resize(std::max(2 * ws.coverage.size(), ws.coverage_words + words));
     std::fill_n(ws.coverage.begin() + static_cast<std::ptrdiff_t>(ws.coverage_words), words, std::uint64_t{0});
     ws.local[i] = local_page{e.live ? store.generations_[lo + i] : 0, e.bytes, e.at.value(), static_cast<std::uint32_t>(ws.coverage_words),
-                             none, none, 0, e.live ? e.bytes : 0};
+                             none, none, 0, e.live ? static_cast<std::uint32_t>(e.bytes) : 0u};
     ws.coverage_words += words;
     ws.stamp[i] = ws.current;
     ws.first_touch.push_back(static_cast<std::uint32_t>(i));
@@ -653,7 +653,7 @@ class batch_applier {
     for (std::size_t i = lo; i < hi; ++i) {
       const auto& e = store.entries_[i];
       ws.local[i - lo] = local_page{e.live ? store.generations_[i] : 0, e.bytes, e.at.value(), static_cast<std::uint32_t>(words),
-                                    none, none, 0, e.live ? e.bytes : 0};
+                                    none, none, 0, e.live ? static_cast<std::uint32_t>(e.bytes) : 0u};
       if (e.live) words += (e.bytes + 63) / 64;
     }
     if (ws.coverage.size() < words) ws.coverage.resize(words);
