@@ -109,16 +109,6 @@ class ingest {
   static std::size_t record_bytes(std::size_t words, std::size_t payload) noexcept {
     return (detail::ingest_header_bytes + 8 * words + payload + 63) / 64 * 64;
   }
-  // Appends the record at p (complete) to out.
-  static void decode(const std::byte* p, delta_batch& out) {
-    const std::size_t words = static_cast<std::size_t>(detail::get_le(p + 32, 4));
-    const std::size_t payload = static_cast<std::size_t>(detail::get_le(p + 36, 4));
-    (void)out.push_back_encoded(page_id{detail::get_le(p, 8)}, epoch{static_cast<std::uint32_t>(detail::get_le(p + 8, 4))},
-                                delta_id{detail::get_le(p + 12, 8)}, static_cast<std::uint32_t>(detail::get_le(p + 20, 4)),
-                                static_cast<std::uint32_t>(detail::get_le(p + 24, 4)), static_cast<delta_kind>(p[28]),
-                                p + detail::ingest_header_bytes, words,
-                                std::span<const std::byte>(p + detail::ingest_header_bytes + 8 * words, payload));
-  }
   // Appends the record at p (complete) through a bulk appender with room for it.
   static void decode(const std::byte* p, delta_batch::bulk_appender& out) noexcept {
     const std::size_t words = static_cast<std::size_t>(detail::get_le(p + 32, 4));
@@ -269,7 +259,12 @@ inline void ingest::drain(lane& l, delta_batch& out) {
       l.partial.insert(l.partial.end(), bytes, bytes + take);
       at = take;
       if (l.partial.size() == l.partial_need) {
-        decode(l.partial.data(), out);
+        {
+          const std::byte* p = l.partial.data();
+          delta_batch::bulk_appender one(out, 1, static_cast<std::size_t>(detail::get_le(p + 32, 4)),
+                                         static_cast<std::size_t>(detail::get_le(p + 36, 4)));
+          decode(p, one);
+        }
         l.partial.clear();
         l.partial_need = 0;
       }
