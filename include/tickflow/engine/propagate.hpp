@@ -23,11 +23,10 @@
 //     whose element count differs from a parent's; detail: the page id). The plan holds pointers
 //     into the store: rebuild after pages are created, released or moved.
 //   * update(store, graph, edits) takes committed edge edits in without a rebuild: each edited child's
-//     parent list and each parent's child list is patched in place (every list has one free
-//     entry after it when the plan is built or its columns packed; a list that outgrows its
+//     parent list and each parent's child list is patched in place (a list that outgrows its
 //     room moves to the end of the edge columns, with twice its entries; the columns are packed
-//     again, in one O(edges) pass, when their end is reached, which a sixteenth of room
-//     amortises over many updates); the sweep order is read again from the graph over the positions its
+//     again, in one O(edges) pass, when their end is reached, which a quarter of room amortises
+//     over many updates); the sweep order is read again from the graph over the positions its
 //     order moved (page_graph::moved_positions), nothing else. Pages stay where they are in
 //     memory (no relayout): a page the edits moved in the order is swept at its new position.
 //     The result of a run after update is the result after a rebuild, bit for bit.
@@ -238,10 +237,9 @@ class propagator {
       ++in_first[at_of[*graph.node(e.child)] + 1];
       ++out_first[at_of[*graph.node(e.parent)] + 1];
     }
-    // Each list starts with list_slack free entries past its own (see update).
     for (std::size_t t = 0; t < n; ++t) {
-      in_first[t + 1] += in_first[t] + list_slack;
-      out_first[t + 1] += out_first[t] + list_slack;
+      in_first[t + 1] += in_first[t];
+      out_first[t + 1] += out_first[t];
     }
     struct in_edge {
       page_id parent;
@@ -249,8 +247,8 @@ class propagator {
       W weight;
       edge_kind kind;
     };
-    const std::size_t m = edges.size(), room = column_room(m, n);
-    std::vector<in_edge> in(in_first[n]);
+    const std::size_t m = edges.size(), room = column_room(m);
+    std::vector<in_edge> in(m);
     p.children.assign_for_overwrite(room);
     {
       std::vector<std::uint32_t> in_fill(in_first.begin(), in_first.end() - 1), out_fill(out_first.begin(), out_first.end() - 1);
@@ -264,12 +262,10 @@ class propagator {
     p.parent_data.assign_for_overwrite(room);
     p.weights.assign_for_overwrite(room);
     p.kinds.assign_for_overwrite(room);
-    p.in_live = p.out_live = m;
-    p.in_top = in_first[n];
-    p.out_top = out_first[n];
+    p.in_top = p.in_live = p.out_top = p.out_live = m;
     std::uint32_t widest = 0;
     for (std::size_t t = 0; t < n; ++t) {
-      auto first = in.begin() + in_first[t], last = in.begin() + (in_first[t + 1] - list_slack);
+      auto first = in.begin() + in_first[t], last = in.begin() + in_first[t + 1];
       std::sort(first, last, [](const in_edge& a, const in_edge& b) { return a.parent < b.parent; });
       for (auto it = first; it != last; ++it) {
         if (p.elements[it->from] != p.elements[t])
@@ -283,13 +279,11 @@ class propagator {
     }
     p.widest = widest;
     p.in_begin.assign(in_first.begin(), in_first.end() - 1);
-    p.in_cap.assign(in_first.begin() + 1, in_first.end());
-    p.in_end = p.in_cap;
-    for (auto& e : p.in_end) e -= list_slack;
+    p.in_end.assign(in_first.begin() + 1, in_first.end());
+    p.in_cap = p.in_end;
     p.out_begin.assign(out_first.begin(), out_first.end() - 1);
-    p.out_cap.assign(out_first.begin() + 1, out_first.end());
-    p.out_end = p.out_cap;
-    for (auto& e : p.out_end) e -= list_slack;
+    p.out_end.assign(out_first.begin() + 1, out_first.end());
+    p.out_cap = p.out_end;
     // Page id -> layout index, through the id's table index (dense, no hashing on the hot path).
     {
       std::size_t top = 0;
@@ -349,8 +343,7 @@ class propagator {
     }
     p.epochs_by_table.resize(p.by_table.size());
     for (std::size_t i = 0; i < p.by_table.size(); ++i) p.epochs_by_table[i] = p.epochs[p.by_table[i]];
-    for (std::size_t t = 0; t < n; ++t)
-      for (std::uint32_t k = p.in_begin[t]; k < p.in_end[t]; ++k) p.parent_data[k] = p.data[p.parents[k]];
+    for (std::size_t k = 0; k < m; ++k) p.parent_data[k] = p.data[p.parents[k]];
     plan_ = std::move(p);
     run_ = 0;
     full_tag_ = 0;  // the new plan's bytes hold tag 0
@@ -906,13 +899,8 @@ class propagator {
   }
   // Room for a list that outgrew its own: twice its entries, at least 4.
   static std::uint32_t grown(std::uint32_t entries) noexcept { return std::max<std::uint32_t>(4, 2 * entries); }
-  // Entries the columns get for `live` ones in `lists` lists: list_slack free entries after each
-  // list, and a sixteenth more at the end for lists that outgrow theirs and move (see update).
-  // The slack keeps most edited lists where they are: under suite 06's 1k insertions per tick
-  // the lists were packed without it, every insertion moved its list to the end, and a sweep's
-  // reads of those lists went random (the W-local sweep grew from 23.5 to 44 ms over 100 ticks).
-  static constexpr std::uint32_t list_slack = 1;
-  static std::size_t column_room(std::size_t live, std::size_t lists) noexcept { return live + lists * list_slack + live / 16 + 1024; }
+  // Entries the columns get for `live` ones: a quarter more, for lists that move (see update).
+  static std::size_t column_room(std::size_t live) noexcept { return live + live / 4 + 1024; }
   struct sim {
     std::uint32_t deg, cap;
   };
@@ -1012,7 +1000,7 @@ class propagator {
   // past the live ones (and column_room's share); the old ones stay until nothing can throw.
   void compact_in(std::size_t need) {
     plan& p = plan_;
-    const std::size_t n = pages(), room = column_room(p.in_live, n) + need;
+    const std::size_t n = pages(), room = column_room(p.in_live) + need;
     detail::flat_array<std::uint32_t> parents;
     detail::flat_array<const T*> parent_data;
     detail::flat_array<W> weights;
@@ -1021,7 +1009,7 @@ class propagator {
     parent_data.assign_for_overwrite(room);
     weights.assign_for_overwrite(room);
     kinds.assign_for_overwrite(room);
-    std::vector<std::uint32_t> begin(n), end(n), cap(n);
+    std::vector<std::uint32_t> begin(n), end(n);
     std::uint32_t to = 0;
     for (std::size_t t = 0; t < n; ++t) {
       begin[t] = to;
@@ -1032,34 +1020,32 @@ class propagator {
         kinds[to] = p.kinds[k];
       }
       end[t] = to;
-      cap[t] = to += list_slack;
     }
     p.parents = std::move(parents);
     p.parent_data = std::move(parent_data);
     p.weights = std::move(weights);
     p.kinds = std::move(kinds);
     p.in_begin = std::move(begin);
-    p.in_cap = std::move(cap);
+    p.in_cap = end;
     p.in_end = std::move(end);
     p.in_top = to;
     ++compactions_;
   }
   void compact_out(std::size_t need) {
     plan& p = plan_;
-    const std::size_t n = pages(), room = column_room(p.out_live, n) + need;
+    const std::size_t n = pages(), room = column_room(p.out_live) + need;
     detail::flat_array<std::uint32_t> children;
     children.assign_for_overwrite(room);
-    std::vector<std::uint32_t> begin(n), end(n), cap(n);
+    std::vector<std::uint32_t> begin(n), end(n);
     std::uint32_t to = 0;
     for (std::size_t t = 0; t < n; ++t) {
       begin[t] = to;
       for (std::uint32_t k = p.out_begin[t]; k < p.out_end[t]; ++k) children[to++] = p.children[k];
       end[t] = to;
-      cap[t] = to += list_slack;
     }
     p.children = std::move(children);
     p.out_begin = std::move(begin);
-    p.out_cap = std::move(cap);
+    p.out_cap = end;
     p.out_end = std::move(end);
     p.out_top = to;
     ++compactions_;
