@@ -527,6 +527,7 @@ class propagator {
   static constexpr std::size_t far_bytes = std::size_t{1} << 20;
   /// Pages per span of a full sweep (see every_derived_page): one cache line of changed bytes.
   static constexpr std::size_t span_pages = cache_line_size;
+  static constexpr std::size_t sweep_ahead = 8;  // full sweeps: pages ahead whose own lines are fetched
 
   /// Pages in the plan.
   [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size(); }
@@ -668,6 +669,26 @@ class propagator {
       if (seq[i] != no_page) prefetch_parents<false>(seq[i]);
     for (std::size_t i = first; i < last; ++i) {
       if (ahead != 0 && i + ahead < last && seq[i + ahead] != no_page) prefetch_parents<false>(seq[i + ahead]);
+      // The page's own lines, in two stages: its plan entries (list bounds, page address) two
+      // steps ahead, then its lists' first lines and its bytes. After a build they stream in
+      // order and these hit; after many edits positions no longer follow plan indexes and
+      // memory, and each would be a miss in series.
+      if (i + 2 * sweep_ahead < last) {
+        if (const std::uint32_t t2 = seq[i + 2 * sweep_ahead]; t2 != no_page) {
+          TICKFLOW_PREFETCH(in_begin + t2, 0, 3);
+          TICKFLOW_PREFETCH(in_end + t2, 0, 3);
+          TICKFLOW_PREFETCH(plan_.data.data() + t2, 0, 3);
+        }
+      }
+      if (i + sweep_ahead < last) {
+        if (const std::uint32_t t1 = seq[i + sweep_ahead]; t1 != no_page) {
+          const std::uint32_t b1 = in_begin[t1];
+          TICKFLOW_PREFETCH(parents + b1, 0, 3);
+          TICKFLOW_PREFETCH(plan_.parent_data.data() + b1, 0, 3);
+          TICKFLOW_PREFETCH(plan_.weights.data() + b1, 0, 3);
+          TICKFLOW_PREFETCH(plan_.data[t1], 1, 3);
+        }
+      }
       const std::uint32_t t = seq[i];
       if (t == no_page) continue;  // a dead node slot
       const std::uint32_t b = in_begin[t], e = in_end[t];
