@@ -342,8 +342,8 @@ TEST_CASE("reference_engine: the integrity checker and the built-in invariants a
 }
 
 TEST_CASE("reference_engine: a large cut's checks run in chunks over the workers, with the same rejections in cut order", "[engine][reference]") {
-  // 20k rows (the checks split a cut of 8192 rows or more over the executor): bad rows of three
-  // kinds at random positions. Every worker count must reject exactly the bad rows, in cut
+  // 20k rows (the checks split a cut into chunks of at least 2048 rows, at most 4 per worker):
+  // bad rows of three kinds at random positions. Every worker count must reject exactly the bad rows, in cut
   // (submission) order, with the same errors, and leave the same digest as the caller alone.
   constexpr std::size_t rows = 20'000, pages_n = 256;
   const auto run = [&](auto& e) {

@@ -271,7 +271,7 @@ class reference_engine {
     // latency-bound loads for 100k rows on one thread), and the rejections joined in chunk
     // order, which is cut order whatever the worker count.
     const std::size_t rows = batch_.size();
-    const std::size_t chunks = rows < check_chunk_rows ? 1 : std::min(4 * ex_.concurrency(), rows / (check_chunk_rows / 4));
+    const std::size_t chunks = std::clamp<std::size_t>(rows / check_chunk_rows, 1, 4 * ex_.concurrency());
     if (check_out_.size() < chunks) check_out_.resize(chunks);
     const std::span<const std::uint64_t> cut_pages = batch_.pages();
     ex_.parallel_for(chunks, [&](std::size_t c, std::size_t) {
@@ -668,7 +668,7 @@ class reference_engine {
     std::vector<rejected_delta> rejected;
     std::uint32_t top = 0;
   };
-  static constexpr std::size_t check_chunk_rows = 8192;  // a cut this small is checked on the caller
+  static constexpr std::size_t check_chunk_rows = 2048;  // the fewest rows a chunk of checks gets (4 per worker)
   std::vector<chunk_checks> check_out_;
   [[nodiscard]] std::size_t check_bytes() const noexcept {
     std::size_t b = check_out_.capacity() * sizeof(chunk_checks);
