@@ -7,6 +7,7 @@
 
 #include <sys/resource.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -102,6 +103,56 @@ TEST_CASE("thread_pool: every index exactly once at 1..8 workers", "[engine][exe
     exactly_once(pool);
     plain_writes_are_ordered(pool);
   }
+}
+
+TEST_CASE("thread_pool: tiny, uneven rounds past the wrap of the 16-bit round tag", "[engine][executor][threads]") {
+  // 70,000 rounds (the tag recurs after 65,536) of 1-9 tasks, some slow, so that workers join
+  // late, steal, and look for work while the next round opens. 3 threads oversubscribe 2 cores.
+  for (std::size_t t : {2u, 3u}) {
+    INFO("threads " << t);
+    thread_pool pool(t);
+    std::array<std::atomic<std::uint32_t>, 9> hits{};
+    std::size_t bad = 0;
+    for (std::size_t round = 0; round < 70'000; ++round) {
+      const std::size_t n = 1 + round % 9;
+      pool.parallel_for(n, [&](std::size_t i, std::size_t) {
+        if ((i + round) % 7 == 0)
+          for (int k = 0; k < 200; ++k) cpu_relax();
+        hits[i].fetch_add(1, std::memory_order_relaxed);
+      });
+      for (std::size_t i = 0; i < hits.size(); ++i) bad += hits[i].exchange(0, std::memory_order_relaxed) != (i < n ? 1U : 0U);
+    }
+    CHECK(bad == 0);
+  }
+}
+
+TEST_CASE("thread_pool: a count past one round's 24-bit bounds runs every index once", "[engine][executor][threads]") {
+  // 2^24 + 1000 indices: two rounds. Sums of i and i^2 over the calls, and the call count, equal
+  // those of [0, n) only if every index ran once (for these sums, short of a contrived collision).
+  const std::size_t n = (std::size_t{1} << 24) + 1000;
+  thread_pool pool(2);
+  struct alignas(64) sums {
+    std::array<std::uint64_t, 3> v{};
+  };
+  std::array<sums, 2> per_worker{};
+  pool.parallel_for(n, [&](std::size_t i, std::size_t w) {
+    auto& a = per_worker[w].v;
+    a[0] += 1;
+    a[1] += i;
+    a[2] += static_cast<std::uint64_t>(i) * i;
+  });
+  std::uint64_t calls = 0, sum = 0, squares = 0;
+  for (auto& a : per_worker) {
+    calls += a.v[0];
+    sum += a.v[1];
+    squares += a.v[2];
+  }
+  const std::uint64_t m = n;
+  CHECK(calls == m);
+  CHECK(sum == m * (m - 1) / 2);
+  // The sum of squares wraps modulo 2^64 like the calls' sum does.
+  __extension__ using wide = unsigned __int128;
+  CHECK(squares == static_cast<std::uint64_t>(wide{m - 1} * m * (2 * m - 1) / 6));
 }
 
 TEST_CASE("thread_pool: every call runs and the lowest throwing index is rethrown", "[engine][executor][threads]") {

@@ -12,12 +12,17 @@
 //     for scratch space).
 //   * inline_executor: the caller alone, in index order.
 //   * thread_pool: concurrency() - 1 threads created once, in the constructor, that live until
-//     the destructor. A fork-join splits [0, count) into one contiguous range per worker; each
-//     worker takes indices from the front of its own range, guided (about 2 x concurrency claims
-//     per range), and when it is empty steals the back half of another worker's range (one CAS
-//     on the range, a 64-bit word of two 32-bit bounds), which it then works as its own. Between
-//     fork-joins, workers spin for `spin` (default 50 µs), then park on a futex (C++20 atomic
-//     wait): nothing burns CPU between ticks. Optional pinning of thread i to CPU i (Linux).
+//     the destructor. A fork-join splits [0, count) into one contiguous range per worker, each in
+//     the worker's own cache line: a 64-bit word of a 16-bit round tag and two 24-bit bounds
+//     (counts past 2^24 - 1 run as several rounds). Writing the ranges with the new tag opens
+//     the round; there is no other round state. Each worker takes indices from the front of its
+//     own range, guided (about 2 x concurrency claims per range), and when it is empty steals the
+//     back half of another worker's range (one CAS on the word, which must carry the round's
+//     tag), which it then works as its own. Workers subtract what they ran from one shared count
+//     once per range, not per claim; the caller waits until the count equals what it ran
+//     itself. Between fork-joins, workers spin on their own word for `spin` (default 50 µs),
+//     then park on it (C++20 atomic wait): nothing burns CPU between ticks. Optional pinning of
+//     thread i to CPU i (Linux).
 //   * Allocation: the constructor allocates (threads, per-worker ranges). parallel_for does not
 //     allocate: fn is called through a pointer to the caller's frame.
 //   * Calls to parallel_for from several threads are serialized (a mutex). A parallel_for called
@@ -108,7 +113,7 @@ class thread_pool {
   explicit thread_pool(pool_options opt = {}) : opt_(opt) {
     std::size_t n = opt.threads != 0 ? opt.threads : std::max(1U, std::thread::hardware_concurrency());
     n = std::min<std::size_t>(n, 1024);
-    ranges_ = std::make_unique<cache_padded<std::atomic<std::uint64_t>>[]>(n);
+    slots_ = std::make_unique<cache_padded<slot>[]>(n);
     workers_ = n;
     threads_.reserve(n - 1);
     try {
@@ -148,7 +153,7 @@ class thread_pool {
       detail::run_indices(*static_cast<Fn*>(obj), first, last, worker, error, error_index);
       if (error) j.note_error(std::move(error), error_index);
     };
-    const std::size_t per_round = 0xFFFFFFFFULL;  // ranges are 32-bit bounds
+    const std::size_t per_round = max_round;  // ranges are 24-bit bounds
     for (std::size_t base = 0; base < count; base += per_round) run_round(base, std::min(per_round, count - base));
     job_.object = nullptr;
     if (job_.error) {
@@ -162,7 +167,6 @@ class thread_pool {
     void* object = nullptr;
     void (*call)(void*, std::size_t, std::size_t, std::size_t, job_state&) = nullptr;
     std::size_t base = 0;  // index offset of this round
-    std::size_t count = 0;
     std::mutex error_mutex;
     std::exception_ptr error;
     std::size_t error_index = 0;
@@ -175,9 +179,20 @@ class thread_pool {
     }
   };
 
-  static std::uint64_t pack(std::uint32_t b, std::uint32_t e) noexcept { return (std::uint64_t{b} << 32) | e; }
-  static std::uint32_t lo(std::uint64_t r) noexcept { return static_cast<std::uint32_t>(r >> 32); }
-  static std::uint32_t hi(std::uint64_t r) noexcept { return static_cast<std::uint32_t>(r); }
+  // A worker's slot, alone on its cache line: its range of the current round, and whether it
+  // sleeps on that word.
+  struct slot {
+    std::atomic<std::uint64_t> range{0};  // tag << 48 | lo << 24 | hi
+    std::atomic<std::uint32_t> sleeping{0};
+  };
+
+  static constexpr std::size_t max_round = (std::size_t{1} << 24) - 1;
+  static std::uint64_t pack(std::uint64_t tag, std::uint32_t b, std::uint32_t e) noexcept {
+    return (tag << 48) | (std::uint64_t{b} << 24) | e;
+  }
+  static std::uint64_t tag_of(std::uint64_t r) noexcept { return r >> 48; }
+  static std::uint32_t lo(std::uint64_t r) noexcept { return static_cast<std::uint32_t>(r >> 24) & 0xFFFFFFU; }
+  static std::uint32_t hi(std::uint64_t r) noexcept { return static_cast<std::uint32_t>(r) & 0xFFFFFFU; }
 
   // The pool whose task the calling thread runs (if any), and its worker number there.
   static const thread_pool*& current() noexcept {
@@ -191,60 +206,60 @@ class thread_pool {
 
   void run_round(std::size_t base, std::size_t count) {
     job_.base = base;
-    job_.count = count;
-    for (std::size_t w = 0; w < workers_; ++w) {
-      const auto b = static_cast<std::uint32_t>(count * w / workers_);
-      const auto e = static_cast<std::uint32_t>(count * (w + 1) / workers_);
-      ranges_[w]->store(pack(b, e), std::memory_order_relaxed);
-    }
+    tag_ = (tag_ + 1) & 0xFFFF;
+    // Relaxed: published by the range stores below (release), which every worker acquires
+    // before it claims, hence before it subtracts.
     remaining_->store(count, std::memory_order_relaxed);
-    // seq_cst: the opening store and the sleeper count load below, against a parking worker's
-    // sleeper increment and state reload, are a Dekker pair: one side sees the other.
-    const std::uint64_t open = ((generation_ += 1) << 1) | 1;
-    state_->store(open, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) != 0) state_->notify_all();
+    const auto bound = [&](std::size_t w) { return static_cast<std::uint32_t>(count * w / workers_); };
+    // The caller's own range first, so that early thieves find it open.
+    slots_[0]->range.store(pack(tag_, bound(0), bound(1)), std::memory_order_release);
+    for (std::size_t w = 1; w < workers_; ++w) {
+      // seq_cst: this store and the sleeping load below, against the worker's sleeping store and
+      // range reload, are a Dekker pair: one side sees the other.
+      slots_[w]->range.store(pack(tag_, bound(w), bound(w + 1)), std::memory_order_seq_cst);
+      if (slots_[w]->sleeping.load(std::memory_order_seq_cst) != 0) slots_[w]->range.notify_all();
+    }
     const thread_pool* outer = std::exchange(current(), this);
     const std::size_t outer_worker = std::exchange(current_worker(), 0);
-    work(0);
+    const std::size_t mine = work<true>(0, tag_);
     current() = outer;
     current_worker() = outer_worker;
-    // Wait for the tasks other workers claimed.
-    for (unsigned spins = 0; remaining_->load(std::memory_order_acquire) != 0; ++spins) {
+    // Wait until the workers have run every index the caller did not. Acquire: pairs with their
+    // release subtractions, so their calls happen-before the return.
+    for (unsigned spins = 0; remaining_->load(std::memory_order_acquire) != mine; ++spins) {
       if (spins < 4096) cpu_relax();
       else std::this_thread::yield();
     }
-    // Close the round, then wait until no worker is inside it (they may still be looking for a
-    // range to steal). seq_cst: pairs with the workers' join (increment, then state reload).
-    state_->store(open & ~std::uint64_t{1}, std::memory_order_seq_cst);
-    while (active_->load(std::memory_order_seq_cst) != 0) cpu_relax();
+    // No worker needs to have left the round: one that still looks for work only reads ranges,
+    // whose tags no longer match once the next round opens, and claims nothing from them.
   }
 
-  // Takes a claim from the front of worker w's range: about range / (2 * workers) indices.
-  bool take_front(std::size_t w, std::uint32_t& b, std::uint32_t& e) noexcept {
-    auto& r = *ranges_[w];
+  // Takes a claim from the front of worker w's range if it belongs to round `tag`: about
+  // range / (2 * workers) indices.
+  bool take_front(std::size_t w, std::uint64_t tag, std::uint32_t& b, std::uint32_t& e) noexcept {
+    auto& r = slots_[w]->range;
     std::uint64_t cur = r.load(std::memory_order_acquire);
     for (;;) {
       const std::uint32_t x = lo(cur), y = hi(cur);
-      if (x >= y) return false;
+      if (tag_of(cur) != tag || x >= y) return false;
       const std::uint32_t take = std::max<std::uint32_t>(1, static_cast<std::uint32_t>((y - x) / (2 * workers_)));
-      // acq_rel: a claim orders nothing by itself (the round's opening store published the
-      // job); acquire keeps the loop's reload fresh and release pairs with a thief's CAS.
-      if (r.compare_exchange_weak(cur, pack(x + take, y), std::memory_order_acq_rel, std::memory_order_acquire)) {
+      // acquire: a claim of round `tag` sees the job the caller wrote before opening it.
+      if (r.compare_exchange_weak(cur, pack(tag, x + take, y), std::memory_order_acq_rel, std::memory_order_acquire)) {
         b = x;
         e = x + take;
         return true;
       }
     }
   }
-  // Steals the back half of worker v's range.
-  bool steal_back(std::size_t v, std::uint32_t& b, std::uint32_t& e) noexcept {
-    auto& r = *ranges_[v];
+  // Steals the back half of worker v's range if it belongs to round `tag`.
+  bool steal_back(std::size_t v, std::uint64_t tag, std::uint32_t& b, std::uint32_t& e) noexcept {
+    auto& r = slots_[v]->range;
     std::uint64_t cur = r.load(std::memory_order_acquire);
     for (;;) {
       const std::uint32_t x = lo(cur), y = hi(cur);
-      if (x >= y) return false;
+      if (tag_of(cur) != tag || x >= y) return false;
       const std::uint32_t half = (y - x + 1) / 2;
-      if (r.compare_exchange_weak(cur, pack(x, y - half), std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (r.compare_exchange_weak(cur, pack(tag, x, y - half), std::memory_order_acq_rel, std::memory_order_acquire)) {
         b = y - half;
         e = y;
         return true;
@@ -252,28 +267,50 @@ class thread_pool {
     }
   }
 
-  // One worker's part of a round: its own range, then stolen halves (each worked as its own
-  // range, so that others may steal from it in turn).
-  void work(std::size_t w) {
+  void run(std::uint32_t b, std::uint32_t e, std::size_t w) { job_.call(job_.object, job_.base + b, job_.base + e, w, job_); }
+
+  // One worker's part of round `tag`: its own range, then stolen halves, each installed as its
+  // own range so that others may steal from it in turn. A worker subtracts what it ran from
+  // `remaining` before it looks for more (one subtraction per range, not per claim); the caller
+  // subtracts nothing and returns its count instead.
+  //
+  // Why no claim can go to the wrong round: every claim is a CAS on a range word whose tag is
+  // the round's, and indices held but not yet subtracted keep the round open (the caller waits
+  // for them). Should a tag recur (16 bits wrap) while a slow worker holds an old word, its CAS
+  // succeeds only on a word equal to the current one, so the claim is a claim of the current
+  // round, made after the current job was published.
+  template <bool Caller>
+  std::size_t work(std::size_t w, std::uint64_t tag) {
+    std::size_t unpublished = 0;
     std::uint32_t b, e;
     for (;;) {
-      while (take_front(w, b, e)) {
-        job_.call(job_.object, job_.base + b, job_.base + e, w, job_);
-        // Release: the calls above happen-before the caller's acquire load that sees 0.
-        remaining_->fetch_sub(e - b, std::memory_order_release);
+      while (take_front(w, tag, b, e)) {
+        run(b, e, w);
+        unpublished += e - b;
+      }
+      if constexpr (!Caller) {
+        if (unpublished != 0) {
+          // Release: the calls above happen-before the caller's acquire load of the count.
+          remaining_->fetch_sub(unpublished, std::memory_order_release);
+          unpublished = 0;
+        }
       }
       bool stole = false;
       for (std::size_t k = 1; k < workers_ && !stole; ++k) {
-        const std::size_t v = (w + k) % workers_;
-        if (steal_back(v, b, e)) {
-          // Our range is empty and only thieves (who skip empty ranges) look at it: install the
-          // stolen part as ours.
-          ranges_[w]->store(pack(b, e), std::memory_order_release);
-          stole = true;
-        }
+        if (!steal_back((w + k) % workers_, tag, b, e)) continue;
+        stole = true;
+        // The stolen indices keep the round open, so our own range (drained) still has its tag,
+        // unless the caller had not yet opened it: then run them here.
+        std::uint64_t own = slots_[w]->range.load(std::memory_order_acquire);
+        if (tag_of(own) == tag && lo(own) >= hi(own) &&
+            slots_[w]->range.compare_exchange_strong(own, pack(tag, b, e), std::memory_order_acq_rel))
+          continue;
+        run(b, e, w);
+        unpublished += e - b;
       }
-      if (!stole) return;
+      if (!stole) break;
     }
+    return unpublished;
   }
 
   void worker_loop(std::size_t w) {
@@ -287,58 +324,54 @@ class thread_pool {
 #endif
     current() = this;
     current_worker() = w;
-    std::uint64_t done = 0;  // the last round this worker took part in
+    std::uint64_t seen = 0;  // the tag of the last round this worker joined
+    auto& me = *slots_[w];
     for (;;) {
-      const std::uint64_t s = state_->load(std::memory_order_acquire);
-      if (s == stopped) return;
-      if ((s & 1) != 0 && s != done) {
-        active_->fetch_add(1, std::memory_order_seq_cst);
-        if (state_->load(std::memory_order_seq_cst) == s) work(w);
-        // Release: this worker's last reads of the round's ranges come before the caller reuses them.
-        active_->fetch_sub(1, std::memory_order_release);
-        done = s;
+      const std::uint64_t r = me.range.load(std::memory_order_acquire);
+      if (stop_.load(std::memory_order_relaxed)) return;  // ordered by the acquire above
+      if (tag_of(r) != seen) {
+        seen = tag_of(r);
+        (void)work<false>(w, seen);
         continue;
       }
-      idle(s);
+      idle(me, r);
     }
   }
 
-  // Spins for opt_.spin while the state stays `s`, then parks until it changes.
-  void idle(std::uint64_t s) {
+  // Spins for opt_.spin while the slot's word stays `r`, then parks until it changes.
+  void idle(slot& me, std::uint64_t r) {
     const auto until = std::chrono::steady_clock::now() + opt_.spin;
     for (unsigned i = 1;; ++i) {
-      if (state_->load(std::memory_order_acquire) != s) return;
+      if (me.range.load(std::memory_order_acquire) != r) return;
       cpu_relax();
       if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) break;
     }
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    if (state_->load(std::memory_order_seq_cst) == s) state_->wait(s, std::memory_order_acquire);
-    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    me.sleeping.store(1, std::memory_order_seq_cst);
+    if (me.range.load(std::memory_order_seq_cst) == r) me.range.wait(r, std::memory_order_acquire);
+    me.sleeping.store(0, std::memory_order_relaxed);
   }
 
   void shut_down() noexcept {
-    state_->store(stopped, std::memory_order_seq_cst);
-    state_->notify_all();
+    stop_.store(true, std::memory_order_relaxed);
+    for (std::size_t w = 1; w < workers_; ++w) {
+      // A new tag wakes the worker; release: it then sees stop_.
+      slots_[w]->range.fetch_add(std::uint64_t{1} << 48, std::memory_order_release);
+      slots_[w]->range.notify_all();
+    }
     for (auto& t : threads_)
       if (t.joinable()) t.join();
     threads_.clear();
   }
 
-  static constexpr std::uint64_t stopped = ~std::uint64_t{0} - 1;  // even: never an open round
-
   pool_options opt_;
   std::size_t workers_ = 1;
   std::vector<std::thread> threads_;
-  std::unique_ptr<cache_padded<std::atomic<std::uint64_t>>[]> ranges_;  // per worker: [lo, hi)
+  std::unique_ptr<cache_padded<slot>[]> slots_;  // per worker
   job_state job_;
-  std::uint64_t generation_ = 0;
+  std::uint64_t tag_ = 0;  // the current round's tag (16 bits)
   std::mutex caller_mutex_;
-  // alignas (via cache_padded): the round state is read by every idle worker's spin; the
-  // remaining count is written by every claim; the two counters change rarely.
-  cache_padded<std::atomic<std::uint64_t>> state_{0};  // generation << 1 | open
-  cache_padded<std::atomic<std::size_t>> remaining_{0};
-  cache_padded<std::atomic<std::uint32_t>> active_{0};
-  std::atomic<std::uint32_t> sleepers_{0};
+  cache_padded<std::atomic<std::size_t>> remaining_{0};  // indices of the round not yet subtracted
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace tickflow
