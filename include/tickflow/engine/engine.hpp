@@ -45,7 +45,8 @@
 //     parent, child, kind, weight bytes) and the engine's epoch.
 //   * GC: gc_wanted() and gc_slice(deadline) (a slab-compaction slice, page_store::compact) make
 //     the engine its own collector; the tick orchestrator gives it the tick's time left
-//     (engine_collector, tick.hpp). GC never changes a page's id, bytes or epoch.
+//     (engine_collector, tick.hpp). GC never changes a page's id, bytes or epoch; the
+//     propagation plan follows the pages it moves (no rebuild).
 //   * Allocation: step() allocates only to grow reused buffers (the cut, the report's rejection
 //     list, the plan when the graph changed); the log grows by its records.
 //
@@ -110,6 +111,7 @@ struct engine_counters {
   std::uint64_t steps = 0, deltas_applied = 0, deltas_rejected = 0, edits_committed = 0, edits_rejected = 0;
   std::uint64_t gc_slices = 0, gc_pages_moved = 0, gc_bytes_freed = 0;
   std::uint64_t pages_frozen = 0;  ///< pages GC moved to the cold tier
+  std::uint64_t plan_rebuilds = 0;  ///< full builds of the propagation plan (pages created or released, large edits, restore)
 };
 
 template <class E>
@@ -502,13 +504,16 @@ class reference_engine {
   }
   /// One GC slice, until about `deadline` or options.gc_max_pause from now, whichever comes
   /// first: slab compaction (page_store::compact), resumed by the
-  /// next slice. Pages keep their ids, bytes and epochs; the propagation plan is rebuilt at the
-  /// next step if a page moved. A slice given no time does nothing (had_time false).
+  /// next slice. Pages keep their ids, bytes and epochs; the propagation plan follows each move
+  /// (propagator::repoint, O(degree) per page), so a slice never costs a rebuild. A slice given
+  /// no time does nothing (had_time false).
   page_store::compact_result gc_slice(std::chrono::steady_clock::time_point deadline) {
     if (options_.gc_max_pause.count() > 0) deadline = std::min(deadline, std::chrono::steady_clock::now() + options_.gc_max_pause);
     const auto stop = [&] { return std::chrono::steady_clock::now() >= deadline; };
-    auto r = store_.compact(stop);
-    if (r.moved != 0) replan_ = true;  // the plan points into the slabs
+    // The plan points into the slabs: it follows each move (unless a rebuild is due anyway).
+    auto r = store_.compact(stop, [&](page_id id, std::byte* to) noexcept {
+      if (!replan_) prop_.repoint(id, to);
+    });
     if (r.had_time) gc_unfinished_ = !r.done;
     if (r.had_time && cold_due()) {
       // Pages without edges, not written since now - cold_after. The plan does not read them
@@ -617,6 +622,7 @@ class reference_engine {
       // Cannot fail on a graph this engine built (pages alive, whole Ts, edges between pages of
       // one size) but for std::bad_alloc, which propagates.
       const auto ok = prop_.rebuild(store_, graph_);
+      ++counters_.plan_rebuilds;
       TICKFLOW_ASSERT(ok, "the engine's graph did not plan");
       replan_ = !ok;
       if (ok) {

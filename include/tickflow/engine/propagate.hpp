@@ -21,7 +21,8 @@
 //     errc::not_found (a graph page that is not alive in the store; detail: the page id),
 //     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
 //     whose element count differs from a parent's; detail: the page id). The plan holds pointers
-//     into the store: rebuild after pages are created, released or moved.
+//     into the store: rebuild after pages are created or released; after the store moves pages
+//     (page_store::compact), either rebuild or call repoint(id, to) for each move.
 //   * update(store, graph, edits) takes committed edge edits in without a rebuild: each edited child's
 //     parent list and each parent's child list is patched in place (a list that outgrows its
 //     room moves to the end of the edge columns, with twice its entries; the columns are packed
@@ -421,6 +422,21 @@ class propagator {
       done = std::max<std::uint64_t>(done, std::uint64_t{hi} + 1);
     }
     return {};
+  }
+
+  /// A page of the plan now lives at `to` (the store moved it: page_store::compact): the plan's
+  /// pointers to it follow, its own and those of its children's in-edges. O(sum of its
+  /// children's in-degrees); a page not in the plan is ignored. Does not allocate.
+  void repoint(page_id id, const std::byte* to) noexcept {
+    const std::uint32_t t = layout_index(id);
+    if (t == no_page) return;
+    T* const d = reinterpret_cast<T*>(const_cast<std::byte*>(to));
+    plan_.data[t] = d;
+    for (std::uint32_t k = plan_.out_begin[t]; k < plan_.out_end[t]; ++k) {
+      const std::uint32_t c = plan_.children[k];
+      for (std::uint32_t j = plan_.in_begin[c]; j < plan_.in_end[c]; ++j)
+        if (plan_.parents[j] == t) plan_.parent_data[j] = d;
+    }
   }
 
   /// See the file contract.

@@ -39,7 +39,7 @@
 //     It asks stop() before the first move, every 32 moves, every 4096 free slots walked past and
 //     every 8 chunks freed, and leaves the store consistent
 //     whenever it stops; a slice given no time does nothing and says so (had_time false).
-//     Pointers to page bytes are invalidated. Cost: per move one page copy and the bitmap
+//     Pointers to page bytes are invalidated (an optional callback is told each move). Cost: per move one page copy and the bitmap
 //     words between two free slots; per class cut back, O(slots cut / 64). Free slots are a
 //     bitmap per size class, and create() takes the lowest one (holes fill from the bottom).
 //   * Cold tier: freeze(id) moves a page out of its slab into a packed tier (its bytes back to
@@ -200,9 +200,15 @@ class page_store {
   /// slot moves into the lowest free slot, until no free slot lies below a live page, then the
   /// chunks past the last live page are freed. `stop()` is asked before the first move and every
   /// 32 moves; the store is consistent whenever it stops, and the next slice goes on from there.
-  /// Invalidates pointers to page bytes (bytes(), view()).
+  /// Invalidates pointers to page bytes (bytes(), view()); `moved(id, to)`, if given, is
+  /// called after each move with the page's id and its bytes' new address (for a caller that
+  /// keeps pointers into the slabs, as the propagation plan does). It must not call the store.
   template <class Stop>
   compact_result compact(Stop&& stop) {
+    return compact(std::forward<Stop>(stop), [](page_id, std::byte*) noexcept {});
+  }
+  template <class Stop, class Moved>
+  compact_result compact(Stop&& stop, Moved&& moved) {
     compact_result r;
     if (stop()) {
       r.had_time = false;
@@ -243,6 +249,7 @@ class page_store {
         entries_[index].slot = lo;
         c.owner[lo] = index;
         c.owner[from] = no_owner;
+        moved(page_id{(std::uint64_t{index} << 32) | generations_[index]}, c.page(lo));
         ++r.moved;
         --hi;
       }
