@@ -48,7 +48,9 @@
 //     (engine_collector, tick.hpp). GC never changes a page's id, bytes or epoch; the
 //     propagation plan follows the pages it moves (no rebuild).
 //   * Allocation: step() allocates only to grow reused buffers (the cut, the report's rejection
-//     list, the plan when the graph changed); the log grows by its records.
+//     list, the plan when the graph changed); the log grows by its records. A large queued
+//     edit's room is given back after its step; after a full plan build the heap is trimmed
+//     (engine_options::trim_heap_after_rebuild).
 //
 // Thread-safety: producer handles from make_producer() submit from any thread, concurrently
 // with step(). Every other call, submit() included (it uses the engine's own producer), is made
@@ -60,6 +62,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -83,6 +86,10 @@
 #include "tickflow/page/tlog.hpp"
 #include "tickflow/page/tlog_segments.hpp"
 #include "tickflow/validate/replay.hpp"
+
+#if defined(__GLIBC__)
+#  include <malloc.h>  // malloc_trim
+#endif
 
 namespace tickflow {
 
@@ -146,6 +153,11 @@ struct engine_options {
   /// slices (0: never). The engine's epoch rises by at least one per step, so this is at most
   /// that many steps. A page with edges stays hot: propagation reads it through the plan.
   std::uint32_t cold_after = 0;
+  /// After a full build of the propagation plan (which frees its temporaries: about 100 bytes
+  /// per page and edge on 1M pages and 4M edges), ask the C library to give free heap pages
+  /// back to the system (glibc's malloc_trim; elsewhere nothing). It is process-wide and costs
+  /// a walk of the heap (milliseconds) beside a build's seconds; false leaves the heap alone.
+  bool trim_heap_after_rebuild = true;
 };
 
 template <class T, class Kernel, executor Executor = thread_pool, class W = T>
@@ -373,7 +385,10 @@ class reference_engine {
       } else {
         counters_.edits_rejected += pending_.removals().size() + pending_.additions().size();
       }
-      pending_.clear();
+      // A large edit's room goes back (as unplanned_'s does): a whole graph as one edit is
+      // 24 bytes per edge that would stay resident. Below that, the room is kept for the next.
+      if (pending_.memory_bytes() > (std::size_t{1} << 22)) pending_.release_room();
+      else pending_.clear();
     }
     now_ = at;
     rep.log_bytes = log_.size() - step_log_before_;
@@ -547,7 +562,7 @@ class reference_engine {
     m.log_buffer_bytes = log_.capacity() + (log != nullptr ? log->buffer_capacity() : 0);
     m.scratch_bytes = batch_.memory_bytes() + filtered_.memory_bytes() + applier_.memory_bytes() + prop_.memory_bytes() +
                       bad_.capacity() + check_bytes() + (changed_.capacity() + forced_.capacity()) * sizeof(page_id) +
-                      unplanned_.capacity() * sizeof(plan_edit<W>);
+                      unplanned_.capacity() * sizeof(plan_edit<W>) + pending_.memory_bytes();
     m.log_disk_bytes = log != nullptr ? log->file_bytes() : 0;
     m.rss_bytes = with_rss ? read_rss_bytes() : 0;
     m.cold_pages = s.cold_pages;
@@ -623,6 +638,9 @@ class reference_engine {
       // one size) but for std::bad_alloc, which propagates.
       const auto ok = prop_.rebuild(store_, graph_);
       ++counters_.plan_rebuilds;
+#if defined(__GLIBC__)
+      if (options_.trim_heap_after_rebuild) (void)::malloc_trim(0);
+#endif
       TICKFLOW_ASSERT(ok, "the engine's graph did not plan");
       replan_ = !ok;
       if (ok) {

@@ -38,7 +38,7 @@ struct memory_report {
   std::size_t graph_bytes = 0;       ///< nodes, adjacency, id index, edge set, search scratch
   std::size_t ingest_bytes = 0;      ///< producer lanes and the cut's scratch
   std::size_t log_buffer_bytes = 0;  ///< the in-memory log and the log writer's buffer
-  std::size_t scratch_bytes = 0;     ///< the cut batch, apply and propagation scratch
+  std::size_t scratch_bytes = 0;     ///< the cut batch, apply and propagation scratch, the queued edit
   std::uint64_t log_disk_bytes = 0;  ///< the log file's length (0 without a writer)
   std::size_t rss_bytes = 0;         ///< the process's resident set (0 if unknown)
   // The cold tier (counted in pages and payload_bytes, not in the slabs).

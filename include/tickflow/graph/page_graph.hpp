@@ -99,6 +99,15 @@ class graph_edit {
     adds_.clear();
     removes_.clear();
   }
+  /// Gives back the room a large edit left (clear() keeps it, for the next edit of that size).
+  void release_room() noexcept {
+    std::vector<graph_edge<W>>().swap(adds_);
+    std::vector<std::pair<page_id, page_id>>().swap(removes_);
+  }
+  /// Bytes held (capacities).
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    return adds_.capacity() * sizeof(graph_edge<W>) + removes_.capacity() * sizeof(std::pair<page_id, page_id>);
+  }
 
  private:
   std::vector<graph_edge<W>> adds_;
