@@ -449,7 +449,7 @@ TEST_CASE("a plan updated by edge edits equals the oracle on the edited graph at
     tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{step}, clamp_kernel{});
     std::vector<propagate_stats> got;
     for (auto& r : runs) {
-      REQUIRE(r->prop.update(r->store, base.graph, edits));
+      REQUIRE(r->prop.update(r->store, base.graph, edits, *r->pool));  // packs over the pool's workers
       REQUIRE(r->prop.edges() == base.graph.edges());
       for (page_id p : changed) {
         const auto from = *base.store.bytes(p);

@@ -628,7 +628,7 @@ class reference_engine {
     if (!replan_ && !unplanned_.empty()) {
       // Edge edits only: the plan takes them in. If it cannot (see propagator::update), it is
       // rebuilt. std::bad_alloc leaves the plan and the edits as they were, and propagates.
-      if (!prop_.update(store_, graph_, unplanned_)) replan_ = true;
+      if (!prop_.update(store_, graph_, unplanned_, ex_)) replan_ = true;
       else graph_.clear_moved_positions();
       unplanned_.clear();
       if (unplanned_.capacity() > (std::size_t{1} << 16)) unplanned_.shrink_to_fit();  // a large edit's room goes back
