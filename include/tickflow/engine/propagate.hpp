@@ -1040,12 +1040,13 @@ class propagator {
       }
     return false;
   }
-  // Packs the in-edge columns in layout order into new ones with room for `need` more entries
-  // past the live ones (and column_room's share); the old ones stay until nothing can throw.
-  // The packs: list heads first (a prefix sum over the pages, on the caller), then the
-  // entries, copied over the executor in contiguous chunks of pages. Each chunk writes its own
-  // entries only, so the result is the serial pack's whatever the worker count. The copy
-  // (about 100 MB on W-local) and the first touch of the fresh columns are most of a pack.
+  // Pack the in-edge (compact_in) or child (compact_out) columns in layout order into new ones
+  // with room for `need` more entries past the live ones (and column_room's share). Everything
+  // is allocated first, and the old columns stay until nothing can throw. The list heads are a
+  // prefix sum on the caller; the entries are copied over the executor in contiguous chunks of
+  // pages, each writing only its own entries, so the result is the serial pack's at any worker
+  // count. The copy (about 100 MB on W-local) and the first touch of the fresh columns are most
+  // of a pack.
   template <class E>
   void compact_in(std::size_t need, E& ex) {
     plan& p = plan_;
@@ -1058,7 +1059,7 @@ class propagator {
     parent_data.assign_for_overwrite(room);
     weights.assign_for_overwrite(room);
     kinds.assign_for_overwrite(room);
-    std::vector<std::uint32_t> begin(n), end(n), cap(n);  // everything allocated before anything changes
+    std::vector<std::uint32_t> begin(n), end(n), cap(n);
     std::uint32_t to = 0;
     for (std::size_t t = 0; t < n; ++t) {
       begin[t] = to;
