@@ -14,9 +14,8 @@
 // Ticks are measured until 1000 are done or TF_TICK_SECONDS (default 120) of ticking have
 // passed, per workload; TF_TICKS=<n> asks for n ticks instead of 1000. With fewer than 1000
 // ticks, a budget line is FAIL if every measured tick missed the goal (the p99 of 1000 could not
-// be within it either: it is at least the smallest tick), and SKIP otherwise. Today a tick that
-// edits the graph rebuilds the propagation plan, which takes seconds on these graphs: the cap
-// keeps the binary's run to minutes, and the figures say how far the budget is.
+// be within it either: it is at least the smallest tick), and SKIP otherwise. TF_WORKLOAD=wlocal
+// or w runs one workload only (the other's budget line SKIPs).
 //
 // Output: budget lines, comment lines, and every measured tick's record (phases, deltas,
 // recomputed pages, edits) in the Google Benchmark JSON's context ("tickflow.ticks_wlocal",
@@ -250,11 +249,21 @@ int main(int argc, char** argv) {
   std::printf("# clock: steady_clock, resolution %lld ns (smallest step seen), %.1f ns per read\n",
               static_cast<long long>(clock.resolution.count()), clock.read_ns);
 
-  const auto wl = run_ticks(true, warmup, measured, cap_s);
-  report("W-local", wl);
+  // TF_WORKLOAD=wlocal or w runs that workload alone (for profiles; its budget line then SKIPs
+  // the other's).
+  const char* only = std::getenv("TF_WORKLOAD");
+  const bool run_wl = only == nullptr || std::strcmp(only, "wlocal") == 0;
+  const bool run_w = only == nullptr || std::strcmp(only, "w") == 0;
+  run_result wl, w;
+  if (run_wl) {
+    wl = run_ticks(true, warmup, measured, cap_s);
+    report("W-local", wl);
+  }
   const double bw = copy_bandwidth();
-  const auto w = run_ticks(false, warmup, measured, cap_s);
-  report("W", w);
+  if (run_w) {
+    w = run_ticks(false, warmup, measured, cap_s);
+    report("W", w);
+  }
   // The least bytes a W tick moves: the propagation's (every page's 64 bytes read once, every
   // derived page read for ownership and written, every in-edge's 4-byte parent index and 8-byte
   // weight read once; as suite 05's propagate.floor_ms_w), plus the apply's (per delta, its
