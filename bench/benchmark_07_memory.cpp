@@ -24,6 +24,10 @@
 // cut to the engine's default longest slice (engine_options::gc_max_pause, 0.5 ms).
 // A slice's pause is its wall time, stop checks included.
 //
+// Printed as information after the footprint: page churn on the planned engine (1% of the pages
+// created and linked, 1% unlinked and released, per step), the steps' times and the plan
+// rebuilds they caused, beside the time of the step that plans the whole graph.
+//
 // Output: the budget lines, a "# series" comment per 50 ticks, and the per-tick series (pages,
 // slab bytes, fragmentation, pause) in the Google Benchmark JSON's context
 // ("tickflow.memory_series", "tickflow.churn_series").
@@ -60,6 +64,9 @@ struct footprint {
   std::size_t rss_growth = 0;
   memory_report report;
   double build_s = 0;
+  double plan_s = 0;                      // the step that plans the whole graph
+  std::vector<double> churn_step_ms;      // steps that take 1% page churn in (see measure_footprint)
+  std::uint64_t churn_rebuilds = 0;       // plan rebuilds during them
 };
 
 footprint measure_footprint() {
@@ -94,11 +101,35 @@ footprint measure_footprint() {
       if (ids[i] != page_id{std::uint64_t{i} << 32 | 1}) std::abort();
     if (!e.edit_graph(edit)) std::abort();
     if (!e.step().graph.ok()) std::abort();
+    const auto p0 = clk::now();
     (void)e.step();  // plans the propagation over the whole graph
+    f.plan_s = seconds_since(p0);
     f.build_s = seconds_since(t0);
     f.report = e.memory();
     f.rss_growth = f.report.rss_bytes > rss0 ? f.report.rss_bytes - rss0 : 0;
     if (e.graph().edges() != edges_4m || e.store().size() != pages_1m) std::abort();
+    // After the measurement: page churn on the planned engine. Each step, 1% of the pages are
+    // created and linked under a random page, the previous step's new pages are unlinked, and
+    // released after the step; the next step's propagation takes both into the plan.
+    const std::uint64_t rebuilds = e.counters().plan_rebuilds;
+    std::vector<page_id> young;
+    for (int round = 0; round < 21; ++round) {
+      graph_edit<double> churn;
+      std::vector<page_id> fresh;
+      for (std::size_t k = 0; k < pages_1m / 100; ++k) {
+        fresh.push_back(*e.create_page(64));
+        churn.add_edge({ids[rng() % pages_1m], fresh.back(), edge_kind::data, 0.5});
+      }
+      for (const page_id y : young) e.graph().for_each_parent(y, [&](page_id p) { churn.remove_edge(p, y); });
+      if (!e.edit_graph(churn)) std::abort();
+      const auto s0 = clk::now();
+      if (!e.step().graph.ok()) std::abort();
+      if (round > 0) f.churn_step_ms.push_back(seconds_since(s0) * 1e3);  // the first takes no churn in
+      for (const page_id y : young)
+        if (!e.release_page(y)) std::abort();
+      young = std::move(fresh);
+    }
+    f.churn_rebuilds = e.counters().plan_rebuilds - rebuilds;
   }
   return f;
 }
@@ -208,6 +239,13 @@ int main(int argc, char** argv) {
   std::printf("#   the engine's own count: slabs %.1f MB (payload %.1f MB), table %.1f MB, free lists %.1f MB, graph %.1f MB, ingest %.1f MB, scratch+plan %.1f MB, log %.1f MB: %.1f MB\n",
               mb(r.slab_bytes), mb(r.payload_bytes), mb(r.table_bytes), mb(r.free_list_bytes), mb(r.graph_bytes), mb(r.ingest_bytes),
               mb(r.scratch_bytes), mb(r.log_buffer_bytes), mb((r.slab_bytes + r.bookkeeping_bytes())));
+  {
+    auto ms = f.churn_step_ms;
+    std::sort(ms.begin(), ms.end());
+    if (!ms.empty())
+      std::printf("# engine page churn (after the footprint): 1%% of the pages created and linked, 1%% unlinked and released per step, %zu steps: step p50 %.1f ms, max %.1f ms; plan rebuilds %llu (the step that plans the whole graph: %.2f s)\n",
+                  ms.size(), ms[ms.size() / 2], ms.back(), static_cast<unsigned long long>(f.churn_rebuilds), f.plan_s);
+  }
   std::string mem_json = "{\"rss_growth\":" + std::to_string(f.rss_growth) + ",\"slab\":" + std::to_string(r.slab_bytes) +
                          ",\"payload\":" + std::to_string(r.payload_bytes) + ",\"table\":" + std::to_string(r.table_bytes) +
                          ",\"free_lists\":" + std::to_string(r.free_list_bytes) + ",\"graph\":" + std::to_string(r.graph_bytes) +

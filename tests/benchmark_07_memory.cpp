@@ -515,6 +515,104 @@ TEST_CASE("GC slices between steps move linked pages without a plan rebuild, and
   }
 }
 
+TEST_CASE("pages created, linked, unlinked and released between steps take no plan rebuild, and equal a twin that rebuilds", "[engine][gc]") {
+  // Churn on a planned engine: every round creates pages and links them (as children of older
+  // pages, or as parents of them, which moves them up the graph's order), unlinks a few pages
+  // and releases them after the step. The engine takes the pages in and out of its plan; its
+  // twin is restored from its own snapshot every round, which rebuilds its plan from scratch.
+  using engine_t = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+  for (const std::size_t workers : {1u, 3u}) {
+    INFO("workers " << workers);
+    engine_t a({}, workers), b({}, workers);
+    std::vector<page_id> live;
+    for (int i = 0; i < 3000; ++i) {
+      live.push_back(*a.create_page(64));
+      REQUIRE(*b.create_page(64) == live.back());
+    }
+    std::mt19937_64 rng(97 + workers);
+    {
+      graph_edit<double> edit;
+      std::set<std::pair<std::size_t, std::size_t>> have;
+      for (std::size_t c = 1; c < live.size(); ++c)
+        for (int k = 0; k < 2; ++k)
+          if (const std::size_t p = rng() % c; have.insert({p, c}).second) edit.add_edge({live[p], live[c], edge_kind::data, 0.5});
+      REQUIRE(a.edit_graph(edit));
+      REQUIRE(b.edit_graph(edit));
+    }
+    std::uint64_t next_id = 1;
+    const auto step_both = [&] {
+      const epoch at{a.current_epoch().value() + 1};
+      for (int k = 0; k < 60; ++k) {
+        const page_id p = live[rng() % live.size()];
+        if (!*a.graph().is_source(p)) continue;
+        const delta d = tt::element_delta(p, at, next_id++, static_cast<double>(rng() % 1000), static_cast<std::uint32_t>(rng() % 8));
+        REQUIRE(a.submit(d));
+        REQUIRE(b.submit(d));
+      }
+      const auto ra = a.step();
+      const auto rb = b.step();
+      REQUIRE(ra.graph.ok());
+      REQUIRE(rb.graph.ok());
+      REQUIRE(ra.propagation.recomputed == rb.propagation.recomputed);
+      same_as_twin(a, b);
+    };
+    step_both();  // plans the pages; the large edit it commits is planned by the next
+    step_both();
+    const std::uint64_t rebuilds = a.counters().plan_rebuilds;
+    std::size_t created = 0, released = 0;
+    for (int round = 0; round < 40; ++round) {
+      INFO("round " << round);
+      std::vector<page_id> fresh;
+      for (int k = 0; k < 30; ++k) {
+        fresh.push_back(*a.create_page(64));
+        REQUIRE(*b.create_page(64) == fresh.back());
+      }
+      std::vector<page_id> victims;
+      for (int k = 0; k < 6; ++k) {
+        const page_id v = live[rng() % live.size()];
+        if (std::find(victims.begin(), victims.end(), v) == victims.end()) victims.push_back(v);
+      }
+      const auto victim = [&](page_id p) { return std::find(victims.begin(), victims.end(), p) != victims.end(); };
+      graph_edit<double> edit;
+      std::set<std::pair<page_id, page_id>> gone;
+      for (const page_id v : victims) {
+        a.graph().for_each_parent(v, [&](page_id p) {
+          if (gone.insert({p, v}).second) edit.remove_edge(p, v);
+        });
+        a.graph().for_each_child(v, [&](const auto& e) {
+          if (gone.insert({v, e.child}).second) edit.remove_edge(v, e.child);
+        });
+      }
+      for (const page_id n : fresh) {
+        const bool as_child = rng() % 4 != 0;  // never both: no cycle
+        std::set<page_id> linked;
+        for (int k = 0; k < 2; ++k) {
+          const page_id o = live[rng() % live.size()];
+          if (victim(o) || !linked.insert(o).second) continue;
+          edit.add_edge(as_child ? graph_edge<double>{o, n, edge_kind::data, 0.25} : graph_edge<double>{n, o, edge_kind::data, 0.75});
+        }
+      }
+      REQUIRE(a.edit_graph(edit));
+      REQUIRE(b.edit_graph(edit));
+      live.insert(live.end(), fresh.begin(), fresh.end());
+      created += fresh.size();
+      step_both();  // propagates (the plan takes in the previous round's churn), then commits the edit
+      for (const page_id v : victims) {
+        REQUIRE(a.release_page(v));
+        REQUIRE(b.release_page(v));
+        live.erase(std::find(live.begin(), live.end(), v));
+      }
+      released += victims.size();
+      REQUIRE(b.restore(b.snapshot()));  // the twin plans from scratch at its next step
+    }
+    step_both();  // the last round's churn, taken in
+    CHECK(created == 1200);
+    CHECK(released > 200);
+    CHECK(a.counters().plan_rebuilds == rebuilds);  // pages came and went; the plan followed
+    CHECK(b.counters().plan_rebuilds > rebuilds + 30);
+  }
+}
+
 TEST_CASE("the tick orchestrator gives the engine's collector the tick's time, and the results do not change", "[engine][gc][tick]") {
   using engine_t = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
   engine_options o;

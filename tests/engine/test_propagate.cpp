@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "support/catch.hpp"
@@ -138,6 +139,35 @@ auto real_gen = [](std::mt19937_64& rng, bool weight) {
 };
 auto minplus_gen = [](std::mt19937_64& rng, bool weight) { return weight ? static_cast<double>(rng() % 5) : static_cast<double>(rng() % 100); };
 auto bool_gen = [](std::mt19937_64& rng, bool weight) { return weight ? rng() % 4 != 0 : rng() % 2 == 0; };
+
+// Copies of a world's store, each with a plan (clamp kernel) run once from scratch and checked
+// against the oracle, at 1, 2, 3 and 8 workers; every cone goes through the parallel sweep in
+// small blocks, and the runs prefetch or not. For the tests that edit the graph under the plans.
+struct planned_run {
+  page_store store;
+  std::unique_ptr<thread_pool> pool;
+  propagator<double, double, clamp_kernel> prop;
+};
+template <class World>
+std::vector<std::unique_ptr<planned_run>> planned_runs(World& base) {
+  const auto snap = base.store.snapshot();
+  std::vector<std::unique_ptr<planned_run>> runs;
+  for (std::size_t w : {1u, 2u, 3u, 8u}) {
+    auto r = std::make_unique<planned_run>();
+    REQUIRE(r->store.restore(snap));
+    r->pool = std::make_unique<thread_pool>(w);
+    r->prop.cone_sequential_limit = 0;
+    r->prop.block = 8;
+    r->prop.prefetch = w % 2 == 0 ? prefetch_policy::always : prefetch_policy::never;
+    REQUIRE(r->prop.rebuild(r->store, base.graph));
+    r->prop.run_all(epoch{1}, *r->pool);
+    runs.push_back(std::move(r));
+  }
+  base.graph.clear_moved_positions();
+  tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{1}, clamp_kernel{});
+  for (auto& r : runs) REQUIRE(r->store.digest() == base.store.digest());
+  return runs;
+}
 
 }  // namespace
 
@@ -348,30 +378,8 @@ TEST_CASE("full sweeps stay equal to the oracle past the wrap of their 7-bit tag
 // does on the edited graph, at 1..8 workers, through marked cones and full sweeps alike.
 TEST_CASE("a plan updated by edge edits equals the oracle on the edited graph at 1..8 workers", "[engine][propagate][threads]") {
   auto gen = real_gen;
-  using Wd = world<double, double, decltype(gen)>;
-  Wd base(41, 3000, 8, gen, true);
-  const auto snap = base.store.snapshot();
-  using prop_t = propagator<double, double, clamp_kernel>;
-  struct run_state {
-    page_store store;
-    std::unique_ptr<thread_pool> pool;
-    prop_t prop;
-  };
-  std::vector<std::unique_ptr<run_state>> runs;
-  for (std::size_t w : {1u, 2u, 3u, 8u}) {
-    auto r = std::make_unique<run_state>();
-    REQUIRE(r->store.restore(snap));
-    r->pool = std::make_unique<thread_pool>(w);
-    r->prop.cone_sequential_limit = 0;
-    r->prop.block = 8;
-    r->prop.prefetch = w % 2 == 0 ? prefetch_policy::always : prefetch_policy::never;
-    REQUIRE(r->prop.rebuild(r->store, base.graph));
-    r->prop.run_all(epoch{1}, *r->pool);
-    runs.push_back(std::move(r));
-  }
-  base.graph.clear_moved_positions();
-  tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{1}, clamp_kernel{});
-  for (auto& r : runs) REQUIRE(r->store.digest() == base.store.digest());
+  world<double, double, decltype(gen)> base(41, 3000, 8, gen, true);
+  auto runs = planned_runs(base);
   std::mt19937_64 rng(4242);
   std::size_t reordering = 0, became_source = 0, became_derived = 0, committed = 0;
   for (std::uint32_t step = 2; step < 82; ++step) {
@@ -467,6 +475,183 @@ TEST_CASE("a plan updated by edge edits equals the oracle on the edited graph at
   CHECK(became_derived > 5);
   INFO("committed " << committed << " edges " << base.graph.edges());
   for (auto& r : runs) CHECK(r->prop.compactions() > 1);
+}
+
+TEST_CASE("pages added and removed join and leave a plan without a rebuild, equal to the oracle at 1..8 workers", "[engine][propagate][threads]") {
+  // Every step: new pages (add_pages), an edit that links some of them and unlinks a few victims
+  // (update), the previous step's victims taken out (remove_pages), then a propagation compared
+  // with the oracle. As in an engine, a victim leaves the graph and the store in its step but the
+  // plan only in the next, after new pages took its table index and its node slot. Freed layout
+  // indexes are reused by later pages.
+  auto gen = real_gen;
+  world<double, double, decltype(gen)> base(43, 2000, 8, gen, true);
+  auto runs = planned_runs(base);
+  std::mt19937_64 rng(4343);
+  std::size_t joined = 0, left = 0, linked_new = 0, reused_index = 0;
+  std::vector<page_id> leaving;  // the previous step's victims: out of the graph, still in the plans
+  for (std::uint32_t step = 2; step < 62; ++step) {
+    INFO("step " << step);
+    // New pages, in every store (the same ids) and the graph.
+    std::vector<page_id> added;
+    for (int k = 0; k < 25; ++k) {
+      const page_id id = *base.store.create(8 * sizeof(double));
+      for (auto& r : runs) REQUIRE(*r->store.create(8 * sizeof(double)) == id);
+      REQUIRE(base.graph.add_page(id));
+      std::mt19937_64 values(id.value());
+      base.set(id, values, gen);
+      for (auto& r : runs) {
+        const auto from = *base.store.bytes(id);
+        std::copy(from.begin(), from.end(), r->store.mutable_bytes(id)->begin());
+      }
+      added.push_back(id);
+      base.pages.push_back(id);
+    }
+    // The edit: each new page linked to a few pages (as child or parent), and every edge of a
+    // few victims removed.
+    graph_edit<double> edit;
+    std::vector<plan_edit<double>> edits;
+    std::vector<page_id> forced, victims;
+    std::set<std::pair<page_id, page_id>> removed, inserted;
+    for (int k = 0; k < 8; ++k) {
+      const page_id v = base.pages[rng() % base.pages.size()];
+      if (std::find(victims.begin(), victims.end(), v) != victims.end()) continue;
+      victims.push_back(v);
+      base.graph.for_each_parent(v, [&](page_id p) {
+        if (removed.insert({p, v}).second) {
+          edit.remove_edge(p, v);
+          edits.push_back({p, v, 0.0, edge_kind::data, false});
+        }
+      });
+      base.graph.for_each_child(v, [&](const auto& e) {
+        if (removed.insert({v, e.child}).second) {
+          edit.remove_edge(v, e.child);
+          edits.push_back({v, e.child, 0.0, edge_kind::data, false});
+          forced.push_back(e.child);
+        }
+      });
+    }
+    const auto is_victim = [&](page_id p) { return std::find(victims.begin(), victims.end(), p) != victims.end(); };
+    for (const page_id n : added) {
+      if (is_victim(n)) continue;
+      // New pages sit last in the order. Most become children (their edges follow the order),
+      // some parents (the graph moves them up); never both, so no edit makes a cycle.
+      const bool as_child = rng() % 4 != 0;
+      for (int k = 0; k < 3; ++k) {
+        const page_id other = base.pages[rng() % base.pages.size()];
+        if (other == n || is_victim(other)) continue;
+        const page_id pa = as_child ? other : n, ch = as_child ? n : other;
+        if (inserted.count({pa, ch}) || inserted.count({ch, pa})) continue;
+        inserted.insert({pa, ch});
+        const double w = gen(rng, true);
+        edit.add_edge({pa, ch, edge_kind::data, w});
+        edits.push_back({pa, ch, w, edge_kind::data, true});
+        forced.push_back(ch);
+      }
+    }
+    REQUIRE(base.graph.commit(edit, edit_path::incremental).ok());
+    for (const auto& e : edits) linked_new += e.insert && std::find(added.begin(), added.end(), e.parent) != added.end() ? 1 : 0;
+    for (const page_id v : victims) {
+      REQUIRE(base.graph.remove_page(v));
+      REQUIRE(base.store.release(v));
+      base.pages.erase(std::find(base.pages.begin(), base.pages.end(), v));
+    }
+    joined += added.size();
+    left += victims.size();
+    for (const page_id n : added)  // a new page on the table index of a page still in the plans
+      for (const page_id v : leaving) reused_index += (n.value() >> 32) == (v.value() >> 32) ? 1 : 0;
+    // Some sources change: few (a marked cone) or many (a full sweep).
+    std::vector<page_id> changed;
+    const std::size_t count = step % 2 == 0 ? 3 : 300;
+    for (std::size_t k = 0; k < count; ++k) {
+      const page_id p = base.pages[rng() % base.pages.size()];
+      if (!*base.graph.is_source(p)) continue;
+      changed.push_back(p);
+      base.set(p, rng, gen);
+    }
+    tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{step}, clamp_kernel{});
+    std::vector<propagate_stats> got;
+    for (auto& r : runs) {
+      REQUIRE(r->prop.add_pages(r->store, base.graph, added));
+      REQUIRE(r->prop.update(r->store, base.graph, edits, *r->pool));
+      REQUIRE(r->prop.remove_pages(base.graph, leaving));
+      for (const page_id v : victims) REQUIRE(r->store.release(v));
+      // This step's victims are still in the plan, but for new pages that left at once (the
+      // graph no longer held them: add_pages skipped them).
+      const auto held = static_cast<std::size_t>(std::count_if(victims.begin(), victims.end(), [&](page_id v) { return std::find(added.begin(), added.end(), v) == added.end(); }));
+      REQUIRE(r->prop.pages() == base.graph.pages() + held);
+      REQUIRE(r->prop.edges() == base.graph.edges());
+      for (page_id p : changed) {
+        const auto from = *base.store.bytes(p);
+        std::copy(from.begin(), from.end(), r->store.mutable_bytes(p)->begin());
+      }
+      got.push_back(r->prop.run(changed, epoch{step}, *r->pool, forced));
+      REQUIRE(r->store.digest() == base.store.digest());  // bytes and epochs, every page
+    }
+    for (const auto& s : got) CHECK(s == got.front());
+    base.graph.clear_moved_positions();
+    leaving = victims;
+  }
+  for (auto& r : runs) {
+    REQUIRE(r->prop.remove_pages(base.graph, leaving));
+    CHECK(r->prop.pages() == base.graph.pages());
+  }
+  // The run went through what it is meant to test.
+  CHECK(joined == 60 * 25);
+  CHECK(left > 200);
+  CHECK(linked_new > 100);  // new pages as parents: the graph moved them in its order
+  CHECK(reused_index > 100);
+}
+
+TEST_CASE("add_pages and remove_pages refuse what a plan cannot follow, with typed errors and nothing changed", "[engine][propagate]") {
+  page_store store;
+  page_graph<double> g;
+  std::vector<page_id> p;
+  for (int i = 0; i < 3; ++i) {
+    p.push_back(*store.create(16));
+    REQUIRE(g.add_page(p.back()));
+  }
+  REQUIRE(g.add_edge({p[0], p[1], edge_kind::data, 1.0}));
+  propagator<double, double, semiring_kernel<real_semiring<double>>> prop;
+  REQUIRE(prop.rebuild(store, g));
+  // A page whose size is not a whole number of doubles, one not alive in the store.
+  const page_id odd = *store.create(12);
+  REQUIRE(g.add_page(odd));
+  const page_id fine = *store.create(16);
+  REQUIRE(g.add_page(fine));
+  const std::vector<page_id> with_odd = {fine, odd};
+  const auto o = prop.add_pages(store, g, with_odd);
+  REQUIRE_FALSE(o);
+  CHECK(o.error() == error{errc::invalid_argument, odd.value()});
+  CHECK(prop.pages() == 3);  // nothing taken in, not even the first
+  REQUIRE(g.remove_page(odd));
+  const page_id gone = *store.create(16);
+  REQUIRE(g.add_page(gone));
+  REQUIRE(store.release(gone));
+  const std::vector<page_id> with_gone = {fine, gone};
+  const auto n = prop.add_pages(store, g, with_gone);
+  REQUIRE_FALSE(n);
+  CHECK(n.error() == error{errc::not_found, gone.value()});
+  REQUIRE(g.remove_page(gone));
+  const std::vector<page_id> ok = {fine, fine, odd};  // a page named twice joins once; one no longer in the graph is skipped
+  REQUIRE(prop.add_pages(store, g, ok));
+  CHECK(prop.pages() == 4);
+  REQUIRE(prop.update(store, g, {}));  // the plan follows the graph's node slots again
+  // Out: a page still in the graph, a page with edges in the plan.
+  const std::vector<page_id> still = {p[2]};
+  CHECK(prop.remove_pages(g, still).error() == error{errc::invalid_argument, p[2].value()});
+  REQUIRE(g.remove_edge(p[0], p[1]));
+  REQUIRE(g.remove_page(p[1]));
+  const std::vector<page_id> linked = {p[1]};
+  CHECK(prop.remove_pages(g, linked).error() == error{errc::invalid_argument, p[1].value()});
+  CHECK(prop.pages() == 4);
+  const std::vector<plan_edit<double>> unlink = {{p[0], p[1], 0.0, edge_kind::data, false}};
+  REQUIRE(prop.update(store, g, unlink));
+  REQUIRE(prop.remove_pages(g, linked));
+  CHECK(prop.pages() == 3);
+  CHECK(prop.pages() == g.pages());
+  // After a renumbering, add_pages refuses: rebuild.
+  g.renumber_topologically();
+  CHECK(prop.add_pages(store, g, ok).error().code == errc::invalid_argument);
 }
 
 TEST_CASE("update refuses what a plan cannot follow, with typed errors", "[engine][propagate]") {

@@ -198,7 +198,7 @@ class reference_engine {
       return unexpected(ok.error());
     }
     log_event({tlog_event_kind::page_create, now_, *id, {}, static_cast<std::uint32_t>(bytes), 0, 0});
-    replan_ = true;
+    note_for_plan(plan_added_, *id);
     return id;
   }
 
@@ -222,7 +222,7 @@ class reference_engine {
     (void)store_.release(id);  // alive: checked above
     log_event({tlog_event_kind::page_release, now_, id, {}, 0, 0, 0});
     drop_pending(id);
-    replan_ = true;
+    note_for_plan(plan_removed_, id);
     return {};
   }
 
@@ -562,7 +562,8 @@ class reference_engine {
     m.log_buffer_bytes = log_.capacity() + (log != nullptr ? log->buffer_capacity() : 0);
     m.scratch_bytes = batch_.memory_bytes() + filtered_.memory_bytes() + applier_.memory_bytes() + prop_.memory_bytes() +
                       bad_.capacity() + check_bytes() + (changed_.capacity() + forced_.capacity()) * sizeof(page_id) +
-                      unplanned_.capacity() * sizeof(plan_edit<W>) + pending_.memory_bytes();
+                      unplanned_.capacity() * sizeof(plan_edit<W>) + (plan_added_.capacity() + plan_removed_.capacity()) * sizeof(page_id) +
+                      pending_.memory_bytes();
     m.log_disk_bytes = log != nullptr ? log->file_bytes() : 0;
     m.rss_bytes = with_rss ? read_rss_bytes() : 0;
     m.cold_pages = s.cold_pages;
@@ -624,15 +625,38 @@ class reference_engine {
     return r;
   }
 
+  // A page created or released while the plan is current: the next propagation takes it in or
+  // out (propagator::add_pages, remove_pages) instead of rebuilding the plan. If the note cannot
+  // be allocated, the plan is rebuilt instead.
+  void note_for_plan(std::vector<page_id>& list, page_id id) noexcept {
+    if (replan_) return;
+    try {
+      list.push_back(id);
+    } catch (const std::bad_alloc&) {
+      replan_ = true;
+    }
+  }
+  void clear_plan_notes() noexcept {
+    plan_added_.clear();
+    plan_removed_.clear();
+    if (plan_added_.capacity() > (std::size_t{1} << 16)) std::vector<page_id>().swap(plan_added_);
+    if (plan_removed_.capacity() > (std::size_t{1} << 16)) std::vector<page_id>().swap(plan_removed_);
+  }
+
   propagate_stats propagate(epoch at) {
+    // Pages created since the plan last followed the graph join it first (edits may link them),
+    // then the edge edits, then the released pages leave (the edits unlinked them). If the plan
+    // cannot follow (see propagator::add_pages, update, remove_pages), it is rebuilt.
+    // std::bad_alloc leaves the plan, the notes and the edits as they were, and propagates.
+    if (!replan_ && !plan_added_.empty() && !prop_.add_pages(store_, graph_, plan_added_)) replan_ = true;
     if (!replan_ && !unplanned_.empty()) {
-      // Edge edits only: the plan takes them in. If it cannot (see propagator::update), it is
-      // rebuilt. std::bad_alloc leaves the plan and the edits as they were, and propagates.
       if (!prop_.update(store_, graph_, unplanned_, ex_)) replan_ = true;
       else graph_.clear_moved_positions();
       unplanned_.clear();
       if (unplanned_.capacity() > (std::size_t{1} << 16)) unplanned_.shrink_to_fit();  // a large edit's room goes back
     }
+    if (!replan_ && !plan_removed_.empty() && !prop_.remove_pages(graph_, plan_removed_)) replan_ = true;
+    clear_plan_notes();
     if (replan_) {
       // Cannot fail on a graph this engine built (pages alive, whole Ts, edges between pages of
       // one size) but for std::bad_alloc, which propagates.
@@ -702,6 +726,7 @@ class reference_engine {
   edit_type pending_;
   std::vector<page_id> changed_, forced_;
   std::vector<plan_edit<W>> unplanned_;  // edge edits committed since the plan last took edits in
+  std::vector<page_id> plan_added_, plan_removed_;  // pages created / released since then (see note_for_plan)
   epoch now_{0};
   bool replan_ = true;
   bool gc_unfinished_ = false;  // the last GC slice ran out of time

@@ -21,8 +21,16 @@
 //     errc::not_found (a graph page that is not alive in the store; detail: the page id),
 //     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
 //     whose element count differs from a parent's; detail: the page id). The plan holds pointers
-//     into the store: rebuild after pages are created or released; after the store moves pages
-//     (page_store::compact), either rebuild or call repoint(id, to) for each move.
+//     into the store: after pages are added to or removed from the graph, either rebuild or
+//     call add_pages (before update takes edits that link them) and remove_pages (after update
+//     took the edits that unlinked them); after the store moves pages (page_store::compact),
+//     either rebuild or call repoint(id, to) for each move. The epochs live in the store's id
+//     table, which a create may grow (page_store::table_address): add_pages and update take the
+//     epoch pointers again when it moved, before anything else reads them.
+//   * add_pages / remove_pages take pages without edges in and out in O(pages named): a new
+//     page gets a layout index (one a removed page freed, else a new one at the end of the
+//     columns) and its graph position; a removed page's index is freed. No relayout, no pass
+//     over the plan.
 //   * update(store, graph, edits) takes committed edge edits in without a rebuild: each edited child's
 //     parent list and each parent's child list is patched in place (a list that outgrows its
 //     room moves to the end of the edge columns, with twice its entries; the columns are packed
@@ -30,7 +38,8 @@
 //     over many updates); the sweep order is read again from the graph over the positions its
 //     order moved (page_graph::moved_positions), nothing else. Pages stay where they are in
 //     memory (no relayout): a page the edits moved in the order is swept at its new position.
-//     The result of a run after update is the result after a rebuild, bit for bit.
+//     The result of a run after update (and add_pages, remove_pages) is the result after a
+//     rebuild, bit for bit.
 //   * run(changed, at, ex): the source pages in `changed` (sources a step wrote; pages not in
 //     the graph are ignored) count as changed; a derived page there is taken as forced (below):
 //     recomputed, so that it ends equal to its parents' combination, as in a full recompute.
@@ -323,6 +332,10 @@ class propagator {
     p.data.resize(n);
     p.epochs.resize(n);
     p.state = std::make_unique<page_state[]>(n);
+    p.state_cap = n;
+    p.node_of.assign(n, no_page);
+    for (std::uint32_t u = 0; u < slots; ++u)
+      if (at_of[u] != no_page) p.node_of[at_of[u]] = u;
     p.t_of_node = std::move(at_of);
     // Last, once nothing else can fail: cold pages with edges come back (their bytes unchanged;
     // a page without edges is never read by a sweep and may stay cold, with no pointer), the
@@ -345,6 +358,7 @@ class propagator {
     p.epochs_by_table.resize(p.by_table.size());
     for (std::size_t i = 0; i < p.by_table.size(); ++i) p.epochs_by_table[i] = p.epochs[p.by_table[i]];
     for (std::size_t k = 0; k < m; ++k) p.parent_data[k] = p.data[p.parents[k]];
+    p.table = store.table_address();
     plan_ = std::move(p);
     run_ = 0;
     full_tag_ = 0;  // the new plan's bytes hold tag 0
@@ -356,9 +370,10 @@ class propagator {
   /// `edits` are the edits committed to `graph` since the plan was built or last updated, in
   /// commit order; graph.moved_positions() must list every position the graph's order moved
   /// since then (the engine clears it after each rebuild and update). Errors, with the plan
-  /// unchanged: errc::invalid_argument when the plan cannot follow (pages were added or removed,
-  /// or nodes renumbered, since it was built; or an insertion joins pages of different element
-  /// counts; detail: the edit's index), errc::not_found (an edit names a page not in the plan;
+  /// unchanged: errc::invalid_argument when the plan cannot follow (the graph has node slots the
+  /// plan has not taken in with add_pages, or was renumbered, since the build; or an insertion
+  /// joins pages of different element counts; detail: the edit's index), errc::not_found (an
+  /// edit names a page not in the plan, e.g. one added to the graph but not to the plan;
   /// detail: the edit's index). An edit the graph did not commit (a removal of an edge the plan
   /// does not hold) is errc::corrupt_data, and leaves the plan empty: rebuild it.
   /// Allocation: only when the columns' room runs out (a compaction, O(edges), amortised over
@@ -371,8 +386,8 @@ class propagator {
   /// it leaves does not depend on the executor.
   template <executor E>
   result<void> update(page_store& store, const page_graph<W>& graph, std::span<const plan_edit<W>> edits, E& ex) {
-    if (graph.numbering() != plan_.numbering || graph.node_slots() != plan_.seq.size() || graph.pages() != pages())
-      return unexpected(errc::invalid_argument, 0, "the graph's pages or numbering changed since the plan was built: rebuild");
+    if (graph.numbering() != plan_.numbering || graph.node_slots() != plan_.seq.size())
+      return unexpected(errc::invalid_argument, 0, "the graph's node slots or numbering changed since the plan took them in: add_pages or rebuild");
     // Resolve, check and count the room the columns need, before anything changes.
     edit_at_.clear();
     edit_at_.reserve(edits.size());
@@ -408,6 +423,7 @@ class propagator {
       if (edits[i].insert)
         for (const std::uint32_t t : {edit_at_[i].first, edit_at_[i].second}) plan_.data[t] = reinterpret_cast<T*>(store.handle(plan_.ids[t]).data);
     // From here nothing allocates or fails (but for an edit the graph did not commit).
+    follow_table(store);
     for (std::size_t i = 0; i < edits.size(); ++i) {
       const auto [tp, tc] = edit_at_[i];
       if (edits[i].insert) {
@@ -444,6 +460,153 @@ class propagator {
       for (std::uint32_t j = plan_.in_begin[c]; j < plan_.in_end[c]; ++j)
         if (plan_.parents[j] == t) plan_.parent_data[j] = d;
     }
+  }
+
+  /// Pages added to the graph (page_graph::add_page) since the plan was built or last took
+  /// pages in join it without a rebuild: with no edges (edge edits that link them follow through
+  /// update), at their graph positions. A layout index freed by remove_pages is reused first.
+  /// Ids the graph does not hold, or that the plan holds already, are skipped (a page added and
+  /// removed again in between). Call it before update takes in edits that name the new pages.
+  /// Errors, with the plan unchanged: errc::invalid_argument (the graph was renumbered since the
+  /// build; or a page whose size is not a whole number of T; detail: the page id), errc::not_found
+  /// (a page not alive in the store; detail: the page id). Allocation: the per-page columns grow,
+  /// by half at least; std::bad_alloc leaves the plan unchanged. O(added) otherwise.
+  result<void> add_pages(page_store& store, const page_graph<W>& graph, std::span<const page_id> added) {
+    plan& p = plan_;
+    if (graph.numbering() != p.numbering || graph.node_slots() < p.seq.size())
+      return unexpected(errc::invalid_argument, 0, "the graph was renumbered since the plan was built: rebuild");
+    const auto joins = [&](page_id id) { return graph.contains(id) && layout_index(id) == no_page; };
+    std::size_t fresh = 0, top = p.by_id_index.size();
+    for (const page_id id : added) {
+      if (!joins(id)) continue;
+      const auto h = store.peek_handle(id);  // a cold page stays cold: nothing reads it until an edge links it
+      if (h.at == nullptr) return unexpected(errc::not_found, id.value(), "graph page not alive in the store");
+      if (h.bytes % sizeof(T) != 0) return unexpected(errc::invalid_argument, id.value(), "page size is not a whole number of elements");
+      ++fresh;
+      top = std::max<std::size_t>(top, (id.value() >> 32) + 1);
+    }
+    if (fresh == 0 && graph.node_slots() == p.seq.size()) return {};
+    // Everything that can allocate, first. (A page named twice counts twice here: room to spare.)
+    const std::size_t reused = std::min(fresh, p.free_t.size());
+    const std::size_t need = p.ids.size() + fresh - reused;
+    if (need > p.ids.capacity()) {
+      const std::size_t cap = std::max(need, p.ids.size() + p.ids.size() / 2);
+      p.ids.reserve(cap);
+      p.data.reserve(cap);
+      p.epochs.reserve(cap);
+      for (auto* v : {&p.elements, &p.in_begin, &p.in_end, &p.in_cap, &p.out_begin, &p.out_end, &p.out_cap, &p.rank, &p.table_slot, &p.node_of})
+        v->reserve(cap);
+    }
+    if (need > p.state_cap) {
+      const std::size_t cap = std::max(need, p.state_cap + p.state_cap / 2);
+      auto state = std::make_unique<page_state[]>(cap);
+      auto changed_storage = std::make_unique<std::atomic<std::uint8_t>[]>(cap + cache_line_size);
+      auto* changed = changed_storage.get() + (cache_line_size - reinterpret_cast<std::uintptr_t>(changed_storage.get()) % cache_line_size) % cache_line_size;
+      for (std::size_t t = 0; t < p.ids.size(); ++t) {
+        state[t].cone = p.state[t].cone;
+        state[t].done.store(p.state[t].done.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        changed[t].store(p.changed[t].load(std::memory_order_relaxed), std::memory_order_relaxed);
+      }
+      p.state = std::move(state);
+      p.changed_storage = std::move(changed_storage);
+      p.changed = changed;
+      p.state_cap = cap;
+    }
+    p.by_id_index.resize(top, no_page);
+    p.t_of_node.resize(graph.node_slots(), no_page);
+    p.seq.resize(graph.node_slots(), no_page);
+    // A new page may hold a table index whose previous page the store released while the plan
+    // still holds it (an engine takes released pages out after the edits that unlinked them):
+    // that page stays reachable by id through `retired` until remove_pages.
+    for (const page_id id : added) {
+      if (!joins(id)) continue;
+      if (const std::uint32_t old = p.by_id_index[id.value() >> 32]; old != no_page && p.ids[old] != page_id{} && p.ids[old] != id)
+        p.retired.emplace(p.ids[old].value(), old);
+    }
+    // From here nothing allocates or fails.
+    for (const page_id id : added) {
+      if (!joins(id)) continue;
+      const auto h = store.peek_handle(id);
+      std::uint32_t t;
+      if (!p.free_t.empty()) {
+        t = p.free_t.back();
+        p.free_t.pop_back();
+      } else {
+        t = static_cast<std::uint32_t>(p.ids.size());
+        p.ids.emplace_back();
+        p.data.push_back(nullptr);
+        p.epochs.push_back(nullptr);
+        for (auto* v : {&p.elements, &p.in_begin, &p.in_end, &p.in_cap, &p.out_begin, &p.out_end, &p.out_cap, &p.rank, &p.node_of}) v->push_back(0);
+        p.table_slot.push_back(no_page);  // a reused index keeps its entry in by_table (see insert_parent)
+      }
+      const std::uint32_t u = *graph.node(id), pos = graph.position(u);
+      p.ids[t] = id;
+      p.data[t] = reinterpret_cast<T*>(h.data);
+      p.epochs[t] = h.at;
+      p.elements[t] = h.bytes / static_cast<std::uint32_t>(sizeof(T));
+      p.widest = std::max(p.widest, p.elements[t]);
+      p.in_begin[t] = p.in_end[t] = p.in_cap[t] = 0;  // empty, without room: the first insertion moves the list
+      p.out_begin[t] = p.out_end[t] = p.out_cap[t] = 0;
+      p.rank[t] = pos;
+      p.node_of[t] = u;
+      p.t_of_node[u] = t;
+      p.seq[pos] = t;
+      p.by_id_index[id.value() >> 32] = t;
+      p.state[t].cone = 0;
+      p.state[t].done.store(0, std::memory_order_relaxed);
+      // The last full sweep's tag: never the next one's, which every page in the order gets.
+      p.changed[t].store(tag_byte(false), std::memory_order_relaxed);
+    }
+    follow_table(store);
+    return {};
+  }
+
+  // The store's id table grew since the plan took its epoch pointers (page_store::table_address):
+  // every page's epoch pointer is taken again, O(pages), which the table's geometric growth makes
+  // rare. Does not allocate.
+  void follow_table(page_store& store) noexcept {
+    plan& p = plan_;
+    if (store.table_address() == p.table) return;
+    for (std::size_t t = 0; t < p.ids.size(); ++t)
+      if (p.ids[t] != page_id{}) p.epochs[t] = store.peek_handle(p.ids[t]).at;
+    for (std::size_t i = 0; i < p.by_table.size(); ++i) {
+      const std::uint32_t t = p.by_table[i];
+      p.epochs_by_table[i] = p.ids[t] != page_id{} && p.in_begin[t] != p.in_end[t] ? p.epochs[t] : p.sink.get();
+    }
+    p.table = store.table_address();
+  }
+
+  /// Pages removed from the graph (page_graph::remove_page) since the plan last took pages out
+  /// leave it without a rebuild; their layout indexes are reused by add_pages. Each must have no
+  /// edge left in the plan: take the edits that unlinked them in first (update). Ids the plan does
+  /// not hold are skipped. Errors, with the plan unchanged: errc::invalid_argument (a page still
+  /// in the graph, or with edges in the plan; detail: the page id). Allocation: the free list
+  /// grows; std::bad_alloc leaves the plan unchanged. O(removed) otherwise.
+  result<void> remove_pages(const page_graph<W>& graph, std::span<const page_id> removed) {
+    plan& p = plan_;
+    for (const page_id id : removed) {
+      const std::uint32_t t = layout_index(id);
+      if (t == no_page) continue;
+      if (graph.contains(id)) return unexpected(errc::invalid_argument, id.value(), "a page still in the graph cannot leave the plan");
+      if (p.in_begin[t] != p.in_end[t] || p.out_begin[t] != p.out_end[t])
+        return unexpected(errc::invalid_argument, id.value(), "a page with edges in the plan cannot leave it: update first");
+    }
+    p.free_t.reserve(p.free_t.size() + removed.size());
+    for (const page_id id : removed) {
+      const std::uint32_t t = layout_index(id);
+      if (t == no_page) continue;  // skipped, or named twice
+      if (p.by_id_index[id.value() >> 32] == t) p.by_id_index[id.value() >> 32] = no_page;
+      p.retired.erase(id.value());
+      p.ids[t] = page_id{};
+      p.data[t] = nullptr;
+      p.epochs[t] = nullptr;
+      // The node and the position may belong to a page add_pages took in since (the graph
+      // reuses node slots): cleared only if they are still this one's.
+      if (const std::uint32_t u = p.node_of[t]; u < p.t_of_node.size() && p.t_of_node[u] == t) p.t_of_node[u] = no_page;
+      if (const std::uint32_t pos = p.rank[t]; pos < p.seq.size() && p.seq[pos] == t) p.seq[pos] = no_page;
+      p.free_t.push_back(t);
+    }
+    return {};
   }
 
   /// See the file contract.
@@ -530,7 +693,7 @@ class propagator {
   template <executor E>
   propagate_stats run_all(epoch at, E& ex) {
     const std::uint32_t r = next_run();
-    for (std::uint32_t t = 0; t < pages(); ++t)  // every source counts as changed
+    for (std::uint32_t t = 0; t < slots(); ++t)  // every source counts as changed (removed pages too: harmless)
       if (plan_.in_end[t] == plan_.in_begin[t]) plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
     return every_derived_page(r, at, ex);
   }
@@ -553,7 +716,7 @@ class propagator {
   static constexpr std::size_t sweep_ahead = 8;  // full sweeps: pages ahead whose own lines are fetched
 
   /// Pages in the plan.
-  [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size(); }
+  [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size() - plan_.free_t.size(); }
   /// Edges in the plan.
   [[nodiscard]] std::size_t edges() const noexcept { return plan_.in_live; }
   /// Times update packed the plan's edge columns (see update).
@@ -593,6 +756,13 @@ class propagator {
     std::vector<std::uint32_t> seq;               // position in the graph's order -> layout index (no_page: a dead slot)
     std::vector<std::uint32_t> rank;              // layout index -> position
     std::vector<std::uint32_t> t_of_node;         // graph node -> layout index, or no_page
+    std::vector<std::uint32_t> node_of;           // layout index -> graph node (as of add_pages or the build)
+    std::vector<std::uint32_t> free_t;            // layout indexes of pages remove_pages took out (reused by add_pages)
+    std::size_t state_cap = 0;                    // pages `state` and `changed` have room for
+    const void* table = nullptr;                  // the store's table_address() the epoch pointers are into
+    // Pages still in the plan whose table index the store gave to a newer page (released from
+    // the store, not yet taken out: see add_pages); by id. Empty but for that window.
+    std::unordered_map<std::uint64_t, std::uint32_t> retired;
     std::uint64_t numbering = 0;                  // the graph's numbering() at the build
     std::size_t derived_count = 0;                // pages with parents
     bool parents_far = false;                     // a quarter of the edges or more reach further back than far_bytes
@@ -616,17 +786,24 @@ class propagator {
   };
 
   static constexpr std::uint32_t no_page = 0xFFFFFFFFU;
+  // Layout indexes in use or free (the per-page columns' length).
+  [[nodiscard]] std::size_t slots() const noexcept { return plan_.ids.size(); }
   // The layout index of a page of the plan, or no_page.
   [[nodiscard]] std::uint32_t layout_index(page_id id) const noexcept {
     const std::uint64_t index = id.value() >> 32;
     if (index >= plan_.by_id_index.size()) return no_page;
     const std::uint32_t t = plan_.by_id_index[index];
-    return t != no_page && plan_.ids[t] == id ? t : no_page;
+    if (t != no_page && plan_.ids[t] == id) return t;
+    if (!plan_.retired.empty()) [[unlikely]] {
+      const auto it = plan_.retired.find(id.value());
+      if (it != plan_.retired.end()) return it->second;
+    }
+    return no_page;
   }
 
   std::uint32_t next_run() noexcept {
     if (++run_ >= (1U << 31)) {  // the stamp holds 31 bits of run: clear the stamps once
-      for (std::size_t t = 0; t < pages(); ++t) {
+      for (std::size_t t = 0; t < slots(); ++t) {
         plan_.state[t].cone = 0;
         plan_.state[t].done.store(0, std::memory_order_relaxed);
       }
@@ -906,14 +1083,14 @@ class propagator {
   /// what was never written of it is not resident).
   [[nodiscard]] std::size_t memory_bytes() const noexcept {
     const plan& p = plan_;
-    const std::size_t n = p.ids.size();
-    const std::size_t u32 = p.elements.capacity() + p.in_begin.capacity() + p.in_end.capacity() + p.in_cap.capacity() + p.out_begin.capacity() +
+    const std::size_t n = p.state_cap;
+    const std::size_t u32 = p.elements.capacity() + p.node_of.capacity() + p.free_t.capacity() + p.in_begin.capacity() + p.in_end.capacity() + p.in_cap.capacity() + p.out_begin.capacity() +
                             p.out_end.capacity() + p.out_cap.capacity() + p.by_id_index.capacity() + p.seq.capacity() + p.rank.capacity() +
                             p.t_of_node.capacity() + p.by_table.capacity() + p.table_slot.capacity() + p.parents.size() + p.children.size() +
                             stack_.capacity() + cone_.capacity() + forced_.capacity() + forced_pos_.capacity() + 2 * edit_at_.capacity();
     return p.ids.capacity() * sizeof(page_id) + (p.data.capacity() + p.epochs.capacity() + p.parent_data.size() + p.epochs_by_table.capacity()) * sizeof(void*) +
            u32 * 4 + p.weights.size() * sizeof(W) + p.kinds.size() * sizeof(edge_kind) + (p.changed_storage ? n + cache_line_size : 0) +
-           (p.state ? n * sizeof(page_state) : 0) + cone_keys_.capacity() * 8 + scratch_.size() * sizeof(T) + counts_.capacity() * sizeof(worker_counts);
+           (p.state ? n * sizeof(page_state) : 0) + p.retired.size() * 32 + p.retired.bucket_count() * sizeof(void*) + cone_keys_.capacity() * 8 + scratch_.size() * sizeof(T) + counts_.capacity() * sizeof(worker_counts);
   }
 
  private:
@@ -1050,7 +1227,7 @@ class propagator {
   template <class E>
   void compact_in(std::size_t need, E& ex) {
     plan& p = plan_;
-    const std::size_t n = pages(), room = column_room(p.in_live) + need;
+    const std::size_t n = slots(), room = column_room(p.in_live) + need;
     detail::flat_array<std::uint32_t> parents;
     detail::flat_array<const T*> parent_data;
     detail::flat_array<W> weights;
@@ -1089,7 +1266,7 @@ class propagator {
   template <class E>
   void compact_out(std::size_t need, E& ex) {
     plan& p = plan_;
-    const std::size_t n = pages(), room = column_room(p.out_live) + need;
+    const std::size_t n = slots(), room = column_room(p.out_live) + need;
     detail::flat_array<std::uint32_t> children;
     children.assign_for_overwrite(room);
     std::vector<std::uint32_t> begin(n), end(n), cap(n);

@@ -463,11 +463,16 @@ class page_store {
 
   /// Raw access for batch kernels: the page's bytes, size and epoch, or data == nullptr for an
   /// unknown id. Pointers stay valid until the next create, release, rebuild, restore or compact.
+  /// More precisely, for a page that stays alive: its bytes do not move on a create or a release
+  /// (only compact, relayout, freezing it and restore move them), and its epoch does not move while
+  /// table_address() is unchanged (a create that grows the id table moves every epoch).
   struct page_handle {
     std::byte* data = nullptr;
     std::uint32_t bytes = 0;
     epoch* at = nullptr;
   };
+  /// Where the id table (and so every page's epoch) lives; see page_handle.
+  [[nodiscard]] const void* table_address() const noexcept { return entries_.data(); }
   [[nodiscard]] page_handle handle(page_id id) {
     entry* e = find(id);
     if (e == nullptr) return {};
