@@ -243,7 +243,7 @@ TEST_CASE("page_graph: snapshots are canonical and equality compares weights by 
   CHECK_FALSE(zero == other_kind);
 }
 
-TEST_CASE("page_graph: duplicate edges are found at any out-degree, and the edge set stays in step", "[graph][contract]") {
+TEST_CASE("page_graph: duplicate edges are found at any degree on either end, through removals and renumbering", "[graph][contract]") {
   page_graph<> g;
   const std::uint32_t children = 40'000;
   for (std::uint32_t i = 0; i <= children; ++i) REQUIRE(g.add_page(pid(i)));
@@ -255,6 +255,18 @@ TEST_CASE("page_graph: duplicate edges are found at any out-degree, and the edge
   g.renumber_topologically();
   REQUIRE(g.check_invariants());
   CHECK(g.add_edge({pid(0), pid(2)}).error().code == errc::duplicate_id);
+  // A page with many parents: the check scans whichever list is shorter, hub to hub too.
+  const page_id sink = pid(children + 1);
+  REQUIRE(g.add_page(sink));
+  for (std::uint32_t i = 0; i <= children; i += 2) REQUIRE(g.add_edge({pid(i), sink}));
+  for (std::uint32_t i = 0; i <= children; i += 1000) CHECK(g.add_edge({pid(i), sink}).error().code == errc::duplicate_id);
+  CHECK(g.has_edge(pid(0), sink));
+  CHECK_FALSE(g.has_edge(pid(1), sink));
+  REQUIRE(g.remove_edge(pid(0), sink));
+  CHECK_FALSE(g.has_edge(pid(0), sink));
+  CHECK(g.remove_edge(pid(0), sink).error().code == errc::not_found);
+  REQUIRE(g.add_edge({pid(0), sink}));
+  REQUIRE(g.check_invariants());
 }
 
 TEST_CASE("csr_graph::from_edges sorts children exactly like a naive sort", "[graph][contract]") {

@@ -35,7 +35,7 @@ struct memory_report {
   // Bookkeeping, by kind (capacities).
   std::size_t table_bytes = 0;       ///< the page id table
   std::size_t free_list_bytes = 0;   ///< free ids, free slots, slab chunk lists
-  std::size_t graph_bytes = 0;       ///< nodes, adjacency, id index, edge set, search scratch
+  std::size_t graph_bytes = 0;       ///< nodes, adjacency, id index, search scratch
   std::size_t ingest_bytes = 0;      ///< producer lanes and the cut's scratch
   std::size_t log_buffer_bytes = 0;  ///< the in-memory log and the log writer's buffer
   std::size_t scratch_bytes = 0;     ///< the cut batch, apply and propagation scratch, the queued edit

@@ -5,8 +5,9 @@
 //     W (a semiring's value_type; double by default). At most one edge per (parent, child).
 //     A page with no parents is a source.
 //   * The committed graph is always acyclic. add_edge checks one insertion incrementally with a
-//     dynamic topological order (Pearce–Kelly): an edge that follows the order costs O(1)
-//     expected (the duplicate check is a hash lookup); otherwise only the nodes between the two
+//     dynamic topological order (Pearce–Kelly): an edge that follows the order costs its
+//     duplicate check (a scan of the shorter of the parent's children and the child's parents,
+//     no edge set: docs/decisions.md); otherwise only the nodes between the two
 //     endpoints in the order are searched and reordered. A cycle-closing edge is rejected with
 //     errc::cycle and, if asked, a witness: pages w[0] -> w[1] -> ... -> w[k-1] -> w[0] where
 //     w[0] -> w[1] is the rejected edge and every other step is an edge of the graph it was
@@ -41,7 +42,7 @@
 //   * validate() runs the full check (graph/csr.hpp) on the snapshot (visited: live pages);
 //     validate_from(page) checks the subgraph reachable from one page only. check_invariants()
 //     verifies the internal state (the order is a permutation, every edge goes forward in it,
-//     the two adjacency directions mirror each other and the edge set, the page index is
+//     the two adjacency directions mirror each other without duplicates, the page index is
 //     consistent).
 //   * renumber_topologically() renumbers the nodes in topological order, so that children have
 //     higher numbers than their parents and node_csr() is laid out in propagation order.
@@ -230,14 +231,14 @@ class page_graph {
   [[nodiscard]] std::size_t pages() const noexcept { return live_; }
   [[nodiscard]] std::size_t edges() const noexcept { return edges_; }
 
-  /// Bytes the graph holds: node records, adjacency lists, index, edge set and search scratch
+  /// Bytes the graph holds: node records, adjacency lists, index and search scratch
   /// (capacities; the index's hash map part estimated). The adjacency part is a counter kept by
   /// the edge inserts, so this is O(1) (after a copy, the first call recounts it).
   [[nodiscard]] std::size_t memory_bytes() const noexcept {
     return adjacency_bytes() + nodes_.capacity() * sizeof(node_rec) + page_of_.capacity() * sizeof(page_id) + alive_.capacity() / 8 +
            (node_at_.capacity() + free_nodes_.capacity() + fwd_.capacity() + bwd_.capacity() + stack_.capacity() + bstack_.capacity() + slots_.capacity()) *
                sizeof(std::uint32_t) +
-           index_.memory_bytes() + edge_set_.memory_bytes() + scratch_.memory_bytes() + moved_.capacity() * sizeof(moved_[0]);
+           index_.memory_bytes() + scratch_.memory_bytes() + moved_.capacity() * sizeof(moved_[0]);
   }
   /// The adjacency lists' bytes, as the counter keeps them (O(1); after a copy, one recount).
   [[nodiscard]] std::size_t adjacency_bytes() const noexcept {
@@ -299,7 +300,7 @@ class page_graph {
     const auto u = node(e.parent), v = node(e.child);
     if (!u) return unexpected(errc::not_found, e.parent.value(), "parent page not in the graph");
     if (!v) return unexpected(errc::not_found, e.child.value(), "child page not in the graph");
-    if (edge_set_.contains(*u, *v)) return unexpected(errc::duplicate_id, e.child.value(), "edge already exists");
+    if (linked_nodes(*u, *v)) return unexpected(errc::duplicate_id, e.child.value(), "edge already exists");
     if (!reorder_for(*u, *v)) {
       if (witness) *witness = canonical_witness(*u, *v);
       return unexpected(errc::cycle, 0, "edge would close a cycle");
@@ -310,14 +311,14 @@ class page_graph {
 
   result<void> remove_edge(page_id parent, page_id child) {
     const auto u = node(parent), v = node(child);
-    if (!u || !v || !edge_set_.contains(*u, *v)) return unexpected(errc::not_found, child.value(), "no such edge");
+    if (!u || !v || !linked_nodes(*u, *v)) return unexpected(errc::not_found, child.value(), "no such edge");
     unlink(*u, *v);
     return {};
   }
 
   [[nodiscard]] bool has_edge(page_id parent, page_id child) const noexcept {
     const auto u = node(parent), v = node(child);
-    return u && v && edge_set_.contains(*u, *v);
+    return u && v && linked_nodes(*u, *v);
   }
   [[nodiscard]] std::optional<graph_edge<W>> edge(page_id parent, page_id child) const {
     const auto u = node(parent), v = node(child);
@@ -451,9 +452,6 @@ class page_graph {
     if (n != 0) moved_.emplace_back(0, static_cast<std::uint32_t>(n - 1));
     for (auto& x : free_nodes_) x = new_of[x];
     index_.remap(new_of);
-    edge_set_.clear();
-    for (std::uint32_t u = 0; u < n; ++u)
-      for (const out_edge& o : nodes_[u].out) edge_set_.insert(u, o.child);
   }
 
   /// How many times the nodes were renumbered (renumber_topologically, or a commit on the
@@ -508,12 +506,11 @@ class page_graph {
         if (std::count(nodes_[o.child].in.begin(), nodes_[o.child].in.end(), u) != 1) return unexpected(errc::corrupt_data, u, "in-edges do not mirror out-edges");
         if (std::count_if(nodes_[u].out.begin(), nodes_[u].out.end(), [&](const out_edge& x) { return x.child == o.child; }) != 1)
           return unexpected(errc::corrupt_data, u, "duplicate edge");
-        if (!edge_set_.contains(u, o.child)) return unexpected(errc::corrupt_data, u, "edge missing from the edge set");
       }
     }
     std::size_t in_edges = 0;
     for (const auto& v : nodes_) in_edges += v.in.size();
-    if (edges != edges_ || in_edges != edges_ || edge_set_.size() != edges_) return unexpected(errc::corrupt_data, edges, "edge count out of step");
+    if (edges != edges_ || in_edges != edges_) return unexpected(errc::corrupt_data, edges, "edge count out of step");
     if (live != live_ || index_.size() != live_) return unexpected(errc::corrupt_data, live, "page count out of step");
     return {};
   }
@@ -553,6 +550,14 @@ class page_graph {
       if (o[k].child == v) return k;
     return npos;
   }
+  // Whether u -> v is an edge: a scan of the shorter of u's children and v's parents, so
+  // O(min(out-degree of u, in-degree of v)); removals scan both lists anyway (unlink).
+  [[nodiscard]] bool linked_nodes(std::uint32_t u, std::uint32_t v) const noexcept {
+    const auto& out = nodes_[u].out;
+    const auto& in = nodes_[v].in;
+    if (out.size() <= in.size()) return std::any_of(out.begin(), out.end(), [v](const out_edge& o) { return o.child == v; });
+    return std::find(in.begin(), in.end(), u) != in.end();
+  }
   // Strong guarantee: every allocation comes before the first change.
   void link(std::uint32_t u, std::uint32_t v, edge_kind kind, const W& w) {
     auto& out = nodes_[u].out;
@@ -561,14 +566,12 @@ class page_graph {
     if (out.size() == out.capacity()) out.reserve(2 * out.size() + 2);
     if (in.size() == in.capacity()) in.reserve(2 * in.size() + 2);
     adjacency_.bytes += (out.capacity() - out_was) * sizeof(out_edge) + (in.capacity() - in_was) * sizeof(std::uint32_t);
-    edge_set_.insert(u, v);
     out.push_back(out_edge{v, kind, w});
     nodes_[v].in.push_back(u);
     ++edges_;
   }
   // Removes the newest edge of u (and the newest parent of v): the undo of link(u, v).
   void unlink_last(std::uint32_t u, std::uint32_t v) noexcept {
-    edge_set_.erase(u, v);
     nodes_[u].out.pop_back();
     nodes_[v].in.pop_back();
     --edges_;
@@ -579,7 +582,6 @@ class page_graph {
     const std::size_t j = static_cast<std::size_t>(std::find(nodes_[v].in.begin(), nodes_[v].in.end(), u) - nodes_[v].in.begin());
     nodes_[u].out.erase(nodes_[u].out.begin() + static_cast<std::ptrdiff_t>(k));
     nodes_[v].in.erase(nodes_[v].in.begin() + static_cast<std::ptrdiff_t>(j));
-    edge_set_.erase(u, v);
     --edges_;
     return {k, j};
   }
@@ -856,7 +858,6 @@ class page_graph {
     for (auto it = undo.removed.rbegin(); it != undo.removed.rend(); ++it) {
       nodes_[it->u].out.insert(nodes_[it->u].out.begin() + static_cast<std::ptrdiff_t>(it->out_pos), it->attrs);
       nodes_[it->v].in.insert(nodes_[it->v].in.begin() + static_cast<std::ptrdiff_t>(it->in_pos), it->u);
-      edge_set_.insert(it->u, it->v);
       ++edges_;
     }
     undo = edit_undo{};
@@ -896,7 +897,7 @@ class page_graph {
     for (std::size_t i = 0; i < edit.removals().size(); ++i) {
       const auto& [p, c] = edit.removals()[i];
       const auto u = node(p), v = node(c);
-      if (!u || !v || !edge_set_.contains(*u, *v))
+      if (!u || !v || !linked_nodes(*u, *v))
         return fail(errc::not_found, i, edit_part::removals, "edit removes an edge that does not exist");
       removes.emplace_back(*u, *v);
       removed.push_back((std::uint64_t{*u} << 32) | *v);
@@ -919,7 +920,7 @@ class page_graph {
       const auto u = node(e.parent), v = node(e.child);
       if (!u || !v) return fail(errc::not_found, i, edit_part::insertions, "edit adds an edge to a page not in the graph");
       // An added edge may exist only if the edit removes it, and may be added once.
-      const bool exists = edge_set_.contains(*u, *v) && !std::binary_search(removed.begin(), removed.end(), (std::uint64_t{*u} << 32) | *v);
+      const bool exists = linked_nodes(*u, *v) && !std::binary_search(removed.begin(), removed.end(), (std::uint64_t{*u} << 32) | *v);
       if (exists || added.contains(*u, *v)) return fail(errc::duplicate_id, i, edit_part::insertions, "edit adds an edge that exists");
       added.insert(*u, *v);
       adds.emplace_back(*u, *v);
@@ -1127,7 +1128,6 @@ class page_graph {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> moved_;  // see moved_positions()
   std::vector<std::uint32_t> free_nodes_;
   std::size_t live_ = 0, edges_ = 0;
-  detail::edge_set edge_set_;  // every committed edge (u, v): O(1) duplicate checks
   // Scratch of the incremental search.
   graph_scratch scratch_;
   std::vector<std::uint32_t> fwd_, bwd_, stack_, bstack_, slots_;
