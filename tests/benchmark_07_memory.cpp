@@ -130,6 +130,16 @@ TEST_CASE("page_graph's adjacency counter equals a recount through edits, copies
   CHECK(moved.adjacency_bytes() == moved.count_adjacency_bytes());
   REQUIRE(moved.remove_page(pages[5]));
   CHECK(moved.adjacency_bytes() == moved.count_adjacency_bytes());
+  // A large edit (the rebuild path) reserves the lists it grows exactly, and counts them.
+  graph_edit<double> big;
+  for (std::size_t c = 10; c < pages.size(); ++c)
+    for (std::size_t p = c - 10; p < c; p += 3)
+      if (p != 5 && c != 5 && !moved.has_edge(pages[p], pages[c])) big.add_edge({pages[p], pages[c], edge_kind::data, 0.5});
+  const auto before = moved.edges();
+  REQUIRE(moved.commit(big, edit_path::rebuild).ok());
+  CHECK(moved.edges() == before + big.additions().size());
+  CHECK(moved.adjacency_bytes() == moved.count_adjacency_bytes());
+  REQUIRE(moved.check_invariants());
 }
 
 TEST_CASE("reference_engine's memory report adds up, and its resident set and log length are real", "[engine][memory]") {
