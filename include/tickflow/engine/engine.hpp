@@ -153,9 +153,10 @@ struct engine_options {
   /// slices (0: never). The engine's epoch rises by at least one per step, so this is at most
   /// that many steps. A page with edges stays hot: propagation reads it through the plan.
   std::uint32_t cold_after = 0;
-  /// After a full build of the propagation plan (which frees its temporaries: about 100 bytes
-  /// per page and edge on 1M pages and 4M edges), ask the C library to give free heap pages
-  /// back to the system (glibc's malloc_trim; elsewhere nothing). It is process-wide and costs
+  /// After a propagation that built the plan in full (which frees its temporaries: about 100
+  /// bytes per page and edge on 1M pages and 4M edges, and, after a whole graph given as one
+  /// edit, the run's forced lists), ask the C library to give free heap pages back to the system
+  /// (glibc's malloc_trim; elsewhere nothing). It is process-wide and costs
   /// a walk of the heap (milliseconds) beside a build's seconds; false leaves the heap alone.
   bool trim_heap_after_rebuild = true;
 };
@@ -657,14 +658,12 @@ class reference_engine {
     }
     if (!replan_ && !plan_removed_.empty() && !prop_.remove_pages(graph_, plan_removed_)) replan_ = true;
     clear_plan_notes();
+    const bool rebuilt = replan_;
     if (replan_) {
       // Cannot fail on a graph this engine built (pages alive, whole Ts, edges between pages of
       // one size) but for std::bad_alloc, which propagates.
       const auto ok = prop_.rebuild(store_, graph_);
       ++counters_.plan_rebuilds;
-#if defined(__GLIBC__)
-      if (options_.trim_heap_after_rebuild) (void)::malloc_trim(0);
-#endif
       TICKFLOW_ASSERT(ok, "the engine's graph did not plan");
       replan_ = !ok;
       if (ok) {
@@ -675,8 +674,16 @@ class reference_engine {
     }
     propagate_stats s{};
     if (!replan_) s = prop_.run(changed_, at, ex_, forced_);
-    changed_.clear();
-    forced_.clear();
+    // The step's lists are kept for the next step's, unless they are large (past 4 MiB: a whole
+    // graph as one edit forces every child, 8 bytes each), whose room goes back.
+    for (auto* list : {&changed_, &forced_}) {
+      if (list->capacity() * sizeof(page_id) > (std::size_t{1} << 22)) std::vector<page_id>().swap(*list);
+      else list->clear();
+    }
+#if defined(__GLIBC__)
+    // After the build's temporaries and the first run's large lists are freed.
+    if (rebuilt && options_.trim_heap_after_rebuild) (void)::malloc_trim(0);
+#endif
     return s;
   }
 

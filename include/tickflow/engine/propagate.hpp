@@ -680,14 +680,18 @@ class propagator {
     if (stamped_in_order) {
       stack_.clear();
       cone_.clear();
-      return every_derived_page(r, at, ex);
+      const propagate_stats stats = every_derived_page(r, at, ex);
+      release_large_scratch();
+      return stats;
     }
     // Topological order: by position (a cone of at most pages() / 16 pages, sorted).
     cone_keys_.clear();
     for (const std::uint32_t t : cone_) cone_keys_.push_back((std::uint64_t{plan_.rank[t]} << 32) | t);
     std::sort(cone_keys_.begin(), cone_keys_.end());
     for (std::size_t i = 0; i < cone_.size(); ++i) cone_[i] = static_cast<std::uint32_t>(cone_keys_[i]);
-    return sweep(cone_, r, at, ex);
+    const propagate_stats stats = sweep(cone_, r, at, ex);
+    release_large_scratch();
+    return stats;
   }
   /// Recomputes every derived page (see the file contract).
   template <executor E>
@@ -927,6 +931,14 @@ class propagator {
   [[nodiscard]] std::size_t prefetch_ahead() const noexcept {
     const bool fetch = prefetch == prefetch_policy::always || (prefetch == prefetch_policy::automatic && plan_.parents_far);
     return fetch ? prefetch_distance : 0;
+  }
+
+  // A run's forced lists are kept for the next run's, unless they are large (past 4 MiB: a first
+  // run after a whole graph was given as one edit forces every page), whose room goes back. The
+  // cone lists stay: a marked cone holds at most pages() / 16 pages.
+  void release_large_scratch() noexcept {
+    for (auto* list : {&forced_, &forced_pos_})
+      if (list->capacity() * sizeof(std::uint32_t) > (std::size_t{1} << 22)) std::vector<std::uint32_t>().swap(*list);
   }
 
   void prepare_workers(std::size_t workers) {
