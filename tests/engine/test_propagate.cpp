@@ -310,18 +310,20 @@ TEST_CASE("a plan over pages of mismatched sizes or missing pages is a typed err
 }
 
 TEST_CASE("a derived page named as changed is recomputed, as in a full recompute, at 1..8 workers", "[engine][propagate][threads]") {
+  // Few names (a marked cone), many (every derived page swept), and many on a larger world (the
+  // changed pages stamped in chunks over the workers).
+  for (const auto& [pages, names] : {std::pair<std::size_t, std::vector<std::size_t>>{2000, {5, 400}}, {30000, {6000}}}) {
   auto gen = real_gen;
   using W = world<double, double, decltype(gen)>;
-  W base(31, 2000, 8, gen, false);
+  W base(31, pages, 8, gen, false);
   const auto snap = base.store.snapshot();
   tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{1}, semiring_kernel<real_semiring<double>>{});
   std::vector<page_id> derived;
   for (page_id p : base.pages)
     if (!*base.graph.is_source(p)) derived.push_back(p);
   REQUIRE(derived.size() > 200);
-  // Few names (a marked cone) and many (every derived page swept): garbage written into derived
-  // pages, which are named as changed beside some sources.
-  for (std::size_t named : {std::size_t{5}, std::size_t{400}}) {
+  // Garbage written into derived pages, which are named as changed beside some sources.
+  for (const std::size_t named : names) {
     for (std::size_t workers : {1u, 2u, 3u, 8u}) {
       INFO("named " << named << ", workers " << workers);
       real_run run(snap, base.graph, workers, base.store);
@@ -342,6 +344,7 @@ TEST_CASE("a derived page named as changed is recomputed, as in a full recompute
         REQUIRE(std::memcmp(s.bytes(p)->data(), base.store.bytes(p)->data(), 64) == 0);
       }
     }
+  }
   }
 }
 

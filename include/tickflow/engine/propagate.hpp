@@ -619,30 +619,21 @@ class propagator {
     // Derived pages in `changed` are forced (see the contract): a stamp here would tell their
     // children to read them before the sweep recomputes them.
     forced_.clear();
-    for (std::size_t i = 0; i < changed.size(); ++i) {
-      // The ids are random: their table entries are fetched 16 ahead, their pages' columns 8.
-      if (i + 16 < changed.size()) {
-        const std::uint64_t ahead = changed[i + 16].value() >> 32;
-        if (ahead < plan_.by_id_index.size()) TICKFLOW_PREFETCH(&plan_.by_id_index[ahead], 0, 3);
-      }
-      if (i + 8 < changed.size()) {
-        const std::uint64_t ahead = changed[i + 8].value() >> 32;
-        if (ahead < plan_.by_id_index.size() && plan_.by_id_index[ahead] != no_page) {
-          const std::uint32_t t = plan_.by_id_index[ahead];
-          TICKFLOW_PREFETCH(&plan_.ids[t], 0, 3);
-          TICKFLOW_PREFETCH(&plan_.in_begin[t], 0, 3);
-          TICKFLOW_PREFETCH(&plan_.state[t], 1, 3);
-        }
-      }
-      const page_id id = changed[i];
-      if (const std::uint32_t t = layout_index(id); t != no_page) {
-        if (plan_.in_end[t] != plan_.in_begin[t]) {
-          forced_.push_back(t);
-          continue;
-        }
-        plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
-        stack_.push_back(t);
-      }
+    const std::size_t large = pages() / 16;
+    if (changed.size() > large && ex.concurrency() > 1 && changed.size() >= 2 * stamp_chunk_rows) {
+      // Every derived page will be examined (below): the changed pages only need their stamps,
+      // which workers set over contiguous chunks (random lookups in tables sized by the pages;
+      // 100k of them took ~5 ms on the caller alone). Duplicates store the same stamp; the
+      // forced pages are joined in chunk order, then sorted.
+      const std::size_t chunks = std::min(4 * ex.concurrency(), changed.size() / stamp_chunk_rows);
+      if (chunk_forced_.size() < chunks) chunk_forced_.resize(chunks);
+      ex.parallel_for(chunks, [&](std::size_t c, std::size_t) {
+        chunk_forced_[c].clear();
+        stamp_changed(changed, changed.size() * c / chunks, changed.size() * (c + 1) / chunks, r, chunk_forced_[c], nullptr);
+      });
+      for (std::size_t c = 0; c < chunks; ++c) forced_.insert(forced_.end(), chunk_forced_[c].begin(), chunk_forced_[c].end());
+    } else {
+      stamp_changed(changed, 0, changed.size(), r, forced_, &stack_);
     }
     // Forced pages (derived ones only) are in the cone, recomputed whatever their parents did.
     for (const page_id id : forced)
@@ -663,7 +654,6 @@ class propagator {
     // A large cone: every derived page instead (see the contract). Large = more than a
     // sixteenth of the pages changed, or the marking walk found that many: past that, the
     // walk's random accesses cost more than one in-order pass over all pages.
-    const std::size_t large = pages() / 16;
     bool stamped_in_order = changed.size() > large;
     while (!stamped_in_order && !stack_.empty()) {
       const std::uint32_t t = stack_.back();
@@ -933,6 +923,11 @@ class propagator {
     return fetch ? prefetch_distance : 0;
   }
 
+  [[nodiscard]] std::size_t chunk_forced_scratch() const noexcept {
+    std::size_t n = 0;
+    for (const auto& c : chunk_forced_) n += c.capacity();
+    return n;
+  }
   // A run's forced lists are kept for the next run's, unless they are large (past 4 MiB: a first
   // run after a whole graph was given as one edit forces every page), whose room goes back. The
   // cone lists stay: a marked cone holds at most pages() / 16 pages.
@@ -940,6 +935,37 @@ class propagator {
     for (auto* list : {&forced_, &forced_pos_})
       if (list->capacity() * sizeof(std::uint32_t) > (std::size_t{1} << 22)) std::vector<std::uint32_t>().swap(*list);
   }
+
+  // Changed pages [lo, hi) of `changed`: a source in the plan is stamped changed in run r (and
+  // pushed on `stack`, if given, for the marking walk); a derived one goes to `forced`.
+  void stamp_changed(std::span<const page_id> changed, std::size_t lo, std::size_t hi, std::uint32_t r, std::vector<std::uint32_t>& forced,
+                     std::vector<std::uint32_t>* stack) {
+    for (std::size_t i = lo; i < hi; ++i) {
+      // The ids are random: their table entries are fetched 16 ahead, their pages' columns 8.
+      if (i + 16 < hi) {
+        const std::uint64_t ahead = changed[i + 16].value() >> 32;
+        if (ahead < plan_.by_id_index.size()) TICKFLOW_PREFETCH(&plan_.by_id_index[ahead], 0, 3);
+      }
+      if (i + 8 < hi) {
+        const std::uint64_t ahead = changed[i + 8].value() >> 32;
+        if (ahead < plan_.by_id_index.size() && plan_.by_id_index[ahead] != no_page) {
+          const std::uint32_t t = plan_.by_id_index[ahead];
+          TICKFLOW_PREFETCH(&plan_.ids[t], 0, 3);
+          TICKFLOW_PREFETCH(&plan_.in_begin[t], 0, 3);
+          TICKFLOW_PREFETCH(&plan_.state[t], 1, 3);
+        }
+      }
+      if (const std::uint32_t t = layout_index(changed[i]); t != no_page) {
+        if (plan_.in_end[t] != plan_.in_begin[t]) {
+          forced.push_back(t);
+          continue;
+        }
+        plan_.state[t].done.store(stamp(r, true), std::memory_order_relaxed);
+        if (stack != nullptr) stack->push_back(t);
+      }
+    }
+  }
+  static constexpr std::size_t stamp_chunk_rows = 4096;  // the fewest changed pages a chunk of stamps gets
 
   void prepare_workers(std::size_t workers) {
     if (scratch_.size() < workers * plan_.widest) scratch_.assign(workers * plan_.widest);
@@ -1099,7 +1125,7 @@ class propagator {
     const std::size_t u32 = p.elements.capacity() + p.node_of.capacity() + p.free_t.capacity() + p.in_begin.capacity() + p.in_end.capacity() + p.in_cap.capacity() + p.out_begin.capacity() +
                             p.out_end.capacity() + p.out_cap.capacity() + p.by_id_index.capacity() + p.seq.capacity() + p.rank.capacity() +
                             p.t_of_node.capacity() + p.by_table.capacity() + p.table_slot.capacity() + p.parents.size() + p.children.size() +
-                            stack_.capacity() + cone_.capacity() + forced_.capacity() + forced_pos_.capacity() + 2 * edit_at_.capacity();
+                            stack_.capacity() + cone_.capacity() + forced_.capacity() + forced_pos_.capacity() + chunk_forced_scratch() + 2 * edit_at_.capacity();
     return p.ids.capacity() * sizeof(page_id) + (p.data.capacity() + p.epochs.capacity() + p.parent_data.size() + p.epochs_by_table.capacity()) * sizeof(void*) +
            u32 * 4 + p.weights.size() * sizeof(W) + p.kinds.size() * sizeof(edge_kind) + (p.changed_storage ? n + cache_line_size : 0) +
            (p.state ? n * sizeof(page_state) : 0) + p.retired.size() * 32 + p.retired.bucket_count() * sizeof(void*) + cone_keys_.capacity() * 8 + scratch_.size() * sizeof(T) + counts_.capacity() * sizeof(worker_counts);
@@ -1317,6 +1343,7 @@ class propagator {
   std::unordered_map<std::uint64_t, sim> sim_;                      // update: touched lists' degree and room
   std::vector<std::uint32_t> forced_;  // layout indexes of this run's forced pages, sorted
   std::vector<std::uint32_t> forced_pos_;  // their positions, sorted
+  std::vector<std::vector<std::uint32_t>> chunk_forced_;  // run: each chunk's forced pages (parallel stamps)
   std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
   std::size_t compactions_ = 0;
   std::uint8_t full_tag_ = 0;          // the tag of the last full sweep (see every_derived_page)
