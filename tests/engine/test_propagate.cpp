@@ -99,6 +99,7 @@ void against_oracle(std::uint64_t seed, std::size_t n, std::size_t elems, Gen ge
     // Prefetching is a hint: some runs always prefetch, some never (the graphs here are too small
     // for the automatic choice to prefetch).
     r->prop.prefetch = w % 2 == 0 ? prefetch_policy::always : prefetch_policy::never;
+    if (w == 4) r->prop.adapt_min_pages = 0;  // full sweeps in two parts (see propagator::adapt_workers)
     // One run keeps the store as it is; the others move it into topological order.
     REQUIRE(r->prop.rebuild(r->store, base.graph, w == 3 ? store_layout::keep : store_layout::topological));
     runs.push_back(std::move(r));
@@ -159,6 +160,10 @@ std::vector<std::unique_ptr<planned_run>> planned_runs(World& base) {
     r->prop.cone_sequential_limit = 0;
     r->prop.block = 8;
     r->prop.prefetch = w % 2 == 0 ? prefetch_policy::always : prefetch_policy::never;
+    if (w == 2 || w == 8) {  // full sweeps split in two parts, the first timed by the caller alone every third
+      r->prop.adapt_min_pages = 0;
+      r->prop.adapt_calibrate_every = 3;
+    }
     REQUIRE(r->prop.rebuild(r->store, base.graph));
     r->prop.run_all(epoch{1}, *r->pool);
     runs.push_back(std::move(r));

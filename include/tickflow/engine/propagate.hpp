@@ -86,6 +86,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -694,6 +695,20 @@ class propagator {
 
   /// Cones of at most this many pages are worked on the caller alone (see the file contract).
   std::size_t cone_sequential_limit = 4096;
+  /// Full sweeps of plans of at least adapt_min_pages positions choose between all of the
+  /// executor's workers and the caller alone, by what each costs per page right now (results
+  /// never depend on it). Where workers share parents' lines across cores at a cost that the
+  /// host can change from one second to the next (this machine's two vCPUs: a two-worker sweep of
+  /// W-local took 25 ms or 70 ms by period, one worker 31 ms in both), one fixed choice loses in
+  /// one of the periods. How: the first sixteenth of the order is swept with all workers and
+  /// timed; every adapt_calibrate_every-th full sweep it is swept by the caller alone instead,
+  /// which times that mode; the rest of the sweep runs in the mode with the lower last time per
+  /// page. false: always all workers.
+  bool adapt_workers = true;
+  std::size_t adapt_min_pages = std::size_t{1} << 18;
+  std::size_t adapt_calibrate_every = 8;
+  /// Whether the last adaptive full sweep ran its larger part with all workers (see adapt_workers).
+  [[nodiscard]] bool last_sweep_used_all_workers() const noexcept { return all_workers_last_; }
   /// Pages a worker claims at once in the parallel sweep.
   std::size_t block = 32;
   /// Whether sweeps prefetch the parents of the pages ahead (their elements, and in a marked
@@ -825,21 +840,49 @@ class propagator {
     const std::size_t workers = parallel ? ex.concurrency() : 1;
     prepare_workers(workers);
     const std::size_t n = plan_.seq.size();
+    // Positions [0, split) first, then the rest (each a whole number of spans; positions only
+    // wait on earlier ones, so the two parts may run with different worker counts).
+    const std::size_t split = parallel && adapt_workers && n >= adapt_min_pages ? (n / 16) / span_pages * span_pages : 0;
     if (!parallel) {
       full_span<false>(0, n, r, at, ahead, 0, counts_[0]);
+    } else if (split == 0) {
+      full_parallel(0, n, r, at, ahead, workers, ex);
     } else {
-      next_block_->store(0, std::memory_order_relaxed);
-      const std::size_t spans = (n + span_pages - 1) / span_pages;
-      ex.parallel_for(workers, [&](std::size_t, std::size_t w) {
-        for (;;) {
-          // Relaxed: claims only need to be unique and in order; the bytes carry the data.
-          const std::size_t b = next_block_->fetch_add(1, std::memory_order_relaxed);
-          if (b >= spans) return;
-          full_span<true>(b * span_pages, std::min(n, (b + 1) * span_pages), r, at, ahead, w, counts_[w]);
-        }
-      });
+      // Adaptive (see adapt_workers): the first sixteenth of the order measures one mode, the
+      // rest runs in the mode measured faster per page.
+      const bool calibrate = one_ns_per_page_ == 0 || ++sweeps_since_calibration_ >= adapt_calibrate_every;
+      const auto t0 = std::chrono::steady_clock::now();
+      if (calibrate) full_span<false>(0, split, r, at, ahead, 0, counts_[0]);
+      else full_parallel(0, split, r, at, ahead, workers, ex);
+      const double ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()) /
+                        static_cast<double>(split);
+      if (calibrate) {
+        one_ns_per_page_ = ns;
+        sweeps_since_calibration_ = 0;
+      } else {
+        all_ns_per_page_ = ns;
+      }
+      all_workers_last_ = all_ns_per_page_ == 0 || all_ns_per_page_ <= one_ns_per_page_;
+      if (all_workers_last_) full_parallel(split, n, r, at, ahead, workers, ex);
+      else full_span<false>(split, n, r, at, ahead, 0, counts_[0]);
     }
     return finish(stats, at);
+  }
+
+  // Positions [first, last) of a full sweep (first a multiple of span_pages) over `workers`
+  // workers: spans claimed in order from one counter.
+  template <class E>
+  void full_parallel(std::size_t first, std::size_t last, std::uint32_t r, epoch at, std::size_t ahead, std::size_t workers, E& ex) {
+    next_block_->store(first / span_pages, std::memory_order_relaxed);
+    const std::size_t spans = (last + span_pages - 1) / span_pages;
+    ex.parallel_for(workers, [&](std::size_t, std::size_t w) {
+      for (;;) {
+        // Relaxed: claims only need to be unique and in order; the bytes carry the data.
+        const std::size_t b = next_block_->fetch_add(1, std::memory_order_relaxed);
+        if (b >= spans) return;
+        full_span<true>(b * span_pages, std::min(last, (b + 1) * span_pages), r, at, ahead, w, counts_[w]);
+      }
+    });
   }
 
   [[nodiscard]] std::uint8_t tag_byte(bool changed) const noexcept { return static_cast<std::uint8_t>((full_tag_ << 1) | (changed ? 1 : 0)); }
@@ -1347,6 +1390,9 @@ class propagator {
   std::uint32_t forced_run_ = 0;       // the run they belong to (0: none)
   std::size_t compactions_ = 0;
   std::uint8_t full_tag_ = 0;          // the tag of the last full sweep (see every_derived_page)
+  double one_ns_per_page_ = 0, all_ns_per_page_ = 0;  // adapt_workers: the last times per page measured
+  std::size_t sweeps_since_calibration_ = 0;
+  bool all_workers_last_ = true;
   bool defer_epochs_ = false;          // this run writes epochs after the sweep
   detail::flat_array<T> scratch_;
   std::vector<worker_counts> counts_;
