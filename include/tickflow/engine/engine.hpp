@@ -20,9 +20,10 @@
 //     rejected row is reported in the step_report (id, page, epoch, error) and counted, never
 //     applied and never dropped silently; (3) apply the others (parallel apply: bytes, epochs
 //     and errors independent of the worker count); (4) propagate over the cone of the written
-//     pages and of the pages whose parents an earlier edit changed (the plan is rebuilt first if
-//     pages were created, released or moved, and takes committed edge edits in without a
-//     rebuild: propagator::update); (5) commit the queued graph edits if the whole edit keeps the
+//     pages and of the pages whose parents an earlier edit changed (the plan first takes in the
+//     pages created since the last step, then the committed edge edits, then takes out the pages
+//     released, all without a rebuild: propagator::add_pages, update, remove_pages; it follows
+//     the pages GC moved as they move: propagator::repoint); (5) commit the queued graph edits if the whole edit keeps the
 //     graph acyclic (page_graph::commit), or reject it whole (the report holds the error and,
 //     for a cycle, the witness; the committed graph is unchanged). Committed edits take effect
 //     in the next step's propagation: the children whose parents changed are recomputed then.
