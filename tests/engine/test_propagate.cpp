@@ -174,6 +174,35 @@ std::vector<std::unique_ptr<planned_run>> planned_runs(World& base) {
   return runs;
 }
 
+// One step of a planned-runs test after its edit: `count` random pages of the base that are
+// sources take new values, the oracle recomputes the base, and each run takes the edit into its
+// plan (`follow`), copies the new values, propagates with `forced`, and must equal the base, bytes
+// and epochs; the runs' counts must agree.
+template <class World, class Gen, class Follow>
+void step_planned_runs(World& base, std::vector<std::unique_ptr<planned_run>>& runs, std::uint32_t step, std::size_t count, std::mt19937_64& rng, Gen& gen,
+                       const std::vector<page_id>& forced, Follow follow) {
+  std::vector<page_id> changed;
+  for (std::size_t k = 0; k < count; ++k) {
+    const page_id p = base.pages[rng() % base.pages.size()];
+    if (!*base.graph.is_source(p)) continue;
+    changed.push_back(p);
+    base.set(p, rng, gen);
+  }
+  tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{step}, clamp_kernel{});
+  std::vector<propagate_stats> got;
+  for (auto& r : runs) {
+    follow(*r);
+    for (page_id p : changed) {
+      const auto from = *base.store.bytes(p);
+      std::copy(from.begin(), from.end(), r->store.mutable_bytes(p)->begin());
+    }
+    got.push_back(r->prop.run(changed, epoch{step}, *r->pool, forced));
+    REQUIRE(r->store.digest() == base.store.digest());  // bytes and epochs, every page
+  }
+  for (const auto& s : got) CHECK(s == got.front());
+  base.graph.clear_moved_positions();
+}
+
 }  // namespace
 
 TEST_CASE("propagation equals the oracle at 1..8 workers: real semiring", "[engine][propagate][threads]") {
@@ -454,28 +483,10 @@ TEST_CASE("a plan updated by edge edits equals the oracle on the edited graph at
       }
     }
     // Some sources change: few (a marked cone) or many (a full sweep).
-    std::vector<page_id> changed;
-    const std::size_t count = step % 2 == 0 ? 3 : 400;
-    for (std::size_t k = 0; k < count; ++k) {
-      const page_id p = base.pages[rng() % base.pages.size()];
-      if (!*base.graph.is_source(p)) continue;
-      changed.push_back(p);
-      base.set(p, rng, gen);
-    }
-    tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{step}, clamp_kernel{});
-    std::vector<propagate_stats> got;
-    for (auto& r : runs) {
-      REQUIRE(r->prop.update(r->store, base.graph, edits, *r->pool));  // packs over the pool's workers
-      REQUIRE(r->prop.edges() == base.graph.edges());
-      for (page_id p : changed) {
-        const auto from = *base.store.bytes(p);
-        std::copy(from.begin(), from.end(), r->store.mutable_bytes(p)->begin());
-      }
-      got.push_back(r->prop.run(changed, epoch{step}, *r->pool, forced));
-      REQUIRE(r->store.digest() == base.store.digest());  // bytes and epochs, every page
-    }
-    for (const auto& s : got) CHECK(s == got.front());
-    base.graph.clear_moved_positions();
+    step_planned_runs(base, runs, step, step % 2 == 0 ? 3 : 400, rng, gen, forced, [&](planned_run& r) {
+      REQUIRE(r.prop.update(r.store, base.graph, edits, *r.pool));  // packs over the pool's workers
+      REQUIRE(r.prop.edges() == base.graph.edges());
+    });
   }
   // The run went through what it is meant to test.
   CHECK(reordering > 5);
@@ -568,35 +579,17 @@ TEST_CASE("pages added and removed join and leave a plan without a rebuild, equa
     for (const page_id n : added)  // a new page on the table index of a page still in the plans
       for (const page_id v : leaving) reused_index += (n.value() >> 32) == (v.value() >> 32) ? 1 : 0;
     // Some sources change: few (a marked cone) or many (a full sweep).
-    std::vector<page_id> changed;
-    const std::size_t count = step % 2 == 0 ? 3 : 300;
-    for (std::size_t k = 0; k < count; ++k) {
-      const page_id p = base.pages[rng() % base.pages.size()];
-      if (!*base.graph.is_source(p)) continue;
-      changed.push_back(p);
-      base.set(p, rng, gen);
-    }
-    tt::oracle<double, double>(base.store, base.graph, base.pages, epoch{step}, clamp_kernel{});
-    std::vector<propagate_stats> got;
-    for (auto& r : runs) {
-      REQUIRE(r->prop.add_pages(r->store, base.graph, added));
-      REQUIRE(r->prop.update(r->store, base.graph, edits, *r->pool));
-      REQUIRE(r->prop.remove_pages(base.graph, leaving));
-      for (const page_id v : victims) REQUIRE(r->store.release(v));
+    step_planned_runs(base, runs, step, step % 2 == 0 ? 3 : 300, rng, gen, forced, [&](planned_run& r) {
+      REQUIRE(r.prop.add_pages(r.store, base.graph, added));
+      REQUIRE(r.prop.update(r.store, base.graph, edits, *r.pool));
+      REQUIRE(r.prop.remove_pages(base.graph, leaving));
+      for (const page_id v : victims) REQUIRE(r.store.release(v));
       // This step's victims are still in the plan, but for new pages that left at once (the
       // graph no longer held them: add_pages skipped them).
       const auto held = static_cast<std::size_t>(std::count_if(victims.begin(), victims.end(), [&](page_id v) { return std::find(added.begin(), added.end(), v) == added.end(); }));
-      REQUIRE(r->prop.pages() == base.graph.pages() + held);
-      REQUIRE(r->prop.edges() == base.graph.edges());
-      for (page_id p : changed) {
-        const auto from = *base.store.bytes(p);
-        std::copy(from.begin(), from.end(), r->store.mutable_bytes(p)->begin());
-      }
-      got.push_back(r->prop.run(changed, epoch{step}, *r->pool, forced));
-      REQUIRE(r->store.digest() == base.store.digest());  // bytes and epochs, every page
-    }
-    for (const auto& s : got) CHECK(s == got.front());
-    base.graph.clear_moved_positions();
+      REQUIRE(r.prop.pages() == base.graph.pages() + held);
+      REQUIRE(r.prop.edges() == base.graph.edges());
+    });
     leaving = victims;
   }
   for (auto& r : runs) {
