@@ -18,6 +18,10 @@
 // be within it either: it is at least the smallest tick), and SKIP otherwise. TF_WORKLOAD=wlocal
 // or w runs one workload only (the other's budget line SKIPs).
 //
+// The deltas go to the pages that are sources when their tick applies them (edits move pages
+// between sources and derived pages): every tick applies all 100k; a tick that applied fewer or
+// rejected any stops the run.
+//
 // Output: budget lines, comment lines, and every measured tick's record (phases, deltas,
 // recomputed pages, edits) in the Google Benchmark JSON's context ("tickflow.ticks_wlocal",
 // "tickflow.ticks_w").
@@ -57,7 +61,13 @@ struct world {
   bool local = false;
   std::unique_ptr<engine_t> engine;
   std::vector<page_id> by_rank;
-  std::vector<page_id> sources;
+  // The source pages as of the edits queued so far, kept current as edits come (an insertion
+  // makes its child derived, a removal of its last parent makes it a source): deltas go to
+  // sources only, so that all 100k of a tick's deltas are applied, tick after tick.
+  std::vector<std::uint32_t> sources;       // ranks
+  std::vector<std::uint32_t> source_slot;   // per rank: its index in sources, or none
+  std::vector<std::uint32_t> parents;       // per rank: its in-degree
+  static constexpr std::uint32_t none = 0xFFFFFFFFU;
   std::vector<std::uint64_t> keys;           // the current edges, as rank pairs
   std::unordered_set<std::uint64_t> have;    // the same, for duplicate checks
   std::mt19937_64 rng;
@@ -70,8 +80,38 @@ struct world {
     }
   }
 
-  // The next tick's input: 1k removals and 1k insertions queued, 100k deltas submitted.
+  void add_parent(std::uint32_t child) {
+    if (parents[child]++ != 0) return;
+    const std::uint32_t slot = source_slot[child];  // a source no more: the last source takes its slot
+    sources[slot] = sources.back();
+    source_slot[sources[slot]] = slot;
+    sources.pop_back();
+    source_slot[child] = none;
+  }
+  void remove_parent(std::uint32_t child) {
+    if (--parents[child] != 0) return;
+    source_slot[child] = static_cast<std::uint32_t>(sources.size());
+    sources.push_back(child);
+  }
+
+  // The next tick's input: 100k deltas submitted to the pages that are sources when the tick
+  // applies them (every edit queued before has been committed by then), then 1k removals and
+  // 1k insertions queued (committed in the tick's graph phase, after the apply).
   void feed() {
+    const epoch at{engine->current_epoch().value() + 1};
+    delta d;
+    d.length = 8;
+    d.mask.assign(1, 0xFF);
+    d.payload.resize(8);
+    for (std::size_t k = 0; k < deltas_per_tick; ++k) {
+      d.page = by_rank[sources[rng() % sources.size()]];
+      d.at = at;
+      d.id = delta_id{next_delta++};
+      d.offset = static_cast<std::uint32_t>(8 * (rng() % 8));
+      const double v = static_cast<double>(rng() % 1000);
+      std::memcpy(d.payload.data(), &v, 8);
+      if (!engine->submit(d)) std::abort();
+    }
     graph_edit<double> edit;
     for (std::size_t k = 0; k < edits_per_tick; ++k) {
       const std::size_t i = rng() % keys.size();
@@ -80,28 +120,16 @@ struct world {
       keys.pop_back();
       have.erase(key);
       edit.remove_edge(by_rank[key >> 32], by_rank[key & 0xFFFFFFFFU]);
+      remove_parent(static_cast<std::uint32_t>(key & 0xFFFFFFFFU));
     }
     for (std::size_t k = 0; k < edits_per_tick; ++k) {
       const std::uint64_t key = draw_key();
       have.insert(key);
       keys.push_back(key);
       edit.add_edge({by_rank[key >> 32], by_rank[key & 0xFFFFFFFFU], edge_kind::data, 0.5});
+      add_parent(static_cast<std::uint32_t>(key & 0xFFFFFFFFU));
     }
     if (!engine->edit_graph(edit)) std::abort();
-    const epoch at{engine->current_epoch().value() + 1};
-    delta d;
-    d.length = 8;
-    d.mask.assign(1, 0xFF);
-    d.payload.resize(8);
-    for (std::size_t k = 0; k < deltas_per_tick; ++k) {
-      d.page = sources[rng() % sources.size()];
-      d.at = at;
-      d.id = delta_id{next_delta++};
-      d.offset = static_cast<std::uint32_t>(8 * (rng() % 8));
-      const double v = static_cast<double>(rng() % 1000);
-      std::memcpy(d.payload.data(), &v, 8);
-      if (!engine->submit(d)) std::abort();
-    }
   }
 };
 
@@ -132,8 +160,15 @@ std::unique_ptr<world> make_world(bool local, std::uint64_t seed) {
   }
   if (!w->engine->step().graph.ok()) std::abort();
   (void)w->engine->step();  // plans the propagation
-  for (const page_id p : w->by_rank)
-    if (*w->engine->graph().is_source(p)) w->sources.push_back(p);
+  w->parents.assign(pages_n, 0);
+  for (const std::uint64_t k : w->keys) ++w->parents[k & 0xFFFFFFFFU];
+  w->source_slot.assign(pages_n, world::none);
+  for (std::uint32_t r = 0; r < pages_n; ++r) {
+    if (w->parents[r] != 0) continue;
+    if (!*w->engine->graph().is_source(w->by_rank[r])) std::abort();  // the counts and the graph agree
+    w->source_slot[r] = static_cast<std::uint32_t>(w->sources.size());
+    w->sources.push_back(r);
+  }
   return w;
 }
 
@@ -160,7 +195,7 @@ double copy_bandwidth() {
 struct run_result {
   std::vector<tick_record> ticks;
   double build_s = 0;
-  std::size_t sources = 0;
+  std::size_t sources = 0, sources_end = 0;  // source pages after the build, and after the last tick
 };
 
 run_result run_ticks(bool local, std::size_t warmup, std::size_t measured, double cap_s) {
@@ -182,6 +217,10 @@ run_result run_ticks(bool local, std::size_t warmup, std::size_t measured, doubl
     w->feed();
     const auto r = orch->tick();
     if (!r) std::abort();
+    if (r->deltas != deltas_per_tick || r->rejected != 0) {  // the workload is the whole of it, every tick
+      std::printf("# %s tick %zu: %zu deltas applied, %zu rejected: the workload was not honoured\n", local ? "W-local" : "W", t, r->deltas, r->rejected);
+      std::abort();
+    }
     if (t >= warmup) out.ticks.push_back(*r);
     if (t < warmup + 3 || (t + 1) % 100 == 0)
       std::printf("#   %s tick %zu: total %.1f ms (apply %.1f, propagate %.1f, graph %.1f, gc %.1f, log %.1f), recomputed %zu, edits %zu\n",
@@ -189,6 +228,7 @@ run_result run_ticks(bool local, std::size_t warmup, std::size_t measured, doubl
                   static_cast<double>(r->phase_ns[1]) / 1e6, static_cast<double>(r->phase_ns[2]) / 1e6, static_cast<double>(r->phase_ns[3]) / 1e6,
                   static_cast<double>(r->phase_ns[4]) / 1e6, r->recomputed, r->edits);
   }
+  out.sources_end = w->sources.size();
   return out;
 }
 
@@ -225,7 +265,8 @@ void report(const char* name, const run_result& r) {
     for (std::size_t p = 0; p < tick_phase_count; ++p) phase[p].push_back(t.phase_ns[p]);
     overruns += t.overran() ? 1 : 0;
   }
-  std::printf("# %s: built in %.1f s, %zu sources; %zu ticks measured, %zu overran a budget\n", name, r.build_s, r.sources, r.ticks.size(), overruns);
+  std::printf("# %s: built in %.1f s, %zu sources (%zu after the last tick); %zu ticks measured, %zu overran a budget; every tick applied all %zu deltas\n",
+              name, r.build_s, r.sources, r.sources_end, r.ticks.size(), overruns, deltas_per_tick);
   std::printf("#   total p50 %.2f ms, p99 %.2f ms, p999 %.2f ms, max %.2f ms\n", quantile_ms(total, 0.5), quantile_ms(total, 0.99),
               quantile_ms(total, 0.999), quantile_ms(total, 1.0));
   std::printf("#   phase p99: apply %.2f ms, propagate %.2f ms, graph %.2f ms, gc %.2f ms, log %.2f ms\n", quantile_ms(phase[0], 0.99),
