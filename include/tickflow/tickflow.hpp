@@ -46,6 +46,8 @@
 #include "tickflow/semiring/fwd.hpp"
 #include "tickflow/semiring/semiring.hpp"
 #include "tickflow/semiring/ulp.hpp"
+#include "tickflow/validate/inspect.hpp"
 #include "tickflow/validate/integrity.hpp"
 #include "tickflow/validate/invariants.hpp"
+#include "tickflow/validate/purity.hpp"
 #include "tickflow/validate/replay.hpp"

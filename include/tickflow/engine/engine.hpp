@@ -167,6 +167,8 @@ template <class T, class Kernel, executor Executor = thread_pool, class W = T>
 class reference_engine {
  public:
   using edit_type = graph_edit<W>;
+  using value_type = T;   ///< what a page holds, element by element
+  using weight_type = W;  ///< what an edge carries
   /// The producer id submit() uses (the last in the canonical order).
   static constexpr std::uint32_t own_producer_id = 0xFFFFFFFFU;
 
@@ -582,6 +584,25 @@ class reference_engine {
   }
   [[nodiscard]] const page_store& store() const noexcept { return store_; }
   [[nodiscard]] const page_graph<W>& graph() const noexcept { return graph_; }
+
+  // Inspection (validate/inspect.hpp): what the validators read of an engine.
+  /// A page's bytes (errc::not_found for an unknown or released page; a cold page's packed
+  /// bytes are read in place).
+  [[nodiscard]] result<std::span<const std::byte>> page_bytes(page_id id) const noexcept { return store_.bytes(id); }
+  /// A page's epoch (errc::not_found as above).
+  [[nodiscard]] result<epoch> page_epoch(page_id id) const noexcept { return store_.epoch_of(id); }
+  /// A page's parents in the committed graph, with their edges, by increasing page id (the
+  /// order propagation combines them in). Edits committed by the last step are in it; they
+  /// reach the derived values at the next step.
+  template <class F>
+  void for_each_in_edge(page_id child, F&& f) const {
+    graph_.for_each_in_edge(child, std::forward<F>(f));
+  }
+  /// How many parents a page has in the committed graph.
+  [[nodiscard]] std::size_t parent_count(page_id id) const noexcept { return graph_.in_degree(id); }
+  /// The last step's cut as taken, rejected rows included, in the canonical order; valid until
+  /// the next step_apply.
+  [[nodiscard]] const delta_batch& last_cut() const noexcept { return batch_; }
   [[nodiscard]] const engine_counters& counters() const noexcept { return counters_; }
   [[nodiscard]] Executor& executor_ref() noexcept { return ex_; }
   /// The log's records (everything after its header; see the file contract).

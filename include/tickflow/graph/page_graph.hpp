@@ -350,6 +350,36 @@ class page_graph {
     if (const auto u = node(p))
       for (std::uint32_t x : nodes_[*u].in) f(page_of_[x]);
   }
+  /// Calls f(graph_edge) for each in-edge of `child` (parent, child, kind, weight), parents by
+  /// increasing page id: the fixed order in which propagation combines them. Nothing for an
+  /// unknown page. O(d log d + sum of the parents' out-degrees) for in-degree d; allocates only
+  /// past 32 parents.
+  template <class F>
+  void for_each_in_edge(page_id child, F&& f) const {
+    const auto v = node(child);
+    if (!v) return;
+    const auto& in = nodes_[*v].in;
+    std::uint32_t small[32];
+    std::vector<std::uint32_t> large;
+    std::uint32_t* order = small;
+    if (in.size() > 32) {
+      large.assign(in.begin(), in.end());
+      order = large.data();
+    } else {
+      std::copy(in.begin(), in.end(), small);
+    }
+    std::sort(order, order + in.size(), [&](std::uint32_t a, std::uint32_t b) { return page_of_[a] < page_of_[b]; });
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      const std::uint32_t u = order[k];
+      const out_edge& o = nodes_[u].out[find_out(u, *v)];
+      f(graph_edge<W>{page_of_[u], child, o.kind, o.weight});
+    }
+  }
+  /// How many parents `p` has (0 for an unknown page).
+  [[nodiscard]] std::size_t in_degree(page_id p) const noexcept {
+    const auto u = node(p);
+    return u ? nodes_[*u].in.size() : 0;
+  }
   /// Every edge, parents in node order, children in insertion order.
   [[nodiscard]] std::vector<graph_edge<W>> edge_list() const {
     std::vector<graph_edge<W>> out;

@@ -6,24 +6,30 @@
 //     law holds exactly, overflow included).
 //   * bottleneck_semiring<T> (max-min): add = max, mul = min, zero = -inf (lowest for
 //     integers), one = +inf (max). Every law exact (min and max never round).
-//   * min_plus_semiring<T> (tropical): add = min, mul = +, zero = +inf, one = 0. Domain: finite
-//     non-negative values and +inf. Exact: both add laws and identities, distributivity
+//   * min_plus_semiring<T> (tropical): add = min, mul = +, zero = +inf, one = 0. Domain:
+//     non-negative values up to max/2, and +inf. Exact: both add laws and identities, distributivity
 //     (rounding is monotone, so min(a+b, a+c) == a + min(b,c)) and annihilation. mul
 //     associativity holds within 4 ULPs on the domain (each side is two correctly rounded
 //     additions of non-negative terms: relative error at most 2u each, u = 2^-53 for double).
-//   * max_plus_semiring<T>: add = max, mul = +, zero = -inf, one = 0. Domain: finite
-//     non-negative values and -inf. Same laws as min-plus, mirrored.
-//   * real_semiring<T>: add = +, mul = x, zero = 0, one = 1. Domain: finite non-negative values
-//     whose sums and products neither overflow nor leave the normal range. Exact: commutativity,
+//   * max_plus_semiring<T>: add = max, mul = +, zero = -inf, one = 0. Domain: non-negative
+//     values up to max/2, and -inf. Same laws as min-plus, mirrored.
+//   * real_semiring<T>: add = +, mul = x, zero = 0, one = 1. Domain: zero and the positive values
+//     from 2^(min_exponent/2) to below 2^(max_exponent/2), so that no product of two underflows
+//     or overflows; a result outside leaves the domain. Exact: commutativity,
 //     identities, annihilation. add and mul associativity and distributivity within 4 ULPs (each
 //     side is two correctly rounded operations on non-negative terms: no cancellation, relative
 //     error at most 2u per side).
 //   T is a floating-point type for the tropical and real semirings.
+//   * Each states its domain in code too: in_domain(v) is true for the values the laws above are
+//     promised on (the purity validator, validate/purity.hpp, checks a law instance only when its
+//     operands and every intermediate result are in the domain). A semiring without in_domain
+//     promises its laws on every value of its type.
 //
 // Thread-safety: stateless.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <limits>
@@ -41,6 +47,7 @@ struct boolean_semiring {
   static constexpr bool one() noexcept { return true; }
   static constexpr bool add(bool a, bool b) noexcept { return a || b; }
   static constexpr bool mul(bool a, bool b) noexcept { return a && b; }
+  static constexpr bool in_domain(bool) noexcept { return true; }
 };
 
 struct counting_semiring {
@@ -50,6 +57,7 @@ struct counting_semiring {
   static constexpr std::uint64_t one() noexcept { return 1; }
   static constexpr std::uint64_t add(std::uint64_t a, std::uint64_t b) noexcept { return a + b; }
   static constexpr std::uint64_t mul(std::uint64_t a, std::uint64_t b) noexcept { return a * b; }
+  static constexpr bool in_domain(std::uint64_t) noexcept { return true; }
 };
 
 template <class T>
@@ -67,6 +75,11 @@ struct bottleneck_semiring {
   }
   static constexpr T add(T a, T b) noexcept { return std::max(a, b); }
   static constexpr T mul(T a, T b) noexcept { return std::min(a, b); }
+  /// Every value but NaN (min and max order NaN arbitrarily).
+  static bool in_domain(T v) noexcept {
+    if constexpr (std::is_floating_point_v<T>) return !std::isnan(v);
+    else return true;
+  }
 };
 
 template <std::floating_point T>
@@ -79,6 +92,11 @@ struct min_plus_semiring {
   static constexpr T one() noexcept { return T(0); }
   static constexpr T add(T a, T b) noexcept { return std::min(a, b); }
   static constexpr T mul(T a, T b) noexcept { return a + b; }
+  /// Non-negative values up to max/2 (zeros and subnormals included), and +inf: a sum of two
+  /// finite values then never overflows (one side of associativity could reach +inf alone).
+  static constexpr bool in_domain(T v) noexcept {
+    return (v >= T(0) && v <= std::numeric_limits<T>::max() / 2) || v == std::numeric_limits<T>::infinity();
+  }
 };
 
 template <std::floating_point T>
@@ -89,6 +107,10 @@ struct max_plus_semiring {
   static constexpr T one() noexcept { return T(0); }
   static constexpr T add(T a, T b) noexcept { return std::max(a, b); }
   static constexpr T mul(T a, T b) noexcept { return a + b; }
+  /// Non-negative values up to max/2 (zeros and subnormals included), and -inf.
+  static constexpr bool in_domain(T v) noexcept {
+    return (v >= T(0) && v <= std::numeric_limits<T>::max() / 2) || v == -std::numeric_limits<T>::infinity();
+  }
 };
 
 template <std::floating_point T>
@@ -101,6 +123,13 @@ struct real_semiring {
   static constexpr T one() noexcept { return T(1); }
   static constexpr T add(T a, T b) noexcept { return a + b; }
   static constexpr T mul(T a, T b) noexcept { return a * b; }
+  /// Zero and the positive values from 2^(min_exponent/2) to below 2^(max_exponent/2) (for
+  /// double: 2^-510 to 2^512): a product of two is then a normal number, never an underflow
+  /// to zero that no value could show. A result outside leaves the domain.
+  static bool in_domain(T v) noexcept {
+    using L = std::numeric_limits<T>;
+    return v == T(0) || (v >= std::ldexp(T(1), L::min_exponent / 2) && v < std::ldexp(T(1), L::max_exponent / 2));
+  }
 };
 
 static_assert(semiring<boolean_semiring> && semiring<counting_semiring> && semiring<bottleneck_semiring<>> &&
