@@ -49,5 +49,6 @@
 #include "tickflow/validate/inspect.hpp"
 #include "tickflow/validate/integrity.hpp"
 #include "tickflow/validate/invariants.hpp"
+#include "tickflow/validate/provenance.hpp"
 #include "tickflow/validate/purity.hpp"
 #include "tickflow/validate/replay.hpp"

@@ -28,6 +28,7 @@ struct world_options {
   std::size_t edits = 4;           ///< edge insertions (and as many removals) per tick
   bool bad_deltas = true;          ///< add a delta to a derived page and a late one per tick
   double weight_lo = 0.1, weight_hi = 0.5;
+  bool non_negative = false;       ///< delta values in [0, 125] instead of [-125, 125]
   std::uint64_t seed = 42;
 };
 
@@ -61,7 +62,8 @@ class world {
     for (std::size_t k = 0; k < o_.deltas; ++k) {
       const std::size_t s = rng_() % o_.sources;
       const std::uint32_t el = static_cast<std::uint32_t>(rng_() % o_.elements);
-      const double v = static_cast<double>(static_cast<std::int64_t>(rng_() % 2001) - 1000) / 8.0;
+      const double v = o_.non_negative ? static_cast<double>(rng_() % 1001) / 8.0
+                                       : static_cast<double>(static_cast<std::int64_t>(rng_() % 2001) - 1000) / 8.0;
       (void)submit(element_delta(ids_[s], at, next_id_++, v, el));
     }
     if (o_.bad_deltas) {
