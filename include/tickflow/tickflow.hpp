@@ -52,3 +52,4 @@
 #include "tickflow/validate/provenance.hpp"
 #include "tickflow/validate/purity.hpp"
 #include "tickflow/validate/replay.hpp"
+#include "tickflow/validate/stability.hpp"

@@ -637,6 +637,31 @@ class page_store {
     }
   }
 
+  /// For scans in memory order: calls f(run, stride, cls, first_slot) for the used part of
+  /// every chunk of every size class, where run is the chunk's bytes from first_slot on (slots of
+  /// `stride` bytes, each a page of class `cls` or a free slot, whose bytes are unspecified;
+  /// a page's bytes are the first bytes of its slot). page_in_slot tells which. Cold pages are
+  /// not in any run (for_each_page reads them).
+  template <class F>
+  void for_each_hot_run(F&& f) const {
+    for (std::uint32_t k = 0; k < classes_.size(); ++k) {
+      const size_class& c = classes_[k];
+      const std::size_t stride = std::size_t{c.lines} * line;
+      for (std::uint32_t first = 0; first < c.next_slot; first += c.per_chunk) {
+        const std::uint32_t slots = std::min(c.per_chunk, c.next_slot - first);
+        f(std::span<const std::byte>(c.chunks[first >> c.chunk_shift].get(), slots * stride), stride, k, first);
+      }
+    }
+  }
+  /// The live page in slot `slot` of size class `cls` (for_each_hot_run), with its byte count,
+  /// or an empty id for a free slot.
+  [[nodiscard]] std::pair<page_id, std::uint32_t> page_in_slot(std::uint32_t cls, std::uint32_t slot) const noexcept {
+    const size_class& c = classes_[cls];
+    if (slot >= c.next_slot || c.owner[slot] == no_owner) return {page_id{}, 0};
+    const std::uint32_t index = c.owner[slot];
+    return {page_id{(std::uint64_t{index} << 32) | generations_[index]}, entries_[index].bytes};
+  }
+
   /// A copy of every live page, in id order, and of the id table.
   struct snapshot_type {
     std::vector<std::uint64_t> ids;
