@@ -21,6 +21,7 @@
 
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
+#include "support/forwarding.hpp"
 #include "support/world.hpp"
 
 using namespace tickflow;
@@ -283,19 +284,10 @@ namespace {
 enum class misdeed { none, touch_untargeted, skew_apply, touch_source_in_propagate, touch_page_in_graph, edit_cut, drop_cut_row };
 
 // The reference engine, made to commit one misdeed (the validator must not pass it).
-class faulty_engine {
+class faulty_engine : public tt::forwarding_engine<engine_t> {
  public:
-  using edit_type = engine_t::edit_type;
-  using value_type = double;
-  using weight_type = double;
-  using snapshot_type = engine_t::snapshot_type;
+  explicit faulty_engine(misdeed m) : forwarding_engine(engine_options{}, 2), m_(m) {}
 
-  explicit faulty_engine(misdeed m) : m_(m), e_(engine_options{}, 2) {}
-
-  result<page_id> create_page(std::size_t bytes) { return e_.create_page(bytes); }
-  result<void> release_page(page_id id) { return e_.release_page(id); }
-  result<void> edit_graph(const edit_type& edit) { return e_.edit_graph(edit); }
-  result<void> submit(const delta& d) { return e_.submit(d); }
   step_report step() {
     step_report r;
     step_apply(r);
@@ -304,19 +296,18 @@ class faulty_engine {
     return r;
   }
   void step_apply(step_report& r) {
-    e_.step_apply(r);
-    cut_ = e_.last_cut();
-    if (m_ == misdeed::touch_untargeted && victim_ != page_id{}) (void)e_.apply(tt::element_delta(victim_, r.at, 900'000 + r.at.value(), 7.0, 1));
+    inner.step_apply(r);
+    cut_ = inner.last_cut();
+    if (m_ == misdeed::touch_untargeted && victim_ != page_id{}) (void)inner.apply(tt::element_delta(victim_, r.at, 900'000 + r.at.value(), 7.0, 1));
     if (m_ == misdeed::skew_apply)  // an extra write to the first page the step applied a delta to
       for (std::size_t i = 0; i < cut_.size(); ++i) {
         const delta_row row = cut_.row(i);
         if (std::none_of(r.rejected.begin(), r.rejected.end(), [&](const rejected_delta& x) { return x.id == row.id; })) {
-          (void)e_.apply(tt::element_delta(row.page, r.at, 910'000 + r.at.value(), 1234.5, 7));
+          (void)inner.apply(tt::element_delta(row.page, r.at, 910'000 + r.at.value(), 1234.5, 7));
           break;
         }
       }
-    if (m_ == misdeed::edit_cut && cut_.size() > 0) {
-      // the cut as shown differs from what was submitted
+    if (m_ == misdeed::edit_cut && cut_.size() > 0) {  // the cut as shown differs from what was submitted
       delta_batch changed;
       for (std::size_t i = 0; i < cut_.size(); ++i) {
         const delta_row row = cut_.row(i);
@@ -328,8 +319,8 @@ class faulty_engine {
     }
   }
   void step_propagate(step_report& r) {
-    e_.step_propagate(r);
-    if (m_ == misdeed::touch_source_in_propagate && victim_ != page_id{}) (void)e_.apply(tt::element_delta(victim_, r.at, 920'000 + r.at.value(), 3.0, 2));
+    inner.step_propagate(r);
+    if (m_ == misdeed::touch_source_in_propagate && victim_ != page_id{}) (void)inner.apply(tt::element_delta(victim_, r.at, 920'000 + r.at.value(), 3.0, 2));
     if (m_ == misdeed::drop_cut_row && cut_.size() > 1) {
       delta_batch fewer;
       for (std::size_t i = 1; i < cut_.size(); ++i) {
@@ -340,32 +331,14 @@ class faulty_engine {
     }
   }
   void step_graph(step_report& r) {
-    e_.step_graph(r);
-    if (m_ == misdeed::touch_page_in_graph && victim_ != page_id{}) (void)e_.apply(tt::element_delta(victim_, r.at, 930'000 + r.at.value(), 5.0, 3));
-  }
-  [[nodiscard]] epoch current_epoch() const noexcept { return e_.current_epoch(); }
-  [[nodiscard]] snapshot_type snapshot() const { return e_.snapshot(); }
-  result<void> restore(const snapshot_type& s) { return e_.restore(s); }
-  result<void> apply(const delta& d) { return e_.apply(d); }
-  [[nodiscard]] std::uint64_t digest() const { return e_.digest(); }
-  template <class F>
-  void for_each_page(F&& f) const {
-    e_.for_each_page(std::forward<F>(f));
-  }
-  [[nodiscard]] result<std::span<const std::byte>> page_bytes(page_id id) const noexcept { return e_.page_bytes(id); }
-  [[nodiscard]] result<epoch> page_epoch(page_id id) const noexcept { return e_.page_epoch(id); }
-  [[nodiscard]] std::size_t parent_count(page_id id) const noexcept { return e_.parent_count(id); }
-  template <class F>
-  void for_each_in_edge(page_id id, F&& f) const {
-    e_.for_each_in_edge(id, std::forward<F>(f));
+    inner.step_graph(r);
+    if (m_ == misdeed::touch_page_in_graph && victim_ != page_id{}) (void)inner.apply(tt::element_delta(victim_, r.at, 930'000 + r.at.value(), 5.0, 3));
   }
   [[nodiscard]] const delta_batch& last_cut() const noexcept { return cut_; }
-
   void set_victim(page_id p) noexcept { victim_ = p; }
 
  private:
   misdeed m_;
-  engine_t e_;
   delta_batch cut_;
   page_id victim_{};
 };

@@ -284,6 +284,28 @@ stability_report run_feedback(double r, noise_target target, double sigma, std::
   return rep;
 }
 
+// Two engines built and driven by two identical worlds: the baseline and the perturbed run.
+struct world_pair {
+  std::unique_ptr<tt::world> worlds[2];
+  int made = 0;
+  engine_t* first = nullptr;
+  std::unique_ptr<engine_t> make() {
+    auto e = std::make_unique<engine_t>(engine_options{}, 2);
+    worlds[made] = std::make_unique<tt::world>();
+    worlds[made]->build(*e);
+    ++made;
+    return e;
+  }
+  template <class Submit>
+  void drive(engine_t& e, Submit&& submit) {
+    if (first == nullptr) first = &e;
+    worlds[&e == first ? 0 : 1]->drive(e, submit);
+  }
+  stability_report run(const stability_options& o) {
+    return run_perturbation<engine_t>([&] { return make(); }, [&](engine_t& e, std::size_t, auto&& submit) { drive(e, submit); }, o);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("09 stability: a contracting system stays bounded, an expanding one is flagged", "[suite09]") {
@@ -309,25 +331,11 @@ TEST_CASE("09 stability: a contracting system stays bounded, an expanding one is
 
 TEST_CASE("09 stability: with sigma 0 the divergence is exactly 0", "[suite09]") {
   for (noise_target target : {noise_target::sources, noise_target::deltas}) {
-    std::unique_ptr<tt::world> worlds[2];
-    int made = 0;
-    auto make = [&] {
-      auto e = std::make_unique<engine_t>(engine_options{}, 2);
-      worlds[made] = std::make_unique<tt::world>();
-      worlds[made]->build(*e);
-      ++made;
-      return e;
-    };
-    engine_t* first = nullptr;
-    auto drive = [&](engine_t& e, std::size_t, auto&& submit) {
-      if (first == nullptr) first = &e;
-      worlds[&e == first ? 0 : 1]->drive(e, submit);
-    };
     stability_options o;
     o.sigma = 0;
     o.target = target;
     o.ticks = 20;
-    const auto rep = run_perturbation<engine_t>(make, drive, o);
+    const auto rep = world_pair{}.run(o);
     CHECK(rep.ok());
     CHECK(rep.perturbed_elements > 0);
     for (const auto& t : rep.ticks) {
@@ -341,25 +349,11 @@ TEST_CASE("09 stability: with sigma 0 the divergence is exactly 0", "[suite09]")
 
 TEST_CASE("09 stability: noise in the deltas, reproducibly", "[suite09]") {
   auto run = [](std::uint64_t seed) {
-    std::unique_ptr<tt::world> worlds[2];
-    int made = 0;
-    engine_t* first = nullptr;
-    auto make = [&] {
-      auto e = std::make_unique<engine_t>(engine_options{}, 2);
-      worlds[made] = std::make_unique<tt::world>();
-      worlds[made]->build(*e);
-      ++made;
-      return e;
-    };
-    auto drive = [&](engine_t& e, std::size_t, auto&& submit) {
-      if (first == nullptr) first = &e;
-      worlds[&e == first ? 0 : 1]->drive(e, submit);
-    };
     stability_options o;
     o.sigma = 1e-6;
     o.seed = seed;
     o.ticks = 30;
-    return run_perturbation<engine_t>(make, drive, o);
+    return world_pair{}.run(o);
   };
   const auto a = run(11), b = run(11), c = run(12);
   REQUIRE(a.ticks.size() == 30);
