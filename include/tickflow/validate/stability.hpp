@@ -154,19 +154,27 @@ template <std::floating_point T>
 }
 }  // namespace scalar
 
-/// The same, with xsimd: x - x is 0 for a finite x and NaN otherwise.
+/// The same, with xsimd: x - x is 0 for a finite x and NaN otherwise, and a sum of such terms
+/// stays 0 until one is NaN. Blocks of 32 batches are summed into four accumulators and checked
+/// once; a block that holds a bad value is searched again lane by lane.
 template <std::floating_point T, class Arch = xsimd::default_arch>
 [[nodiscard]] std::size_t first_nonfinite(std::span<const T> values) noexcept {
   using B = xsimd::batch<T, Arch>;
-  constexpr std::size_t W = B::size;
+  constexpr std::size_t W = B::size, block = 32 * W;
   const T* p = values.data();
   const std::size_t n = values.size();
   std::size_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W) {
-    const B a = B::load_unaligned(p + i), b = B::load_unaligned(p + i + W), c = B::load_unaligned(p + i + 2 * W),
-            d = B::load_unaligned(p + i + 3 * W);
-    // Sums of x - x stay 0 while every lane is finite; one NaN lane makes them NaN.
-    const B z = (a - a) + (b - b) + ((c - c) + (d - d));
+  for (; i + block <= n; i += block) {
+    B a(T(0)), b(T(0)), c(T(0)), d(T(0));
+    for (std::size_t k = i; k < i + block; k += 4 * W) {
+      const B x0 = B::load_unaligned(p + k), x1 = B::load_unaligned(p + k + W), x2 = B::load_unaligned(p + k + 2 * W),
+              x3 = B::load_unaligned(p + k + 3 * W);
+      a += x0 - x0;
+      b += x1 - x1;
+      c += x2 - x2;
+      d += x3 - x3;
+    }
+    const B z = (a + b) + (c + d);
     if (xsimd::any(z != z)) break;
   }
   for (; i + W <= n; i += W) {
