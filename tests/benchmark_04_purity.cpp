@@ -1,9 +1,10 @@
-// Suite 04 (isolation), correctness: the built-in semirings keep their stated laws on edge
-// values; semirings that break a law are reported with a real counterexample; impure kernels
-// (a counter, a global, the clock, random draws, thread-local state, reading `out`, writing the
-// inputs) are caught and pure ones pass; whole engine runs give the same per-step digests at
-// every worker count; and every phase leaves its inputs as they were, with each kind of fault
-// caught by an engine made to commit it.
+// Suite 04 (isolation), correctness, over reference_engine and over a plain engine
+// (tests/support/plain_engine.hpp) through the same concepts: the built-in semirings keep their
+// stated laws on edge values; semirings that break a law are reported with a real
+// counterexample; impure kernels (a counter, a global, the clock, random draws, thread-local
+// state, reading `out`, writing the inputs) are caught and pure ones pass; whole engine runs give
+// the same per-step digests at every worker count; and every phase leaves its inputs as they
+// were, with each kind of fault caught by an engine made to commit it.
 #include <tickflow/engine/engine.hpp>
 #include <tickflow/semiring/builtin.hpp>
 #include <tickflow/validate/purity.hpp>
@@ -22,6 +23,7 @@
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
 #include "support/forwarding.hpp"
+#include "support/plain_engine.hpp"
 #include "support/world.hpp"
 
 using namespace tickflow;
@@ -240,18 +242,22 @@ TEST_CASE("04 purity: pure kernels pass, each kind of impure kernel is caught", 
 
 namespace {
 
+// The reference engine and the plain one (tests/support/plain_engine.hpp), for a kernel.
 template <class Kernel>
 using engine_of = reference_engine<double, Kernel, thread_pool>;
-
 template <class Kernel>
+using plain_of = tt::plain_engine<double, Kernel>;
+using plain_t = plain_of<real_kernel>;
+static_assert(phased_engine<plain_t> && inspectable_engine<plain_t> && !cut_exposing_engine<plain_t>);
+
+template <class E>
 determinism_report run_determinism(std::span<const unsigned> workers, unsigned runs, std::size_t ticks) {
-  using E = engine_of<Kernel>;
   std::unique_ptr<tt::world> w;
   auto make = [&](unsigned n) {
-    auto e = std::make_unique<E>(engine_options{}, n);
+    auto e = tt::make_engine<E>(n);
     w = std::make_unique<tt::world>();
     w->build(*e);
-    e->propagation().cone_sequential_limit = 0;  // every cone over the workers
+    if constexpr (requires { e->propagation(); }) e->propagation().cone_sequential_limit = 0;  // every cone over the workers
     return e;
   };
   auto drive = [&](E& e, std::size_t) { w->drive(e); };
@@ -260,9 +266,10 @@ determinism_report run_determinism(std::span<const unsigned> workers, unsigned r
 
 }  // namespace
 
-TEST_CASE("04 purity: whole runs give the same digest after every step at 1..8 workers", "[suite04]") {
+TEMPLATE_TEST_CASE("04 purity: whole runs give the same digest after every step at 1..8 workers", "[suite04]", engine_of<real_kernel>,
+                   plain_t) {
   const unsigned workers[] = {1, 2, 3, 4, 8};
-  const auto rep = run_determinism<real_kernel>(workers, 2, 30);
+  const auto rep = run_determinism<TestType>(workers, 2, 30);
   INFO("tick " << rep.tick << " workers " << rep.at_workers << " run " << rep.at_run);
   CHECK(rep.ok());
   CHECK(rep.digests.size() == 30);
@@ -271,9 +278,10 @@ TEST_CASE("04 purity: whole runs give the same digest after every step at 1..8 w
   CHECK(rep.digests.front() != rep.digests.back());
 }
 
-TEST_CASE("04 purity: a run whose kernel keeps state is not deterministic, and is caught", "[suite04]") {
+TEMPLATE_TEST_CASE("04 purity: a run whose kernel keeps state is not deterministic, and is caught", "[suite04]",
+                   engine_of<global_counter_kernel>, plain_of<global_counter_kernel>) {
   const unsigned workers[] = {1, 2};
-  const auto rep = run_determinism<global_counter_kernel>(workers, 2, 10);
+  const auto rep = run_determinism<TestType>(workers, 2, 10);
   CHECK_FALSE(rep.ok());
   CHECK(rep.mismatch);
   CHECK(rep.tick >= 1);
@@ -358,17 +366,19 @@ input_report run_inputs(E& e, tt::world& w, std::size_t ticks) {
 
 }  // namespace
 
-TEST_CASE("04 purity: no phase of the reference engine changes its inputs", "[suite04]") {
-  engine_t e(engine_options{}, 3);
+TEMPLATE_TEST_CASE("04 purity: no phase of an engine changes its inputs", "[suite04]", engine_t, plain_t) {
+  using E = TestType;
+  auto owned = tt::make_engine<E>(3);
+  E& e = *owned;
   tt::world w;
   w.build(e);
-  purity_validator<engine_t> v(e);
+  purity_validator<E> v(e);
   for (int t = 0; t < 40; ++t) {
     w.drive(e, [&](const delta& d) { return v.submit(d); });
     const auto rep = v.step();
     INFO("tick " << t << " fault " << static_cast<int>(rep.fault) << " phase " << static_cast<int>(rep.phase));
     REQUIRE(rep.ok());
-    CHECK(rep.cut_checked);
+    CHECK(rep.cut_checked == cut_exposing_engine<E>);
     CHECK(rep.pages == w.ids().size());
     CHECK(rep.sources == w.options().sources);
     CHECK(rep.step.applied == w.options().deltas);

@@ -1,9 +1,10 @@
-// Suite 09 (stability), correctness: the noise generator is reproducible and Gaussian; the SIMD
-// scan agrees with the scalar one; an injected NaN or infinity is found at the right page,
-// element and epoch and traced to the delta or edge that brought it in (and a NaN left in a
-// free slot is not reported); a contracting system stays bounded and is not flagged, an
-// expanding one is; the divergence is exactly 0 with sigma = 0; perturbation runs are
-// reproducible.
+// Suite 09 (stability), correctness, over reference_engine and over a plain engine
+// (tests/support/plain_engine.hpp) through the same concepts: the noise generator is
+// reproducible and Gaussian; the SIMD scan agrees with the scalar one; an injected NaN or
+// infinity is found at the right page, element and epoch and traced to the delta or edge that
+// brought it in (and a NaN left in a free slot is not reported); a contracting system stays
+// bounded and is not flagged, an expanding one is; the divergence is exactly 0 with sigma = 0;
+// perturbation runs are reproducible.
 #include <tickflow/engine/engine.hpp>
 #include <tickflow/semiring/builtin.hpp>
 #include <tickflow/semiring/ulp.hpp>
@@ -22,6 +23,7 @@
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
 #include "support/forwarding.hpp"
+#include "support/plain_engine.hpp"
 #include "support/world.hpp"
 
 using namespace tickflow;
@@ -31,8 +33,9 @@ namespace {
 
 using kernel = semiring_kernel<real_semiring<double>>;
 using engine_t = reference_engine<double, kernel, thread_pool>;
-using plain_t = tt::forwarding_engine<engine_t>;
-static_assert(store_exposing_engine<engine_t> && !store_exposing_engine<plain_t>);
+using forwarding_t = tt::forwarding_engine<engine_t>;  // the reference engine without its store in view
+using plain_t = tt::plain_engine<double, kernel>;       // tests/support/plain_engine.hpp
+static_assert(store_exposing_engine<engine_t> && !store_exposing_engine<forwarding_t> && !store_exposing_engine<plain_t>);
 
 constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
 constexpr double inf_v = std::numeric_limits<double>::infinity();
@@ -152,9 +155,13 @@ TEST_CASE("09 stability: an injected NaN is found at its place and traced to its
     engine_t e(engine_options{}, 2);
     check_nan_injection(e, e);
   }
-  SECTION("an engine that shows only the inspection calls: page by page") {
-    plain_t e(engine_options{}, 2);
+  SECTION("the reference engine through the inspection calls only: page by page") {
+    forwarding_t e(engine_options{}, 2);
     check_nan_injection(e, e.inner);
+  }
+  SECTION("the plain engine") {
+    plain_t e;
+    check_nan_injection(e, e);
   }
 }
 
@@ -223,12 +230,13 @@ namespace {
 
 // x (n sources) -> y (n derived) with y = A x, A with rows summing to r (spectral radius r);
 // every tick the driver writes x := y + 1 (feedback), so x[t+1] = A x[t] + 1.
+template <class E>
 struct feedback_system {
   static constexpr std::size_t n = 8;
   double r;
   std::vector<page_id> x, y;
-  std::unique_ptr<engine_t> make() {
-    auto e = std::make_unique<engine_t>(engine_options{}, 2);
+  std::unique_ptr<E> make() {
+    auto e = tt::make_engine<E>(2);
     x.clear();
     y.clear();
     for (std::size_t i = 0; i < n; ++i) x.push_back(*e->create_page(64));
@@ -246,7 +254,7 @@ struct feedback_system {
     return e;
   }
   template <class Submit>
-  void drive(engine_t& e, std::size_t, Submit&& submit) const {
+  void drive(E& e, std::size_t, Submit&& submit) const {
     const epoch at{e.current_epoch().value() + 1};
     for (std::size_t i = 0; i < n; ++i) {
       const auto bytes = *e.page_bytes(y[i]);
@@ -267,59 +275,62 @@ struct feedback_system {
   }
 };
 
+template <class E>
 stability_report run_feedback(double r, noise_target target, double sigma, std::size_t ticks, double* max_value = nullptr) {
-  feedback_system sys{r, {}, {}};
+  feedback_system<E> sys{r, {}, {}};
   stability_options o;
   o.sigma = sigma;
   o.target = target;
   o.ticks = ticks;
   double top = 0;
-  auto drive = [&](engine_t& e, std::size_t t, auto&& submit) {
+  auto drive = [&](E& e, std::size_t t, auto&& submit) {
     sys.drive(e, t, submit);
     for (page_id p : sys.y)
       for (std::size_t k = 0; k < 8; ++k) top = std::max(top, std::fabs(value_at<double>(*e.page_bytes(p), k)));
   };
-  auto rep = run_perturbation<engine_t>([&] { return sys.make(); }, drive, o);
+  auto rep = run_perturbation<E>([&] { return sys.make(); }, drive, o);
   if (max_value != nullptr) *max_value = top;
   return rep;
 }
 
 // Two engines built and driven by two identical worlds: the baseline and the perturbed run.
+template <class E>
 struct world_pair {
   std::unique_ptr<tt::world> worlds[2];
   int made = 0;
-  engine_t* first = nullptr;
-  std::unique_ptr<engine_t> make() {
-    auto e = std::make_unique<engine_t>(engine_options{}, 2);
+  E* first = nullptr;
+  std::unique_ptr<E> make() {
+    auto e = tt::make_engine<E>(2);
     worlds[made] = std::make_unique<tt::world>();
     worlds[made]->build(*e);
     ++made;
     return e;
   }
   template <class Submit>
-  void drive(engine_t& e, Submit&& submit) {
+  void drive(E& e, Submit&& submit) {
     if (first == nullptr) first = &e;
     worlds[&e == first ? 0 : 1]->drive(e, submit);
   }
   stability_report run(const stability_options& o) {
-    return run_perturbation<engine_t>([&] { return make(); }, [&](engine_t& e, std::size_t, auto&& submit) { drive(e, submit); }, o);
+    return run_perturbation<E>([&] { return make(); }, [&](E& e, std::size_t, auto&& submit) { drive(e, submit); }, o);
   }
 };
 
 }  // namespace
 
-TEST_CASE("09 stability: a contracting system stays bounded, an expanding one is flagged", "[suite09]") {
+TEMPLATE_TEST_CASE("09 stability: a contracting system stays bounded, an expanding one is flagged", "[suite09]", engine_t, plain_t) {
+  using E = TestType;
   double top = 0;
-  const auto calm = run_feedback(0.5, noise_target::sources, 1e-3, 60, &top);
+  const auto calm = run_feedback<E>(0.5, noise_target::sources, 1e-3, 60, &top);
   CHECK(calm.ok());
   CHECK_FALSE(calm.unstable);
   CHECK(calm.max_amplification < 2.0);
   CHECK(calm.ticks.back().l2 < calm.ticks.front().l2 * 1e-6);  // the perturbation dies out
   CHECK(top <= 1.0 / (1 - 0.5) + 1e-9);                      // x -> (I - A)^-1 1 = 2, never above
   CHECK(calm.ticks.back().smoothness < calm.ticks[3].smoothness);
-  CHECK(calm.perturbed_elements == feedback_system::n * 8);
+  CHECK(calm.perturbed_elements == feedback_system<E>::n * 8);
 
-  const auto wild = run_feedback(1.5, noise_target::sources, 1e-3, 60);
+  const auto wild = run_feedback<E>(1.5, noise_target::sources, 1e-3, 60);
   CHECK(wild.unstable);
   CHECK_FALSE(wild.nonfinite);
   CHECK(wild.max_amplification > 1e3);
@@ -329,13 +340,13 @@ TEST_CASE("09 stability: a contracting system stays bounded, an expanding one is
   CHECK(std::fabs(growth - 1.5) < 0.01);
 }
 
-TEST_CASE("09 stability: with sigma 0 the divergence is exactly 0", "[suite09]") {
+TEMPLATE_TEST_CASE("09 stability: with sigma 0 the divergence is exactly 0", "[suite09]", engine_t, plain_t) {
   for (noise_target target : {noise_target::sources, noise_target::deltas}) {
     stability_options o;
     o.sigma = 0;
     o.target = target;
     o.ticks = 20;
-    const auto rep = world_pair{}.run(o);
+    const auto rep = world_pair<TestType>{}.run(o);
     CHECK(rep.ok());
     CHECK(rep.perturbed_elements > 0);
     for (const auto& t : rep.ticks) {
@@ -347,13 +358,13 @@ TEST_CASE("09 stability: with sigma 0 the divergence is exactly 0", "[suite09]")
   }
 }
 
-TEST_CASE("09 stability: noise in the deltas, reproducibly", "[suite09]") {
+TEMPLATE_TEST_CASE("09 stability: noise in the deltas, reproducibly", "[suite09]", engine_t, plain_t) {
   auto run = [](std::uint64_t seed) {
     stability_options o;
     o.sigma = 1e-6;
     o.seed = seed;
     o.ticks = 30;
-    return world_pair{}.run(o);
+    return world_pair<TestType>{}.run(o);
   };
   const auto a = run(11), b = run(11), c = run(12);
   REQUIRE(a.ticks.size() == 30);

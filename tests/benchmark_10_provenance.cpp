@@ -1,4 +1,5 @@
-// Suite 10 (provenance), correctness: witness chains of a min-plus engine are real (each step's
+// Suite 10 (provenance), correctness, over reference_engine and over a plain engine
+// (tests/support/plain_engine.hpp) through the same concept: witness chains of a min-plus engine are real (each step's
 // value is its winning parent's term, and the source's element was last written by the delta
 // named, as the test's own bookkeeping of applied deltas says); the depth limit is enforced and
 // flagged; the cache is a true LRU; no cached answer is ever stale, over random interleavings of
@@ -19,6 +20,7 @@
 
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
+#include "support/plain_engine.hpp"
 #include "support/world.hpp"
 
 using namespace tickflow;
@@ -31,7 +33,17 @@ using mp_engine = reference_engine<double, semiring_kernel<min_plus>, thread_poo
 using real_engine = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
 static_assert(selective_semiring<min_plus> && selective_semiring<boolean_semiring> && selective_semiring<bottleneck_semiring<>>);
 static_assert(!selective_semiring<real_semiring<double>> && !selective_semiring<counting_semiring>);
-static_assert(logging_engine<mp_engine>);
+using mp_plain = tt::plain_engine<double, semiring_kernel<min_plus>>;
+using real_plain = tt::plain_engine<double, semiring_kernel<real_semiring<double>>>;
+static_assert(logging_engine<mp_engine> && logging_engine<mp_plain> && inspectable_engine<mp_plain>);
+
+// The committed in-edges of a page, by parent id (through the inspection concept).
+template <class E>
+std::vector<graph_edge<double>> in_edges(const E& e, page_id c) {
+  std::vector<graph_edge<double>> out;
+  e.for_each_in_edge(c, [&](const graph_edge<double>& x) { out.push_back(x); });
+  return out;
+}
 
 // The test's own record of which delta last wrote each element: submitted deltas, minus the
 // step's rejections, in the cut's order (by epoch, then submit order).
@@ -67,18 +79,23 @@ tt::world_options mp_world() {
   return o;
 }
 
-double element(const mp_engine& e, page_id p, std::uint32_t i) { return value_at<double>(*e.page_bytes(p), i); }
+template <class E>
+double element(const E& e, page_id p, std::uint32_t i) {
+  return value_at<double>(*e.page_bytes(p), i);
+}
 
 }  // namespace
 
-TEST_CASE("10 provenance: witness chains lead to the delta that really wrote the source", "[suite10]") {
-  mp_engine e(engine_options{}, 2);
+TEMPLATE_TEST_CASE("10 provenance: witness chains lead to the delta that really wrote the source", "[suite10]", mp_engine, mp_plain) {
+  using E = TestType;
+  auto owned = tt::make_engine<E>(2);
+  E& e = *owned;
   tt::world w(mp_world());
   w.build(e);
   bookkeeping book;
   for (int t = 0; t < 20; ++t) book.tick(e, w);
   (void)e.step();  // the last tick's edits reach the values (until then a chain may be unexplained)
-  provenance_tracker<mp_engine, min_plus> prov(e);
+  provenance_tracker<E, min_plus> prov(e);
   std::size_t sources_with_writer = 0, long_chains = 0;
   for (std::size_t r = 0; r < w.ids().size(); ++r)
     for (std::uint32_t el = 0; el < 8; el += 3) {
@@ -90,8 +107,9 @@ TEST_CASE("10 provenance: witness chains lead to the delta that really wrote the
       CHECK_FALSE(c.unexplained);
       CHECK_FALSE(c.depth_limited);
       for (std::size_t k = 0; k + 1 < c.steps.size(); ++k) {  // each step is its parent's term
-        const auto edge = e.graph().edge(c.steps[k + 1].page, c.steps[k].page);
-        REQUIRE(edge);
+        const auto ins = in_edges(e, c.steps[k].page);
+        const auto edge = std::find_if(ins.begin(), ins.end(), [&](const graph_edge<double>& x) { return x.parent == c.steps[k + 1].page; });
+        REQUIRE(edge != ins.end());
         CHECK(element(e, c.steps[k].page, el) == edge->weight + element(e, c.steps[k + 1].page, el));
         CHECK(c.steps[k].at == *e.page_epoch(c.steps[k].page));
       }
@@ -113,8 +131,10 @@ TEST_CASE("10 provenance: witness chains lead to the delta that really wrote the
   CHECK(long_chains > 10);
 }
 
-TEST_CASE("10 provenance: the depth limit is enforced and flagged", "[suite10]") {
-  mp_engine e(engine_options{}, 1);
+TEMPLATE_TEST_CASE("10 provenance: the depth limit is enforced and flagged", "[suite10]", mp_engine, mp_plain) {
+  using E = TestType;
+  auto owned = tt::make_engine<E>(1);
+  E& e = *owned;
   std::vector<page_id> chain;
   for (int i = 0; i < 100; ++i) chain.push_back(*e.create_page(64));
   graph_edit<double> edit;
@@ -125,7 +145,7 @@ TEST_CASE("10 provenance: the depth limit is enforced and flagged", "[suite10]")
   (void)e.step();
   REQUIRE(element(e, chain[99], 0) == 104.0);
   {
-    provenance_tracker<mp_engine, min_plus> prov(e);
+    provenance_tracker<E, min_plus> prov(e);
     const auto c = prov.resolve(chain[99], 0);
     REQUIRE(c);
     CHECK((*c)->depth_limited);
@@ -135,7 +155,7 @@ TEST_CASE("10 provenance: the depth limit is enforced and flagged", "[suite10]")
   }
   provenance_options o;
   o.max_depth = 200;
-  provenance_tracker<mp_engine, min_plus> deep(e, o);
+  provenance_tracker<E, min_plus> deep(e, o);
   const auto c = deep.resolve(chain[99], 0);
   REQUIRE(c);
   CHECK_FALSE((*c)->depth_limited);
@@ -150,15 +170,17 @@ TEST_CASE("10 provenance: the depth limit is enforced and flagged", "[suite10]")
   CHECK_FALSE((*c1)->writer.has_value());
 }
 
-TEST_CASE("10 provenance: the cache is a true LRU", "[suite10]") {
-  mp_engine e(engine_options{}, 1);
+TEMPLATE_TEST_CASE("10 provenance: the cache is a true LRU", "[suite10]", mp_engine, mp_plain) {
+  using E = TestType;
+  auto owned = tt::make_engine<E>(1);
+  E& e = *owned;
   tt::world w(mp_world());
   w.build(e);
   bookkeeping book;
   book.tick(e, w);
   provenance_options o;
   o.cache_entries = 3;
-  provenance_tracker<mp_engine, min_plus> prov(e, o);
+  provenance_tracker<E, min_plus> prov(e, o);
   const page_id a = w.id(390), b = w.id(391), c = w.id(392), d = w.id(393);
   REQUIRE(prov.resolve(a));
   REQUIRE(prov.resolve(b));
@@ -177,9 +199,11 @@ TEST_CASE("10 provenance: the cache is a true LRU", "[suite10]") {
   CHECK(prov.misses() == 6);
 }
 
-TEST_CASE("10 provenance: no stale answer over random interleavings of resolve, tick and edit", "[suite10]") {
+TEMPLATE_TEST_CASE("10 provenance: no stale answer over random interleavings of resolve, tick and edit", "[suite10]", mp_engine, mp_plain) {
+  using E = TestType;
   for (std::uint64_t seed : {1ULL, 2ULL, 3ULL}) {
-    mp_engine e(engine_options{}, 2);
+    auto owned = tt::make_engine<E>(2);
+    E& e = *owned;
     tt::world_options wo = mp_world();
     wo.seed = seed;
     wo.deltas = 10;
@@ -188,7 +212,7 @@ TEST_CASE("10 provenance: no stale answer over random interleavings of resolve, 
     bookkeeping book;
     provenance_options o;
     o.cache_entries = 64;
-    provenance_tracker<mp_engine, min_plus> prov(e, o);
+    provenance_tracker<E, min_plus> prov(e, o);
     std::mt19937_64 rng(seed);
     std::size_t resolves = 0;
     for (int op = 0; op < 3000; ++op) {
@@ -201,13 +225,12 @@ TEST_CASE("10 provenance: no stale answer over random interleavings of resolve, 
         graph_edit<double> edit;
         const std::size_t c = w.ids().size() - 1 - rng() % 40;
         std::vector<page_id> parents;
-        e.graph().for_each_parent(w.id(c), [&](page_id p) { parents.push_back(p); });
-        std::sort(parents.begin(), parents.end());
+        for (const auto& x : in_edges(e, w.id(c))) parents.push_back(x.parent);
         if (parents.size() >= 2 && rng() % 2 == 0) {
           edit.remove_edge(parents[rng() % 2], w.id(c));
         } else {
           const std::size_t p = c - 1 - rng() % 8;
-          if (!e.graph().has_edge(w.id(p), w.id(c))) edit.add_edge({w.id(p), w.id(c), edge_kind::data, static_cast<double>(rng() % 4)});
+          if (std::find(parents.begin(), parents.end(), w.id(p)) == parents.end()) edit.add_edge({w.id(p), w.id(c), edge_kind::data, static_cast<double>(rng() % 4)});
         }
         REQUIRE(e.edit_graph(edit));
         (void)book.step(e);
@@ -229,13 +252,15 @@ TEST_CASE("10 provenance: no stale answer over random interleavings of resolve, 
   }
 }
 
-TEST_CASE("10 provenance: cones match a breadth-first oracle, with their limits flagged", "[suite10]") {
-  real_engine e(engine_options{}, 2);
+TEMPLATE_TEST_CASE("10 provenance: cones match a breadth-first oracle, with their limits flagged", "[suite10]", real_engine, real_plain) {
+  using E = TestType;
+  auto owned = tt::make_engine<E>(2);
+  E& e = *owned;
   tt::world w;
   w.build(e);
   bookkeeping book;
   for (int t = 0; t < 5; ++t) book.tick(e, w);
-  provenance_tracker<real_engine> prov(e);
+  provenance_tracker<E> prov(e);
   for (std::size_t r : {399UL, 300UL, 200UL, 61UL, 3UL}) {
     const page_id top = w.id(r);
     // The oracle: breadth first over the committed graph's parents, by page id.
@@ -243,7 +268,7 @@ TEST_CASE("10 provenance: cones match a breadth-first oracle, with their limits 
     std::vector<page_id> queue{top};
     for (std::size_t h = 0; h < queue.size(); ++h) {
       std::vector<page_id> ps;
-      e.graph().for_each_parent(queue[h], [&](page_id p) { ps.push_back(p); });
+      for (const auto& x : in_edges(e, queue[h])) ps.push_back(x.parent);
       std::sort(ps.begin(), ps.end());
       for (page_id p : ps)
         if (depth.emplace(p.value(), depth[queue[h].value()] + 1).second) queue.push_back(p);
@@ -267,24 +292,26 @@ TEST_CASE("10 provenance: cones match a breadth-first oracle, with their limits 
   provenance_options o;
   o.max_depth = 2;
   o.node_budget = 1'000'000;
-  provenance_tracker<real_engine> shallow(e, o);
+  provenance_tracker<E> shallow(e, o);
   const auto c2 = shallow.cone(w.id(399));
   REQUIRE(c2);
   CHECK((*c2)->depth_truncated);
   for (const auto& p : (*c2)->pages) CHECK(p.depth <= 2);
   o.max_depth = 32;
   o.node_budget = 5;
-  provenance_tracker<real_engine> small(e, o);
+  provenance_tracker<E> small(e, o);
   const auto c3 = small.cone(w.id(399));
   REQUIRE(c3);
   CHECK((*c3)->budget_truncated);
   CHECK((*c3)->pages.size() == 5);
 }
 
-TEST_CASE("10 provenance: an unknown or released page, or an element past the end, is a typed error", "[suite10]") {
-  mp_engine e(engine_options{}, 1);
+TEMPLATE_TEST_CASE("10 provenance: an unknown or released page, or an element past the end, is a typed error", "[suite10]", mp_engine, mp_plain) {
+  using E = TestType;
+  auto owned = tt::make_engine<E>(1);
+  E& e = *owned;
   const page_id a = *e.create_page(64), b = *e.create_page(64);
-  provenance_tracker<mp_engine, min_plus> prov(e);
+  provenance_tracker<E, min_plus> prov(e);
   CHECK(prov.resolve(a, 0));
   CHECK(prov.resolve(page_id{0xDEADBEEF00000001ULL}).error().code == errc::not_found);
   CHECK(prov.resolve(a, 8).error().code == errc::out_of_range);
