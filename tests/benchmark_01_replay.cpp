@@ -17,6 +17,7 @@
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
 #include "support/scale.hpp"
+#include "support/engine_suites.hpp"
 
 using namespace tickflow;
 namespace tt = tickflow::test;
@@ -300,4 +301,15 @@ TEST_CASE("01 replay: a reference-engine run replays from every checkpoint with 
   const auto bad = v.replay(0, scratch, e);
   CHECK_FALSE(bad.ok());
   CHECK(bad.log_stop == tlog_stop::damaged);
+}
+
+// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
+// reference engine and over the plain engine (tests/support/plain_engine.hpp).
+namespace any_engine {
+using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
+}  // namespace any_engine
+
+TEMPLATE_TEST_CASE("01 replay: over any engine, a world run replays from every checkpoint bit for bit", "[suite01][any_engine]", any_engine::reference, any_engine::plain) {
+  tt::suite01_replay_over_engine<TestType>();
 }

@@ -1,6 +1,7 @@
 // Suite 02 (integrity), correctness: 1M valid deltas give no violation; a seeded corpus with
 // every violation kind gives each one at the right index with the right kind; the apply paths
 // reject the corrupt deltas without changing anything.
+#include <tickflow/semiring/builtin.hpp>
 #include <tickflow/columnar/batch_apply.hpp>
 #include <tickflow/columnar/delta_batch.hpp>
 #include <tickflow/graph/page_graph.hpp>
@@ -13,6 +14,7 @@
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
 #include "support/scale.hpp"
+#include "support/engine_suites.hpp"
 
 using namespace tickflow;
 namespace tt = tickflow::test;
@@ -178,4 +180,15 @@ TEST_CASE("02 integrity: ids far out of order are still checked exactly", "[suit
   REQUIRE(rep.count(violation_kind::duplicate_delta_id) == dups.size());
   REQUIRE(rep.total() == dups.size());
   for (std::size_t i = 0; i < dups.size(); ++i) CHECK(rep.violations[i].index == dups[i]);
+}
+
+// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
+// reference engine and over the plain engine (tests/support/plain_engine.hpp).
+namespace any_engine {
+using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
+}  // namespace any_engine
+
+TEMPLATE_TEST_CASE("02 integrity: over any engine, every bad delta is typed or rejected with its kind, never applied", "[suite02][any_engine]", any_engine::reference, any_engine::plain) {
+  tt::suite02_integrity_over_engine<TestType>();
 }

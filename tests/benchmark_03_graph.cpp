@@ -1,6 +1,7 @@
 // Suite 03 (graph), correctness: cycle checks against naive oracles on random graphs, the 1M-node
 // chain and ring, witnesses checked edge by edge, shadow edits that are rejected leave the graph
 // as it was, and incremental insertion agrees with a full re-check after every edge.
+#include <tickflow/semiring/builtin.hpp>
 #include <tickflow/graph/csr.hpp>
 #include <tickflow/graph/page_graph.hpp>
 
@@ -14,6 +15,7 @@
 
 #include "support/catch.hpp"
 #include "support/scale.hpp"
+#include "support/engine_suites.hpp"
 
 using namespace tickflow;
 namespace tt = tickflow::test;
@@ -358,4 +360,15 @@ TEST_CASE("03 graph: API errors are typed and change nothing", "[suite03]") {
   REQUIRE(g.add_edge({pid(3), pid(1)}));
   REQUIRE(g.check_invariants());
   CHECK(csr_graph::from_edges(2, edge_list{{0, 2}}).error().code == errc::out_of_range);
+}
+
+// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
+// reference engine and over the plain engine (tests/support/plain_engine.hpp).
+namespace any_engine {
+using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
+}  // namespace any_engine
+
+TEMPLATE_TEST_CASE("03 graph: over any engine, edits follow an oracle and a cycle is rejected whole", "[suite03][any_engine]", any_engine::reference, any_engine::plain) {
+  tt::suite03_graph_over_engine<TestType>();
 }

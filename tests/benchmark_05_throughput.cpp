@@ -24,6 +24,7 @@
 #include "support/catch.hpp"
 #include "support/propagation.hpp"
 #include "support/scale.hpp"
+#include "support/engine_suites.hpp"
 
 using namespace tickflow;
 namespace tt = tickflow::test;
@@ -184,4 +185,15 @@ TEST_CASE("05 throughput: ingest, parallel apply and propagation on W equal the 
 TEST_CASE("05 throughput: ingest, parallel apply and propagation on W-local equal the sequential oracle at 1..8 workers",
           "[suite05][threads]") {
   suite_case(true, 6);
+}
+
+// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
+// reference engine and over the plain engine (tests/support/plain_engine.hpp).
+namespace any_engine {
+using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
+}  // namespace any_engine
+
+TEMPLATE_TEST_CASE("05 throughput: over any engine, 1, 2, 4 and 8 workers equal the sequential plain engine after every step", "[suite05][any_engine]", any_engine::reference, any_engine::plain) {
+  tt::suite05_parallel_equals_sequential<TestType, semiring_kernel<real_semiring<double>>>(25);
 }

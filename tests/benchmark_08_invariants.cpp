@@ -1,6 +1,7 @@
 // Suite 08 (invariants), correctness: 10k cycles of a small engine loop (deltas through a ring,
 // applied to the store, logged, under a page graph) with every built-in invariant checked after
 // every cycle: no violation. Then each built-in fires on a fault made for it, and only it.
+#include <tickflow/semiring/builtin.hpp>
 #include <tickflow/page/page_store.hpp>
 #include <tickflow/queue/spsc_ring.hpp>
 #include <tickflow/validate/invariants.hpp>
@@ -14,6 +15,7 @@
 #include "support/catch.hpp"
 #include "support/deltas.hpp"
 #include "support/scale.hpp"
+#include "support/engine_suites.hpp"
 
 using namespace tickflow;
 namespace tt = tickflow::test;
@@ -170,4 +172,15 @@ TEST_CASE("08 invariants: each built-in fires on its own fault", "[suite08]") {
       eng.log.pop_back();
     }
   }
+}
+
+// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
+// reference engine and over the plain engine (tests/support/plain_engine.hpp).
+namespace any_engine {
+using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
+}  // namespace any_engine
+
+TEMPLATE_TEST_CASE("08 invariants: over any engine, epochs, pages, acyclicity and the log hold after every step", "[suite08][any_engine]", any_engine::reference, any_engine::plain) {
+  tt::suite08_invariants_over_engine<TestType>(60);
 }

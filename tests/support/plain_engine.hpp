@@ -156,6 +156,45 @@ class plain_engine {
     write(d);
     return {};
   }
+  /// Replays one logged engine event as the run that logged it did.
+  result<void> apply(const tlog_event& e) {
+    switch (e.kind) {
+      case tlog_event_kind::page_create: {
+        if (e.page.value() != s_.next_id) return unexpected(errc::corrupt_data, e.page.value(), "a replayed page got another id");
+        auto id = create_page(e.aux);
+        return id ? result<void>{} : unexpected(id.error());
+      }
+      case tlog_event_kind::page_release: return release_page(e.page);
+      case tlog_event_kind::edge_insert:
+      case tlog_event_kind::edge_remove: {
+        edit_type one;
+        if (e.kind == tlog_event_kind::edge_remove) {
+          one.remove_edge(e.page, e.child);
+        } else {
+          W w;
+          std::memcpy(&w, &e.weight, sizeof(W));
+          one.add_edge({e.page, e.child, static_cast<edge_kind>(e.aux), w});
+        }
+        parent_map next = s_.parents;
+        std::swap(pending_, one);
+        const edit_report rep = try_edit(next);
+        std::swap(pending_, one);
+        if (!rep.ok()) return unexpected(rep.err.code, rep.err.detail, rep.err.message);
+        s_.parents = std::move(next);
+        detail::encode_event(e, log_);
+        return {};
+      }
+      case tlog_event_kind::step: {
+        step_report r;
+        r.at = e.at;
+        step_propagate(r);
+        detail::encode_event({tlog_event_kind::step, e.at, {}, {}, 0, 0, 0}, log_);
+        s_.now = e.at.value();
+        return {};
+      }
+    }
+    return unexpected(errc::corrupt_data, static_cast<std::uint64_t>(e.kind), "unknown event kind");
+  }
   [[nodiscard]] std::uint64_t digest() const {
     digest64 h;
     for (const auto& [id, p] : s_.pages) {
