@@ -303,13 +303,7 @@ TEST_CASE("01 replay: a reference-engine run replays from every checkpoint with 
   CHECK(bad.log_stop == tlog_stop::damaged);
 }
 
-// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
-// reference engine and over the plain engine (tests/support/plain_engine.hpp).
-namespace any_engine {
-using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
-}  // namespace any_engine
-
-TEMPLATE_TEST_CASE("01 replay: over any engine, a world run replays from every checkpoint bit for bit", "[suite01][any_engine]", any_engine::reference, any_engine::plain) {
+// The engine-level suite (tests/support/engine_suites.hpp), over both engines.
+TEMPLATE_TEST_CASE("01 replay: over any engine, a world run replays from every checkpoint bit for bit", "[suite01][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite01_replay_over_engine<TestType>();
 }

@@ -182,13 +182,7 @@ TEST_CASE("02 integrity: ids far out of order are still checked exactly", "[suit
   for (std::size_t i = 0; i < dups.size(); ++i) CHECK(rep.violations[i].index == dups[i]);
 }
 
-// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
-// reference engine and over the plain engine (tests/support/plain_engine.hpp).
-namespace any_engine {
-using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
-}  // namespace any_engine
-
-TEMPLATE_TEST_CASE("02 integrity: over any engine, every bad delta is typed or rejected with its kind, never applied", "[suite02][any_engine]", any_engine::reference, any_engine::plain) {
+// The engine-level suite (tests/support/engine_suites.hpp), over both engines.
+TEMPLATE_TEST_CASE("02 integrity: over any engine, every bad delta is typed or rejected with its kind, never applied", "[suite02][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite02_integrity_over_engine<TestType>();
 }

@@ -362,13 +362,7 @@ TEST_CASE("03 graph: API errors are typed and change nothing", "[suite03]") {
   CHECK(csr_graph::from_edges(2, edge_list{{0, 2}}).error().code == errc::out_of_range);
 }
 
-// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
-// reference engine and over the plain engine (tests/support/plain_engine.hpp).
-namespace any_engine {
-using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
-}  // namespace any_engine
-
-TEMPLATE_TEST_CASE("03 graph: over any engine, edits follow an oracle and a cycle is rejected whole", "[suite03][any_engine]", any_engine::reference, any_engine::plain) {
+// The engine-level suite (tests/support/engine_suites.hpp), over both engines.
+TEMPLATE_TEST_CASE("03 graph: over any engine, edits follow an oracle and a cycle is rejected whole", "[suite03][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite03_graph_over_engine<TestType>();
 }

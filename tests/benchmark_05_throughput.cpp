@@ -187,13 +187,7 @@ TEST_CASE("05 throughput: ingest, parallel apply and propagation on W-local equa
   suite_case(true, 6);
 }
 
-// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
-// reference engine and over the plain engine (tests/support/plain_engine.hpp).
-namespace any_engine {
-using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
-}  // namespace any_engine
-
-TEMPLATE_TEST_CASE("05 throughput: over any engine, 1, 2, 4 and 8 workers equal the sequential plain engine after every step", "[suite05][any_engine]", any_engine::reference, any_engine::plain) {
+// The engine-level suite (tests/support/engine_suites.hpp), over both engines.
+TEMPLATE_TEST_CASE("05 throughput: over any engine, 1, 2, 4 and 8 workers equal the sequential plain engine after every step", "[suite05][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite05_parallel_equals_sequential<TestType, semiring_kernel<real_semiring<double>>>(25);
 }

@@ -407,13 +407,7 @@ TEST_CASE("tlog_writer::append_records takes whole, intact frames in epoch order
   std::remove(path.c_str());
 }
 
-// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
-// reference engine and over the plain engine (tests/support/plain_engine.hpp).
-namespace any_engine {
-using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
-}  // namespace any_engine
-
-TEMPLATE_TEST_CASE("06 tick latency: over any engine, the orchestrator ticks it, records overruns and equals stepping", "[suite06][any_engine]", any_engine::reference, any_engine::plain) {
+// The engine-level suite (tests/support/engine_suites.hpp), over both engines.
+TEMPLATE_TEST_CASE("06 tick latency: over any engine, the orchestrator ticks it, records overruns and equals stepping", "[suite06][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite06_ticks_over_engine<TestType>();
 }

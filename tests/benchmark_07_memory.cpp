@@ -879,13 +879,7 @@ TEST_CASE("reference_engine moves pages without edges to the cold tier and back,
   same_figures(a.store());
 }
 
-// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
-// reference engine and over the plain engine (tests/support/plain_engine.hpp).
-namespace any_engine {
-using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
-}  // namespace any_engine
-
-TEMPLATE_TEST_CASE("07 memory: over any engine, churn never loses a live byte or epoch, with GC slices where the engine collects", "[suite07][any_engine]", any_engine::reference, any_engine::plain) {
+// The engine-level suite (tests/support/engine_suites.hpp), over both engines.
+TEMPLATE_TEST_CASE("07 memory: over any engine, churn never loses a live byte or epoch, with GC slices where the engine collects", "[suite07][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite07_memory_over_engine<TestType>();
 }

@@ -174,13 +174,7 @@ TEST_CASE("08 invariants: each built-in fires on its own fault", "[suite08]") {
   }
 }
 
-// The engine-level suite, written against the concepts (tests/support/engine_suites.hpp), over the
-// reference engine and over the plain engine (tests/support/plain_engine.hpp).
-namespace any_engine {
-using reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-using plain = tickflow::test::plain_engine<double, semiring_kernel<real_semiring<double>>>;
-}  // namespace any_engine
-
-TEMPLATE_TEST_CASE("08 invariants: over any engine, epochs, pages, acyclicity and the log hold after every step", "[suite08][any_engine]", any_engine::reference, any_engine::plain) {
+// The engine-level suite (tests/support/engine_suites.hpp), over both engines.
+TEMPLATE_TEST_CASE("08 invariants: over any engine, epochs, pages, acyclicity and the log hold after every step", "[suite08][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite08_invariants_over_engine<TestType>(60);
 }

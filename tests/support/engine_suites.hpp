@@ -8,6 +8,7 @@
 
 #include <tickflow/engine/engine.hpp>
 #include <tickflow/engine/tick.hpp>
+#include <tickflow/semiring/builtin.hpp>
 #include <tickflow/validate/inspect.hpp>
 #include <tickflow/validate/replay.hpp>
 
@@ -27,6 +28,10 @@
 #include "support/world.hpp"
 
 namespace tickflow::test {
+
+/// The two engines every engine-level suite runs over: the reference engine, and the plain one.
+using any_reference = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
+using any_plain = plain_engine<double, semiring_kernel<real_semiring<double>>>;
 
 /// Pages (id, epoch, bytes) of two engines of any types, equal one for one.
 template <class A, class B>
