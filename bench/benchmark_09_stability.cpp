@@ -7,8 +7,10 @@
 //                                    of page bytes, over one thread's read bandwidth measured in
 //                                    the same run (an xsimd sum over a buffer of the same size):
 //                                    the median of paired, alternated rounds: >= 0.8
-// Printed beside it: both rates, the scalar scan's rate, the page-by-page scan (the generic
-// path of engines without a store), and perturbation runs per second (information).
+// Printed beside it: both rates, the kernel alone over the read's buffer, the scalar kernel,
+// the page-by-page scan (the generic path of engines without a store), the read's loop over the
+// store's own chunks and over 64 KiB blocks allocated in a row (where the scan's floor on the
+// store's layout lies), and perturbation runs per second (information).
 #include <benchmark/benchmark.h>
 
 #include <tickflow/engine/engine.hpp>
@@ -106,6 +108,59 @@ void bm_scalar(benchmark::State& s) {
   for (auto _ : s) benchmark::DoNotOptimize(scalar::first_nonfinite<double>(w.reference));
   s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * pages_n * 64));
 }
+// A plain sum over the store's runs (the read's loop over the scan's memory).
+void bm_runs_sum(benchmark::State& s) {
+  world& w = data();
+  using B = xsimd::batch<double>;
+  for (auto _ : s) {
+    B acc(0.0);
+    w.engine->store().for_each_hot_run([&](std::span<const std::byte> run, std::size_t, std::uint32_t, std::uint32_t) {
+      const double* p = reinterpret_cast<const double*>(run.data());
+      B a(0.0), b(0.0), c(0.0), d(0.0);
+      for (std::size_t i = 0; i + 4 * B::size <= run.size() / 8; i += 4 * B::size) {
+        a += B::load_unaligned(p + i);
+        b += B::load_unaligned(p + i + B::size);
+        c += B::load_unaligned(p + i + 2 * B::size);
+        d += B::load_unaligned(p + i + 3 * B::size);
+      }
+      acc += (a + b) + (c + d);
+    });
+    benchmark::DoNotOptimize(xsimd::hadd(acc));
+  }
+  s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * pages_n * 64));
+}
+// The same sum over 64 KiB blocks allocated one by one, as the store's chunks are.
+std::vector<std::unique_ptr<double[]>>& blocks() {
+  static std::vector<std::unique_ptr<double[]>> b = [] {
+    std::vector<std::unique_ptr<double[]>> out;
+    for (std::size_t k = 0; k < pages_n * 64 / 65536; ++k) {
+      out.push_back(std::make_unique<double[]>(8192));
+      for (std::size_t i = 0; i < 8192; ++i) out.back()[i] = 1.0;
+    }
+    return out;
+  }();
+  return b;
+}
+void bm_blocks_sum(benchmark::State& s) {
+  using B = xsimd::batch<double>;
+  auto& bl = blocks();
+  for (auto _ : s) {
+    B acc(0.0);
+    for (auto& blk : bl) {
+      const double* p = blk.get();
+      B a(0.0), b(0.0), c(0.0), d(0.0);
+      for (std::size_t i = 0; i + 4 * B::size <= 8192; i += 4 * B::size) {
+        a += B::load_unaligned(p + i);
+        b += B::load_unaligned(p + i + B::size);
+        c += B::load_unaligned(p + i + 2 * B::size);
+        d += B::load_unaligned(p + i + 3 * B::size);
+      }
+      acc += (a + b) + (c + d);
+    }
+    benchmark::DoNotOptimize(xsimd::hadd(acc));
+  }
+  s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * pages_n * 64));
+}
 // The SIMD kernel over the reference buffer (the kernel alone, over contiguous memory).
 void bm_simd_flat(benchmark::State& s) {
   world& w = data();
@@ -188,6 +243,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("stability/nan_scan_scalar", bm_scalar)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("stability/nan_scan_page_by_page", bm_pages)->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("stability/nan_scan_flat_buffer", bm_simd_flat)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("stability/read_store_runs", bm_runs_sum)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("stability/read_64k_blocks", bm_blocks_sum)->Unit(benchmark::kMillisecond);
   tb::median_collector c;
   tb::run_and_collect(argc, argv, c);
 
@@ -220,6 +277,9 @@ int main(int argc, char** argv) {
               "page by page in id order %.2f GB/s\n",
               rate("stability/nan_scan"), rate("stability/read_bandwidth"), rate("stability/nan_scan_flat_buffer"),
               rate("stability/nan_scan_scalar"), rate("stability/nan_scan_page_by_page"));
+  std::printf("# the read's loop over the store's own chunks (977 runs of 64 KiB, scattered in the heap): %.2f GB/s; over 64 KiB blocks "
+              "allocated one after another: %.2f GB/s\n",
+              rate("stability/read_store_runs"), rate("stability/read_64k_blocks"));
   if (paired)
     std::printf("# paired (21 alternated rounds): scan / read bandwidth median %.3f (range %.3f-%.3f)\n", paired->median, paired->low,
                 paired->high);
