@@ -380,3 +380,29 @@ TEMPLATE_TEST_CASE("09 stability: noise in the deltas, reproducibly", "[suite09]
   }
   CHECK(a.ticks.back().l2 != c.ticks.back().l2);
 }
+
+TEMPLATE_TEST_CASE("09 stability: a NaN in a run is counted and flags it, and never enters the divergence", "[suite09]", engine_t, plain_t) {
+  using E = TestType;
+  world_pair<E> pair;
+  stability_options o;
+  o.sigma = 1e-6;
+  o.ticks = 12;
+  // Tick 6 writes a NaN into a source of both runs; the pages below it turn NaN too.
+  auto drive = [&](E& e, std::size_t t, auto&& submit) {
+    pair.drive(e, submit);
+    if (t == 6) (void)submit(tt::element_delta(pair.worlds[0]->id(5), epoch{e.current_epoch().value() + 1}, 999'000 + t, nan_v, 1));
+  };
+  const auto rep = run_perturbation<E>([&] { return pair.make(); }, drive, o);
+  REQUIRE(rep.ticks.size() == 12);
+  CHECK(rep.nonfinite);
+  CHECK(rep.unstable);
+  CHECK(rep.ticks[4].nonfinite_baseline == 0);
+  CHECK(rep.ticks[5].nonfinite_baseline > 0);
+  CHECK(rep.ticks[5].nonfinite_perturbed == rep.ticks[5].nonfinite_baseline);
+  for (const auto& t : rep.ticks) {
+    CHECK(std::isfinite(t.l2));
+    CHECK(std::isfinite(t.linf));
+    CHECK(std::isfinite(t.amplification));
+  }
+  CHECK(rep.ticks.back().l2 > 0);  // the finite elements still diverge by the noise
+}

@@ -321,3 +321,40 @@ TEMPLATE_TEST_CASE("10 provenance: an unknown or released page, or an element pa
   CHECK(prov.cone(b).error().code == errc::not_found);
   CHECK(prov.resolve_uncached(b).error().code == errc::not_found);
 }
+
+TEMPLATE_TEST_CASE("10 provenance: on a tie the first parent in the fixed order is the witness, and a loser that comes to tie takes the win", "[suite10]", mp_engine, mp_plain) {
+  using E = TestType;
+  auto owned = tt::make_engine<E>(1);
+  E& e = *owned;
+  const page_id a = *e.create_page(64), b = *e.create_page(64), x = *e.create_page(64);
+  REQUIRE(a < b);  // the fixed order: a, then b
+  graph_edit<double> edit;
+  edit.add_edge({a, x, edge_kind::data, 0.0});
+  edit.add_edge({b, x, edge_kind::data, 0.0});
+  REQUIRE(e.edit_graph(edit));
+  (void)e.step();
+  REQUIRE(e.submit(tt::element_delta(a, epoch{2}, 1, 5.0, 0)));
+  REQUIRE(e.submit(tt::element_delta(b, epoch{2}, 2, 3.0, 0)));
+  (void)e.step();
+  REQUIRE(element(e, x, 0) == 3.0);
+  provenance_tracker<E, min_plus> prov(e);
+  const auto first = prov.resolve(x, 0);
+  REQUIRE(first);
+  REQUIRE((*first)->steps.size() == 2);
+  CHECK((*first)->steps[1].page == b);
+  CHECK((*first)->writer->id == delta_id{2});
+  const epoch x_at = *e.page_epoch(x);
+  // a comes down to 3: x keeps its value and its epoch, but a (first in the order) now wins.
+  REQUIRE(e.submit(tt::element_delta(a, epoch{3}, 3, 3.0, 0)));
+  (void)e.step();
+  REQUIRE(*e.page_epoch(x) == x_at);
+  const auto again = prov.resolve(x, 0);
+  REQUIRE(again);
+  CHECK((*again)->steps[1].page == a);
+  CHECK((*again)->writer->id == delta_id{3});
+  CHECK(**again == *prov.resolve_uncached(x, 0));
+  // Both terms equal from the start: the first parent wins.
+  const auto tie = prov.resolve_uncached(x, 0);
+  REQUIRE(tie);
+  CHECK(tie->steps[1].page == a);
+}
