@@ -73,20 +73,22 @@ world& data() {
   return w;
 }
 
-double read_sum(const std::vector<double>& v) {
+// The read's loop: an xsimd sum in four accumulators.
+double sum_doubles(const double* p, std::size_t n) {
   using B = xsimd::batch<double>;
   B a(0.0), b(0.0), c(0.0), d(0.0);
   std::size_t i = 0;
-  for (; i + 4 * B::size <= v.size(); i += 4 * B::size) {
-    a += B::load_unaligned(v.data() + i);
-    b += B::load_unaligned(v.data() + i + B::size);
-    c += B::load_unaligned(v.data() + i + 2 * B::size);
-    d += B::load_unaligned(v.data() + i + 3 * B::size);
+  for (; i + 4 * B::size <= n; i += 4 * B::size) {
+    a += B::load_unaligned(p + i);
+    b += B::load_unaligned(p + i + B::size);
+    c += B::load_unaligned(p + i + 2 * B::size);
+    d += B::load_unaligned(p + i + 3 * B::size);
   }
   double s = xsimd::hadd((a + b) + (c + d));
-  for (; i < v.size(); ++i) s += v[i];
+  for (; i < n; ++i) s += p[i];
   return s;
 }
+double read_sum(const std::vector<double>& v) { return sum_doubles(v.data(), v.size()); }
 
 void bm_scan(benchmark::State& s) {
   world& w = data();
@@ -111,21 +113,12 @@ void bm_scalar(benchmark::State& s) {
 // A plain sum over the store's runs (the read's loop over the scan's memory).
 void bm_runs_sum(benchmark::State& s) {
   world& w = data();
-  using B = xsimd::batch<double>;
   for (auto _ : s) {
-    B acc(0.0);
+    double acc = 0;
     w.engine->store().for_each_hot_run([&](std::span<const std::byte> run, std::size_t, std::uint32_t, std::uint32_t) {
-      const double* p = reinterpret_cast<const double*>(run.data());
-      B a(0.0), b(0.0), c(0.0), d(0.0);
-      for (std::size_t i = 0; i + 4 * B::size <= run.size() / 8; i += 4 * B::size) {
-        a += B::load_unaligned(p + i);
-        b += B::load_unaligned(p + i + B::size);
-        c += B::load_unaligned(p + i + 2 * B::size);
-        d += B::load_unaligned(p + i + 3 * B::size);
-      }
-      acc += (a + b) + (c + d);
+      acc += sum_doubles(reinterpret_cast<const double*>(run.data()), run.size() / 8);
     });
-    benchmark::DoNotOptimize(xsimd::hadd(acc));
+    benchmark::DoNotOptimize(acc);
   }
   s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * pages_n * 64));
 }
@@ -142,22 +135,11 @@ std::vector<std::unique_ptr<double[]>>& blocks() {
   return b;
 }
 void bm_blocks_sum(benchmark::State& s) {
-  using B = xsimd::batch<double>;
   auto& bl = blocks();
   for (auto _ : s) {
-    B acc(0.0);
-    for (auto& blk : bl) {
-      const double* p = blk.get();
-      B a(0.0), b(0.0), c(0.0), d(0.0);
-      for (std::size_t i = 0; i + 4 * B::size <= 8192; i += 4 * B::size) {
-        a += B::load_unaligned(p + i);
-        b += B::load_unaligned(p + i + B::size);
-        c += B::load_unaligned(p + i + 2 * B::size);
-        d += B::load_unaligned(p + i + 3 * B::size);
-      }
-      acc += (a + b) + (c + d);
-    }
-    benchmark::DoNotOptimize(xsimd::hadd(acc));
+    double acc = 0;
+    for (auto& blk : bl) acc += sum_doubles(blk.get(), 8192);
+    benchmark::DoNotOptimize(acc);
   }
   s.SetBytesProcessed(static_cast<std::int64_t>(s.iterations() * pages_n * 64));
 }

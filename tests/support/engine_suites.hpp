@@ -71,6 +71,29 @@ std::map<std::pair<std::uint64_t, std::uint64_t>, double> edges_of(const E& e) {
   return out;
 }
 
+/// Whether a set of edges admits a topological order (Kahn).
+inline bool acyclic(const std::map<std::pair<std::uint64_t, std::uint64_t>, double>& g) {
+  std::map<std::uint64_t, int> indeg;
+  std::map<std::uint64_t, std::vector<std::uint64_t>> out;
+  for (const auto& [k, w] : g) {
+    ++indeg[k.second];
+    indeg.try_emplace(k.first, 0);
+    out[k.first].push_back(k.second);
+  }
+  std::vector<std::uint64_t> ready;
+  for (const auto& [n, d] : indeg)
+    if (d == 0) ready.push_back(n);
+  std::size_t seen = 0;
+  while (!ready.empty()) {
+    const auto u = ready.back();
+    ready.pop_back();
+    ++seen;
+    for (auto c : out[u])
+      if (--indeg[c] == 0) ready.push_back(c);
+  }
+  return seen == indeg.size();
+}
+
 // ------------------------------------------------------------------------------- suite 01
 
 /// Replay: a world run recorded from the engine's own log, checkpointed every 10 steps, replayed
@@ -183,27 +206,6 @@ void suite03_graph_over_engine() {
   std::vector<page_id> pages;
   for (int i = 0; i < 60; ++i) pages.push_back(*e.create_page(64));
   std::map<std::pair<std::uint64_t, std::uint64_t>, double> oracle;
-  auto acyclic = [&](const std::map<std::pair<std::uint64_t, std::uint64_t>, double>& g) {
-    std::map<std::uint64_t, int> indeg;
-    std::map<std::uint64_t, std::vector<std::uint64_t>> out;
-    for (const auto& [k, w] : g) {
-      ++indeg[k.second];
-      indeg.try_emplace(k.first, 0);
-      out[k.first].push_back(k.second);
-    }
-    std::vector<std::uint64_t> ready;
-    for (const auto& [n, d] : indeg)
-      if (d == 0) ready.push_back(n);
-    std::size_t seen = 0;
-    while (!ready.empty()) {
-      const auto u = ready.back();
-      ready.pop_back();
-      ++seen;
-      for (auto c : out[u])
-        if (--indeg[c] == 0) ready.push_back(c);
-    }
-    return seen == indeg.size();
-  };
   std::mt19937_64 rng(3);
   std::size_t rejected = 0, committed = 0;
   for (int s = 0; s < 150; ++s) {
@@ -395,27 +397,7 @@ void suite08_invariants_over_engine(std::size_t steps) {
     REQUIRE(monotone);
     REQUIRE(bounded);
     REQUIRE(pages == w.ids().size());
-    // Acyclic: the committed edges admit a topological order.
-    const auto g = edges_of(e);
-    std::map<std::uint64_t, int> indeg;
-    std::map<std::uint64_t, std::vector<std::uint64_t>> out;
-    for (const auto& [k, wt] : g) {
-      ++indeg[k.second];
-      indeg.try_emplace(k.first, 0);
-      out[k.first].push_back(k.second);
-    }
-    std::vector<std::uint64_t> ready;
-    for (const auto& [n, d] : indeg)
-      if (d == 0) ready.push_back(n);
-    std::size_t seen = 0;
-    while (!ready.empty()) {
-      const auto u = ready.back();
-      ready.pop_back();
-      ++seen;
-      for (auto c : out[u])
-        if (--indeg[c] == 0) ready.push_back(c);
-    }
-    REQUIRE(seen == indeg.size());
+    REQUIRE(acyclic(edges_of(e)));  // the committed edges admit a topological order
     checks += 4;
   }
   if constexpr (requires { e.log_records(); }) {
