@@ -5,8 +5,9 @@
 //     derived pages are computed with semiring S (S = void: a custom kernel, or any semiring
 //     treated as non-selective). It learns which delta last wrote each element of each page
 //     from the engine's log (E::log_records(), page/tlog.hpp format; read incrementally at every
-//     call), or, for an engine without a log, from note_applied(delta), note_edit(parent, child)
-//     and note_released(page), which the caller makes for what the engine applied.
+//     call; reference_engine keeps it unless engine_options::keep_log is false), or, for an
+//     engine without a log, from note_applied(delta), note_edit(parent, child) and
+//     note_released(page), which the caller makes for what the engine applied.
 //   * resolve(page, element) (selective S: selective_semiring<S>, i.e. add(a, b) is always a or
 //     b: boolean, min-plus, max-plus, bottleneck) returns the witness chain: the page, then at
 //     each step the parent whose term won (the first parent, in the fixed order, whose
