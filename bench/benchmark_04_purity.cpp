@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "support/harness.hpp"
-#include "support/workload.hpp"
+#include "support/w_engine.hpp"
 
 using namespace tickflow;
 namespace tb = tickflow::bench;
@@ -34,7 +34,7 @@ namespace {
 using clk = std::chrono::steady_clock;
 using kernel = semiring_kernel<real_semiring<double>>;
 using engine_t = reference_engine<double, kernel, thread_pool>;
-constexpr std::size_t pages_n = 1'000'000, edges_n = 4'000'000, deltas_per_tick = 100'000;
+constexpr std::size_t deltas_per_tick = 100'000;
 
 double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
 
@@ -71,24 +71,11 @@ world& data() {
     engine_options eo;
     eo.keep_log = false;
     eo.lane_bytes = std::size_t{64} << 20;
-    out.engine = std::make_unique<engine_t>(eo, 2);
-    std::vector<page_id> ids;
-    for (std::size_t i = 0; i < pages_n; ++i) ids.push_back(*out.engine->create_page(64));
-    std::vector<std::uint32_t> perm(pages_n);
-    for (std::uint32_t i = 0; i < pages_n; ++i) perm[i] = i;
-    std::shuffle(perm.begin(), perm.end(), out.rng);
-    std::vector<std::uint8_t> derived(pages_n, 0);
-    graph_edit<double> edit;
     std::uniform_real_distribution<double> weight(0.25, 0.75);
-    for (const std::uint64_t k : tb::engine_workload_edges(false, pages_n, edges_n, out.rng)) {
-      edit.add_edge({ids[perm[k >> 32]], ids[perm[k & 0xFFFFFFFFU]], edge_kind::data, weight(out.rng)});
-      derived[perm[k & 0xFFFFFFFFU]] = 1;
-    }
-    if (!out.engine->edit_graph(edit)) std::abort();
-    (void)out.engine->step();
-    (void)out.engine->step();
-    for (std::size_t i = 0; i < pages_n; ++i)
-      if (derived[i] == 0) out.sources.push_back(ids[i]);
+    auto built = tb::build_w_engine<engine_t>(false, out.rng, eo, weight);
+    out.engine = std::move(built.engine);
+    for (std::size_t r = 0; r < built.by_rank.size(); ++r)
+      if (built.is_source[r] != 0) out.sources.push_back(built.by_rank[r]);
     out.build_s = seconds_since(t0);
     return out;
   }();

@@ -30,6 +30,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "support/harness.hpp"
+#include "support/w_engine.hpp"
 #include "support/workload.hpp"
 
 using namespace tickflow;
@@ -39,7 +40,7 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 using engine_t = reference_engine<double, semiring_kernel<real_semiring<double>>, thread_pool>;
-constexpr std::size_t pages_n = 1'000'000, edges_n = 4'000'000;
+constexpr std::size_t pages_n = 1'000'000;
 
 double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
 
@@ -54,18 +55,7 @@ world& data() {
     world out;
     const auto t0 = clk::now();
     std::mt19937_64 rng(9);
-    out.engine = std::make_unique<engine_t>(engine_options{}, 2);
-    std::vector<page_id> ids;
-    for (std::size_t i = 0; i < pages_n; ++i) ids.push_back(*out.engine->create_page(64));
-    std::vector<std::uint32_t> perm(pages_n);
-    for (std::uint32_t i = 0; i < pages_n; ++i) perm[i] = i;
-    std::shuffle(perm.begin(), perm.end(), rng);
-    graph_edit<double> edit;
-    for (const std::uint64_t k : tb::engine_workload_edges(false, pages_n, edges_n, rng))
-      edit.add_edge({ids[perm[k >> 32]], ids[perm[k & 0xFFFFFFFFU]], edge_kind::data, 0.5});
-    if (!out.engine->edit_graph(edit)) std::abort();
-    (void)out.engine->step();
-    (void)out.engine->step();  // plans the propagation: the store is laid out in topological order
+    out.engine = tb::build_w_engine<engine_t>(false, rng, engine_options{}, [](std::mt19937_64&) { return 0.5; }).engine;
     out.reference.assign(pages_n * 8, 1.0);
     out.build_s = seconds_since(t0);
     return out;

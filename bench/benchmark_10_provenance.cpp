@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "support/harness.hpp"
-#include "support/workload.hpp"
+#include "support/w_engine.hpp"
 
 using namespace tickflow;
 namespace tb = tickflow::bench;
@@ -63,26 +63,11 @@ world<E> build_world(bool local = false) {
     std::mt19937_64 rng(10);
     engine_options eo;
     eo.lane_bytes = std::size_t{64} << 20;
-    out.engine = std::make_unique<E>(eo, 2);
-    std::vector<page_id> ids;
-    for (std::size_t i = 0; i < pages_n; ++i) ids.push_back(*out.engine->create_page(64));
-    std::vector<std::uint32_t> perm(pages_n);
-    for (std::uint32_t i = 0; i < pages_n; ++i) perm[i] = i;
-    std::shuffle(perm.begin(), perm.end(), rng);
-    out.by_rank.resize(pages_n);
-    for (std::size_t r = 0; r < pages_n; ++r) out.by_rank[r] = ids[perm[r]];
-    const auto keys = tb::engine_workload_edges(local, pages_n, edges_n, rng);
-    out.is_source.assign(pages_n, 1);
-    {
-      graph_edit<double> edit;
-      std::uniform_real_distribution<double> weight(0.25, 0.75);
-      for (const std::uint64_t k : keys) {
-        edit.add_edge({out.by_rank[k >> 32], out.by_rank[k & 0xFFFFFFFFU], edge_kind::data, weight(rng)});
-        out.is_source[k & 0xFFFFFFFFU] = 0;
-      }
-      if (!out.engine->edit_graph(edit)) std::abort();
-    }
-    if (!out.engine->step().graph.ok()) std::abort();
+    std::uniform_real_distribution<double> weight(0.25, 0.75);
+    auto w = tb::build_w_engine<E>(local, rng, eo, weight, 1);
+    out.engine = std::move(w.engine);
+    out.by_rank = std::move(w.by_rank);
+    out.is_source = std::move(w.is_source);
     std::vector<std::uint32_t> sources;
     for (std::uint32_t r = 0; r < pages_n; ++r)
       if (out.is_source[r] != 0) sources.push_back(r);
