@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Installs what building, testing and benchmarking tickflow needs, on Debian or Ubuntu.
 # Idempotent: when every package is already present it only checks and returns.
-#   bash cmake/setup-deps.sh          # required + optional rivals
+#   bash cmake/setup-deps.sh          # required + optional rivals + report tools
 #   bash cmake/setup-deps.sh --minimal  # required only
+#   bash cmake/setup-deps.sh --report   # report tools only (the report tests run this first)
 set -euo pipefail
 
 required=(cmake ninja-build g++ catch2 libbenchmark-dev libxsimd-dev libfmt-dev)
 optional=(clang libclang-rt-dev libboost-dev libboost-graph-dev libconcurrentqueue-dev libreaderwriterqueue-dev libtbb-dev libabsl-dev)
 
-want=("${required[@]}")
-[ "${1:-}" = "--minimal" ] || want+=("${optional[@]}")
+# The report and its tests: schema validation, SVG charts, the regression compare (Mann-Whitney U
+# via SciPy), a headless browser, a Prometheus server and promtool. Debian's python3 packages
+# are for /usr/bin/python3, which the report scripts use.
+report=(python3 python3-jsonschema python3-matplotlib python3-scipy libbenchmark-tools chromium prometheus curl)
+
+case "${1:-}" in
+  --minimal) want=("${required[@]}") ;;
+  --report) want=("${report[@]}") ;;
+  *) want=("${required[@]}" "${optional[@]}" "${report[@]}") ;;
+esac
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-deps: this script knows Debian/Ubuntu (apt-get) only." >&2
@@ -40,7 +49,7 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 req_missing=(); opt_missing=()
 for p in "${missing[@]}"; do
-  if [[ " ${required[*]} " == *" $p "* ]]; then req_missing+=("$p"); else opt_missing+=("$p"); fi
+  if [[ " ${required[*]} ${report[*]} " == *" $p "* ]]; then req_missing+=("$p"); else opt_missing+=("$p"); fi
 done
 [ ${#req_missing[@]} -eq 0 ] || "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${req_missing[@]}"
 # Rivals are optional: a distribution without one still builds; that benchmark prints SKIP.

@@ -220,6 +220,8 @@ TEST_CASE("tick_orchestrator records a slow phase as an overrun of its budget, w
   CHECK(seen[0].excess == seen[0].took - seen[0].allowed);
   CHECK(seen[0].excess >= 10ms);
   CHECK(t->overruns(tick_budget::graph) == 1);
+  CHECK(t->overruns(tick_budget::graph, tick_phase::graph) == 1);
+  CHECK(t->overruns(tick_budget::graph, tick_phase::apply) == 0);
   // The slow phase still did all its work: the step's epoch moved and the edits were judged.
   CHECK(e.current_epoch() == r1->at);
 
@@ -239,6 +241,7 @@ TEST_CASE("tick_orchestrator records a slow phase as an overrun of its budget, w
   CHECK(found);
   CHECK(r2->excess_ns[static_cast<std::size_t>(tick_budget::apply_propagate)] >= 10'000'000);
   CHECK(t->overruns(tick_budget::apply_propagate) == 1);
+  CHECK(t->overruns(tick_budget::apply_propagate, tick_phase::propagate) == 1);
 
   // Past the total: 520 ms of sleeping in one tick is recorded against the total too.
   e.slow_propagate = 0ns;
@@ -248,6 +251,7 @@ TEST_CASE("tick_orchestrator records a slow phase as an overrun of its budget, w
   REQUIRE(r3);
   CHECK(r3->excess_ns[static_cast<std::size_t>(tick_budget::total)] >= 20'000'000);
   CHECK(t->overruns(tick_budget::total) == 1);
+  CHECK(t->overruns(tick_budget::total, tick_phase::graph) == 1);
   bool total = false;
   for (const auto& s : seen) total = total || (s.budget == tick_budget::total && s.phase == tick_phase::graph);
   CHECK(total);

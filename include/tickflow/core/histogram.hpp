@@ -68,6 +68,8 @@ class log_linear_histogram {
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
   [[nodiscard]] std::uint64_t min() const noexcept { return count_ == 0 ? 0 : min_; }
   [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
+  /// The sum of the recorded values (saturating, see the contract).
+  [[nodiscard]] std::uint64_t sum() const noexcept { return sum_; }
   [[nodiscard]] double mean() const noexcept { return count_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(count_); }
 
   /// See the contract: the bucket top of the ceil(q * count)-th smallest value, capped at max().

@@ -295,6 +295,11 @@ class tick_orchestrator {
   [[nodiscard]] const log_linear_histogram& histogram(tick_phase p) const noexcept { return hist_->phase[static_cast<std::size_t>(p)]; }
   [[nodiscard]] const log_linear_histogram& total_histogram() const noexcept { return hist_->total; }
   [[nodiscard]] std::uint64_t overruns(tick_budget b) const noexcept { return overruns_[static_cast<std::size_t>(b)]; }
+  /// Overruns of budget `b` in which `p` was the phase that took the most of it (they sum, over
+  /// the phases, to overruns(b)).
+  [[nodiscard]] std::uint64_t overruns(tick_budget b, tick_phase p) const noexcept {
+    return overruns_by_phase_[static_cast<std::size_t>(b)][static_cast<std::size_t>(p)];
+  }
   [[nodiscard]] std::uint64_t missed_frames() const noexcept { return missed_frames_; }
   /// The last tick's step report (its rejections, propagation, graph verdict).
   [[nodiscard]] const step_report& last_report() const noexcept { return report_; }
@@ -379,6 +384,7 @@ class tick_orchestrator {
     const auto i = static_cast<std::size_t>(b);
     rec.excess_ns[i] = took_ns - allowed;
     ++overruns_[i];
+    ++overruns_by_phase_[i][static_cast<std::size_t>(phase)];
     pending_[i] = tick_overrun{rec.tick, b, phase, std::chrono::nanoseconds(took_ns), std::chrono::nanoseconds(allowed),
                                std::chrono::nanoseconds(took_ns - allowed)};
   }
@@ -414,6 +420,7 @@ class tick_orchestrator {
   step_report report_;
   std::uint64_t ticks_ = 0;
   std::array<std::uint64_t, tick_budget_count> overruns_{};
+  std::array<std::array<std::uint64_t, tick_phase_count>, tick_budget_count> overruns_by_phase_{};
   std::array<tick_overrun, tick_budget_count> pending_{};
   overrun_callback callback_;
   std::size_t log_pos_ = 0;
