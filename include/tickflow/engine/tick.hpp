@@ -114,6 +114,7 @@ struct tick_options {
 struct tick_record {
   std::uint64_t tick = 0;  ///< 0-based
   epoch at{0};             ///< the step's epoch
+  tick_clock::time_point start{};  ///< when phase 1 began (the phases follow one another from here)
   std::array<std::uint64_t, tick_phase_count> phase_ns{};
   std::uint64_t total_ns = 0;
   std::size_t deltas = 0, rejected = 0;    ///< applied, and rejected, in the cut
@@ -123,6 +124,8 @@ struct tick_record {
   std::size_t log_bytes = 0;  ///< bytes the tick appended to the engine's log
   /// Per budget: by how much the tick exceeded it (0: within).
   std::array<std::uint64_t, tick_budget_count> excess_ns{};
+  /// Per budget exceeded: the phase that took the most of it (as in tick_overrun).
+  std::array<tick_phase, tick_budget_count> overrun_phase{};
   std::uint64_t frame = 0;          ///< fixed_rate: its frame on the grid; otherwise the tick
   std::int64_t late_ns = 0;         ///< fixed_rate: start minus the frame start (never negative)
   std::uint32_t missed_frames = 0;  ///< fixed_rate: frame starts passed over before this tick
@@ -325,6 +328,7 @@ class tick_orchestrator {
   result<tick_record> run_tick(tick_clock::time_point start, std::uint64_t frame, std::int64_t late_ns, std::uint32_t missed) {
     tick_record rec;
     rec.tick = ticks_;
+    rec.start = start;
     rec.frame = frame;
     rec.late_ns = late_ns;
     rec.missed_frames = missed;
@@ -383,6 +387,7 @@ class tick_orchestrator {
     if (took_ns <= allowed) return;
     const auto i = static_cast<std::size_t>(b);
     rec.excess_ns[i] = took_ns - allowed;
+    rec.overrun_phase[i] = phase;
     ++overruns_[i];
     ++overruns_by_phase_[i][static_cast<std::size_t>(phase)];
     pending_[i] = tick_overrun{rec.tick, b, phase, std::chrono::nanoseconds(took_ns), std::chrono::nanoseconds(allowed),
