@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -171,6 +172,18 @@ void write_chrome_trace(std::string& out, const T& ticks, const TracedEx* tasks 
     out.append(",\"ts\":");
     detail::trace_us(out, ts_ns);
   };
+  // The pairs as args (after `opened` ones already written), then the event's end.
+  const auto args = [&](std::span<const std::pair<const char*, std::uint64_t>> kv, bool opened) {
+    if (!opened) out.append(",\"args\":{");
+    for (const auto& [key, value] : kv) {
+      if (opened) out.push_back(',');
+      opened = true;
+      out.push_back('"');
+      out.append(key).append("\":");
+      detail::trace_number(out, value);
+    }
+    out.append("}}");
+  };
   bool first = true;
   const auto next = [&] {
     if (!first) out.append(",\n");
@@ -227,22 +240,11 @@ void write_chrome_trace(std::string& out, const T& ticks, const TracedEx* tasks 
     common(std::string_view(name, static_cast<std::size_t>(len)), "tick", 'X', 0, start);
     out.append(",\"dur\":");
     detail::trace_us(out, static_cast<std::int64_t>(r.total_ns));
-    out.append(",\"args\":{\"epoch\":");
-    detail::trace_number(out, r.at.value());
-    out.append(",\"deltas\":");
-    detail::trace_number(out, r.deltas);
-    out.append(",\"rejected\":");
-    detail::trace_number(out, r.rejected);
-    out.append(",\"recomputed\":");
-    detail::trace_number(out, r.recomputed);
-    out.append(",\"changed\":");
-    detail::trace_number(out, r.changed);
-    out.append(",\"edits\":");
-    detail::trace_number(out, r.edits);
-    out.append(",\"gc_ran\":").append(r.gc_ran ? "true" : "false");
-    out.append(",\"log_bytes\":");
-    detail::trace_number(out, r.log_bytes);
-    out.append("}}");
+    out.append(",\"args\":{\"gc_ran\":").append(r.gc_ran ? "true" : "false");
+    const std::pair<const char*, std::uint64_t> counts[] = {{"epoch", r.at.value()}, {"deltas", r.deltas},   {"rejected", r.rejected},
+                                                            {"recomputed", r.recomputed}, {"changed", r.changed}, {"edits", r.edits},
+                                                            {"log_bytes", r.log_bytes}};
+    args(counts, true);
     std::int64_t t = start;
     for (std::size_t p = 0; p < tick_phase_count; ++p) {
       next();
@@ -288,13 +290,8 @@ void write_chrome_trace(std::string& out, const T& ticks, const TracedEx* tasks 
       common(phase, "task", 'X', std::uint64_t{s.worker} + 1, b);
       out.append(",\"dur\":");
       detail::trace_us(out, std::chrono::duration_cast<std::chrono::nanoseconds>(s.end - s.begin).count());
-      out.append(",\"args\":{\"fork_join\":");
-      detail::trace_number(out, s.fork_join);
-      out.append(",\"indices\":");
-      detail::trace_number(out, s.indices);
-      out.append(",\"tick\":");
-      detail::trace_number(out, r.tick);
-      out.append("}}");
+      const std::pair<const char*, std::uint64_t> counts[] = {{"fork_join", s.fork_join}, {"indices", s.indices}, {"tick", r.tick}};
+      args(counts, false);
     }
   }
   out.append("\n]}\n");
