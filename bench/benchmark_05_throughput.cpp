@@ -570,6 +570,9 @@ int main(int argc, char** argv) {
     if (r.scaling) std::printf(", paired scaling %.3f [%.3f, %.3f] over %zu rounds", r.scaling->median, r.scaling->low, r.scaling->high, r.scaling->rounds);
     std::printf("\n#   floor: the least bytes any apply moves, at the 2-thread copy bandwidth of the same rounds (%.1f GB/s): %.3g deltas/s; 2 workers reach %.0f%% of it\n",
                 r.bandwidth / 1e9, r.floor_rate, r.floor_rate > 0 ? 100.0 * r.rate_2t / r.floor_rate : 0.0);
+    // The report's throughput-against-workers chart reads these.
+    tb::print_info(std::string("throughput.apply_") + name + "_1w", r.rate_1t, "deltas/s");
+    tb::print_info(std::string("throughput.apply_") + name + "_2w", r.rate_2t, "deltas/s");
   };
   show("dense64", dense);
   show("word8", word);
@@ -597,6 +600,8 @@ int main(int argc, char** argv) {
     std::printf("# ingest end to end (submit, cut, apply), medians of 5: 1 producer %.3g deltas/s [%.3g, %.3g], 2 producers %.3g deltas/s\n",
                 one[2], one.front(), one.back(), two_p[2]);
     std::printf("#   1 producer, the engine thread per delta (medians): cut %.1f ns, apply %.1f ns\n", cut_ns[2], apply_ns[2]);
+    tb::print_info("throughput.ingest_1w", one[2], "deltas/s");  // producers (the engine thread besides)
+    tb::print_info("throughput.ingest_2w", two_p[2], "deltas/s");
     // The floor, from this run's machine: each delta's 128-byte record is written by the
     // producer and read by the engine, and its page line is written (320 bytes at the 2-thread
     // copy bandwidth; the line is not read first: whole-line rows take non-temporal stores);

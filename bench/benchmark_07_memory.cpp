@@ -30,7 +30,7 @@
 //
 // Output: the budget lines, a "# series" comment per 50 ticks, and the per-tick series (pages,
 // slab bytes, fragmentation, pause) in the Google Benchmark JSON's context
-// ("tickflow.memory_series", "tickflow.churn_series").
+// ("tickflow.memory_footprint", "tickflow.churn_series").
 #include <benchmark/benchmark.h>
 
 #include <tickflow/engine/engine.hpp>

@@ -1,10 +1,12 @@
 # Runs the tickflow bench binaries and gathers their results into one file.
-#   cmake -DBINARIES="a|b" -DOUT_DIR=dir [-DEXTRA_ARGS="--benchmark_repetitions=9"] -P run_benchmarks.cmake
-# For each binary: its console output streams through; its Google Benchmark JSON goes to
-# OUT_DIR/<binary>.json; its budget lines (DESIGN.md §3) are collected. At the end every
-# budget line is printed again together, and OUT_DIR/results.json holds, per binary, the exit
-# code, the parsed budgets and the Google Benchmark JSON. The script fails if a binary fails
-# (a crash, a checksum error), not because a budget is missed: budgets are reported, PASS/FAIL.
+#   cmake -DBINARIES="a|b" -DOUT_DIR=dir [-DEXTRA_ARGS="--benchmark_repetitions=9"] [-DPYTHON=python3]
+#         [-DCOMPILER=text] [-DFLAGS=text] -P run_benchmarks.cmake
+# For each binary: its console output streams through and is kept in OUT_DIR/<binary>.out (its
+# exit code in <binary>.rc); its Google Benchmark JSON goes to OUT_DIR/<binary>.json; its budget
+# lines (DESIGN.md §3) are collected. At the end every budget line is printed again together, and
+# tools/results.py writes OUT_DIR/results.json (docs/results-schema.json), then tools/report.py
+# OUT_DIR/report.html. The script fails if a binary fails (a crash, a checksum error) or the
+# results cannot be written, not because a budget is missed: budgets are reported, PASS/FAIL.
 if(NOT DEFINED BINARIES OR NOT DEFINED OUT_DIR)
   message(FATAL_ERROR "run_benchmarks.cmake: BINARIES and OUT_DIR are required")
 endif()
@@ -13,18 +15,11 @@ string(REPLACE "|" ";" BINARIES "${BINARIES}")
 file(MAKE_DIRECTORY "${OUT_DIR}")
 separate_arguments(extra UNIX_COMMAND "${EXTRA_ARGS}")
 
-string(TIMESTAMP now "%Y-%m-%dT%H:%M:%SZ" UTC)
-set(results "{}")
-string(JSON results SET "${results}" schema "\"tickflow.results/1\"")
-string(JSON results SET "${results}" generated "\"${now}\"")
-string(JSON results SET "${results}" binaries "[]")
-
 set(all_budgets "")
 set(npass 0)
 set(nfail 0)
 set(nskip 0)
 set(failed_binaries "")
-set(index 0)
 foreach(bin IN LISTS BINARIES)
   get_filename_component(name "${bin}" NAME)
   set(json_out "${OUT_DIR}/${name}.json")
@@ -37,31 +32,16 @@ foreach(bin IN LISTS BINARIES)
   if(NOT rc EQUAL 0)
     list(APPEND failed_binaries "${name}(${rc})")
   endif()
+  file(WRITE "${OUT_DIR}/${name}.out" "${out}")
+  file(WRITE "${OUT_DIR}/${name}.rc" "${rc}\n")
 
-  set(entry "{}")
-  string(JSON entry SET "${entry}" name "\"${name}\"")
-  string(JSON entry SET "${entry}" exit_code "\"${rc}\"")
-  string(JSON entry SET "${entry}" budgets "[]")
   # ';' and unbalanced '[' ']' would break CMake's list splitting: neutralise them first.
   string(REPLACE ";" "," flat "${out}")
   string(REPLACE "[" "(" flat "${flat}")
   string(REPLACE "]" ")" flat "${flat}")
   string(REPLACE "\n" ";" lines "${flat}")
-  set(b 0)
   foreach(line IN LISTS lines)
     if(line MATCHES "^budget ([^ ]+) value=([^ ]+) unit=([^ ]+) goal=([^ ]+) (PASS|FAIL|SKIP)$")
-      set(budget "{}")
-      string(JSON budget SET "${budget}" metric "\"${CMAKE_MATCH_1}\"")
-      if(CMAKE_MATCH_2 STREQUAL "nan")
-        string(JSON budget SET "${budget}" value "null")
-      else()
-        string(JSON budget SET "${budget}" value "${CMAKE_MATCH_2}")
-      endif()
-      string(JSON budget SET "${budget}" unit "\"${CMAKE_MATCH_3}\"")
-      string(JSON budget SET "${budget}" goal "\"${CMAKE_MATCH_4}\"")
-      string(JSON budget SET "${budget}" status "\"${CMAKE_MATCH_5}\"")
-      string(JSON entry SET "${entry}" budgets ${b} "${budget}")
-      math(EXPR b "${b} + 1")
       if(CMAKE_MATCH_5 STREQUAL "PASS")
         math(EXPR npass "${npass} + 1")
       elseif(CMAKE_MATCH_5 STREQUAL "FAIL")
@@ -74,20 +54,30 @@ foreach(bin IN LISTS BINARIES)
       string(APPEND all_budgets "${line}\n")
     endif()
   endforeach()
-  if(EXISTS "${json_out}")
-    file(READ "${json_out}" gb)
-    string(JSON entry SET "${entry}" google_benchmark "${gb}")
-  endif()
-  string(JSON results SET "${results}" binaries ${index} "${entry}")
-  math(EXPR index "${index} + 1")
 endforeach()
-
-string(JSON results SET "${results}" summary "{\"pass\": ${npass}, \"fail\": ${nfail}, \"skip\": ${nskip}}")
-file(WRITE "${OUT_DIR}/results.json" "${results}\n")
 
 message("\n==== tickflow budgets ====\n${all_budgets}")
 message("budgets: ${npass} PASS, ${nfail} FAIL, ${nskip} SKIP")
-message("results: ${OUT_DIR}/results.json")
+# results.json (schema docs/results-schema.json) and report.html, by the report tools.
+get_filename_component(tools "${CMAKE_CURRENT_LIST_DIR}/../tools" ABSOLUTE)
+set(names "")
+foreach(bin IN LISTS BINARIES)
+  get_filename_component(name "${bin}" NAME)
+  list(APPEND names "${name}")
+endforeach()
+list(JOIN names "," names)
+if(NOT PYTHON)
+  set(PYTHON python3)
+endif()
+execute_process(
+  COMMAND "${PYTHON}" "${tools}/results.py" --dir "${OUT_DIR}" --binaries "${names}" --compiler "${COMPILER}" --flags "${FLAGS}"
+  RESULT_VARIABLE results_rc)
+if(results_rc EQUAL 0)
+  execute_process(COMMAND "${PYTHON}" "${tools}/report.py" "${OUT_DIR}/results.json" RESULT_VARIABLE report_rc)
+endif()
+if(NOT results_rc EQUAL 0 OR NOT report_rc EQUAL 0)
+  message(SEND_ERROR "the results file or the report could not be written (the report tools: bash cmake/setup-deps.sh --report)")
+endif()
 if(failed_binaries)
   message(FATAL_ERROR "bench binaries failed: ${failed_binaries}")
 endif()

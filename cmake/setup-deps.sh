@@ -10,9 +10,9 @@ required=(cmake ninja-build g++ catch2 libbenchmark-dev libxsimd-dev libfmt-dev)
 optional=(clang libclang-rt-dev libboost-dev libboost-graph-dev libconcurrentqueue-dev libreaderwriterqueue-dev libtbb-dev libabsl-dev)
 
 # The report and its tests: schema validation, SVG charts, the regression compare (Mann-Whitney U
-# via SciPy), a headless browser, a Prometheus server and promtool. Debian's python3 packages
-# are for /usr/bin/python3, which the report scripts use.
-report=(python3 python3-jsonschema python3-matplotlib python3-scipy libbenchmark-tools chromium prometheus curl)
+# via SciPy), a headless browser, a Prometheus server and promtool, and perf for cmake/profile.sh.
+# Debian's python3 packages are for /usr/bin/python3, which the report scripts use.
+report=(python3 python3-jsonschema python3-matplotlib python3-scipy libbenchmark-tools chromium prometheus curl linux-perf)
 
 case "${1:-}" in
   --minimal) want=("${required[@]}") ;;

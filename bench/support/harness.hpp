@@ -193,4 +193,10 @@ inline bool print_budget(const std::string& metric, std::optional<double> value,
   return pass;
 }
 
+/// Prints one information line (a measured value with no goal), which the results file keeps:
+///   info <suite>.<metric> value=<number> unit=<unit>
+inline void print_info(const std::string& metric, double value, const char* unit) {
+  std::printf("info %s value=%.4g unit=%s\n", metric.c_str(), value, unit);
+}
+
 }  // namespace tickflow::bench
