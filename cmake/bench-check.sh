@@ -21,12 +21,14 @@ out="$build/bench-check"
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
-# The pass: every binary whose budgets fit a short run, with 3 repetitions and shorter cases.
+# The pass: every binary whose budgets fit a short run, with 5 repetitions (the fewest at which
+# compare.py's two-sided U test can reach p < 0.05: 0.008; with 3 it cannot go below 0.1) and
+# shorter cases.
 # Left out (minutes each, or their budgets need their full length): benchmark_05_throughput,
 # benchmark_06_tick_latency (1000 ticks), benchmark_07_memory (1M pages and 1000 churn ticks).
 binaries=(bench_queue bench_page bench_columnar benchmark_01_replay benchmark_02_integrity benchmark_03_graph
           benchmark_04_purity benchmark_08_invariants benchmark_09_stability benchmark_10_provenance)
-args="--benchmark_repetitions=3 --benchmark_min_time=0.05"
+args="--benchmark_repetitions=5 --benchmark_min_time=0.05"
 paths=()
 for b in "${binaries[@]}"; do
   [ -x "$bin/$b" ] || { echo "bench-check: $bin/$b is missing (build the release preset first)" >&2; exit 1; }

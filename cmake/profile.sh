@@ -35,7 +35,7 @@ echo "profile.sh: perf record -e cpu-clock -F $hz --call-graph $callgraph -- $na
 perf record -e cpu-clock -F "$hz" --call-graph "$callgraph" -o "$out/perf.data" -- "$bin" "${args[@]}" >"$out/run.txt" 2>"$out/perf-record.log" ||
   { echo "profile.sh: perf record failed:" >&2; tail -5 "$out/perf-record.log" >&2; exit 1; }
 perf script -F +pid -i "$out/perf.data" >"$out/perf.script" 2>"$out/perf-script.log"
-perf report -i "$out/perf.data" --no-children --stdio --percent-limit 2 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$out/top.txt" || true
+perf report -i "$out/perf.data" --no-children --stdio -g none --percent-limit 2 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$out/top.txt" || true
 
 samples=$(grep -c 'cpu-clock' "$out/perf.script" || true)
 echo "profile.sh: $samples samples"

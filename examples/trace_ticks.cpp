@@ -50,7 +50,7 @@ bool parse_number(const char* s, unsigned long lo, unsigned long hi, unsigned lo
 int main(int argc, char** argv) {
   std::string out_path;
   unsigned long ticks_n = 200, keep = 64, workers = 2, budget_us = 16000;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     const std::string_view a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
     bool ok = v != nullptr;
@@ -61,7 +61,6 @@ int main(int argc, char** argv) {
     else if (a == "--budget-us" && ok) ok = parse_number(v, 4, 10'000'000, budget_us);
     else ok = false;
     if (!ok) return usage(argv[0]);
-    ++i;
   }
   if (out_path.empty()) return usage(argv[0]);
 
