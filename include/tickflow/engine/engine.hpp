@@ -443,7 +443,7 @@ class reference_engine {
           if (auto sizes = check_sizes(one); !sizes.ok()) return unexpected(errc::invalid_argument, e.page.value(), sizes.err.message);
         }
         reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
-        unplanned_.reserve(unplanned_.size() + 1);
+        reserve_one_unplanned();
         if (auto ok = graph_.add_edge(edge); !ok) return ok;
         log_event({tlog_event_kind::edge_insert, e.at, e.page, e.child, e.aux, e.weight, 0});
         forced_.push_back(e.child);
@@ -452,7 +452,7 @@ class reference_engine {
       }
       case tlog_event_kind::edge_remove: {
         reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
-        unplanned_.reserve(unplanned_.size() + 1);
+        reserve_one_unplanned();
         if (auto ok = graph_.remove_edge(e.page, e.child); !ok) return ok;
         log_event({tlog_event_kind::edge_remove, e.at, e.page, e.child, 0, 0, 0});
         forced_.push_back(e.child);
@@ -709,6 +709,12 @@ class reference_engine {
     return s;
   }
 
+  // Room for one more edit before it is made (so that a failed allocation changes nothing), grown
+  // geometrically: a replay applies edge events one by one, and an exact reserve per event
+  // would copy the list again each time (quadratic in the edges replayed between steps).
+  void reserve_one_unplanned() {
+    if (unplanned_.size() == unplanned_.capacity()) unplanned_.reserve(std::max<std::size_t>(16, 2 * unplanned_.capacity()));
+  }
   void reserve_log(std::size_t bytes) {
     if (options_.keep_log && log_.size() + bytes > log_.capacity()) log_.reserve(std::max(log_.size() + bytes, 2 * log_.capacity()));
   }
