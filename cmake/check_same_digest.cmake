@@ -1,0 +1,16 @@
+# Runs EXE twice, with ARGS_A and with ARGS_B (;-lists), and fails unless both exit 0 and print
+# the same "digest <hex>" line: a result that must not depend on thread or worker counts.
+foreach(run A B)
+  execute_process(COMMAND "${EXE}" ${ARGS_${run}} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${EXE} ${ARGS_${run}} exited with ${rc}\n${out}${err}")
+  endif()
+  string(REGEX MATCH "digest [0-9a-f]+\n" digest_${run} "${out}")
+  if(digest_${run} STREQUAL "")
+    message(FATAL_ERROR "${EXE} ${ARGS_${run}} printed no digest line\n${out}")
+  endif()
+endforeach()
+if(NOT digest_A STREQUAL digest_B)
+  message(FATAL_ERROR "digests differ: ${ARGS_A} gave ${digest_A}, ${ARGS_B} gave ${digest_B}")
+endif()
+message(STATUS "same ${digest_A}")
