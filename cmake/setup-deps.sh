@@ -4,6 +4,7 @@
 #   bash cmake/setup-deps.sh          # required + optional rivals + report tools
 #   bash cmake/setup-deps.sh --minimal  # required only
 #   bash cmake/setup-deps.sh --report   # report tools only (the report tests run this first)
+#   bash cmake/setup-deps.sh --docs     # Doxygen only (the docs workflow)
 set -euo pipefail
 
 required=(cmake ninja-build g++ catch2 libbenchmark-dev libxsimd-dev libfmt-dev)
@@ -13,11 +14,14 @@ optional=(clang libclang-rt-dev libboost-dev libboost-graph-dev libconcurrentque
 # via SciPy), a headless browser, a Prometheus server and promtool, and perf for cmake/profile.sh.
 # Debian's python3 packages are for /usr/bin/python3, which the report scripts use.
 report=(python3 python3-jsonschema python3-matplotlib python3-scipy libbenchmark-tools chromium prometheus curl linux-perf)
+# The API reference.
+docs=(doxygen)
 
 case "${1:-}" in
   --minimal) want=("${required[@]}") ;;
   --report) want=("${report[@]}") ;;
-  *) want=("${required[@]}" "${optional[@]}" "${report[@]}") ;;
+  --docs) want=("${docs[@]}") ;;
+  *) want=("${required[@]}" "${optional[@]}" "${report[@]}" "${docs[@]}") ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
@@ -49,7 +53,7 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 req_missing=(); opt_missing=()
 for p in "${missing[@]}"; do
-  if [[ " ${required[*]} ${report[*]} " == *" $p "* ]]; then req_missing+=("$p"); else opt_missing+=("$p"); fi
+  if [[ " ${required[*]} ${report[*]} ${docs[*]} " == *" $p "* ]]; then req_missing+=("$p"); else opt_missing+=("$p"); fi
 done
 [ ${#req_missing[@]} -eq 0 ] || "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${req_missing[@]}"
 # Rivals are optional: a distribution without one still builds; that benchmark prints SKIP.
