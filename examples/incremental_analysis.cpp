@@ -260,14 +260,7 @@ int main(int argc, char** argv) {
   std::uint64_t next_id = 1;
   epoch at{e.current_epoch().value() + 1};
   for (std::uint32_t g = 0; g < n; ++g) {
-    delta d;
-    d.page = code_pages[g];
-    d.at = at;
-    d.id = delta_id{next_id++};
-    d.length = 8 * words_per_page;
-    d.mask.assign(1, ~std::uint64_t{0});
-    d.payload.resize(d.length);
-    std::memcpy(d.payload.data(), prog.code[g].data(), d.length);
+    const delta d = examples::element_delta(code_pages[g], at, next_id++, 0, prog.code[g]);  // the whole page
     if (auto ok = e.submit(d); !ok) return std::fprintf(stderr, "submit: %s\n", ok.error().message), 1;
   }
   const double build_ms = ms_since(t0);

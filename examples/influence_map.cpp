@@ -44,6 +44,7 @@
 #include <tickflow/validate/provenance.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -86,19 +87,26 @@ int usage(const char* argv0) {
   return 2;
 }
 
-// One layer's dilation, as the engine's fold computes it: out = max over the 3x3 pages of w + v.
-std::vector<double> dilate(const grid_map& m, const std::vector<double>& in) {
-  std::vector<double> out(in.size(), none);
+// Calls f(from, to, weight) for every page `to` of a layer and each page `from` of the 3x3 around
+// it (itself included), in the order of `to`, by page index within the layer.
+template <class F>
+void for_each_link(const grid_map& m, F&& f) {
   for (std::uint32_t y = 0; y < m.side; ++y)
     for (std::uint32_t s = 0; s < m.strips; ++s)
       for (int dy = -1; dy <= 1; ++dy)
         for (int ds = -1; ds <= 1; ++ds) {
           const auto py = static_cast<std::int64_t>(y) + dy, ps = static_cast<std::int64_t>(s) + ds;
           if (py < 0 || py >= m.side || ps < 0 || ps >= m.strips) continue;
-          const std::size_t from = (static_cast<std::size_t>(py) * m.strips + static_cast<std::size_t>(ps)) * lanes;
-          const std::size_t to = (static_cast<std::size_t>(y) * m.strips + s) * lanes;
-          for (std::uint32_t i = 0; i < lanes; ++i) out[to + i] = std::max(out[to + i], weight_of(ds, dy) + in[from + i]);
+          f(static_cast<std::size_t>(py) * m.strips + static_cast<std::size_t>(ps), static_cast<std::size_t>(y) * m.strips + s, weight_of(ds, dy));
         }
+}
+
+// One layer's dilation, as the engine's fold computes it: out = max over the 3x3 pages of w + v.
+std::vector<double> dilate(const grid_map& m, const std::vector<double>& in) {
+  std::vector<double> out(in.size(), none);
+  for_each_link(m, [&](std::size_t from, std::size_t to, double w) {
+    for (std::uint32_t i = 0; i < lanes; ++i) out[to * lanes + i] = std::max(out[to * lanes + i], w + in[from * lanes + i]);
+  });
   return out;
 }
 
@@ -133,33 +141,19 @@ int main(int argc, char** argv) {
     }
   graph_edit<double> edges;
   for (const auto& [from, to] : {std::pair{&presence, &spread}, std::pair{&spread, &threat}})
-    for (std::uint32_t y = 0; y < m.side; ++y)
-      for (std::uint32_t s = 0; s < m.strips; ++s)
-        for (int dy = -1; dy <= 1; ++dy)
-          for (int ds = -1; ds <= 1; ++ds) {
-            const auto py = static_cast<std::int64_t>(y) + dy, ps = static_cast<std::int64_t>(s) + ds;
-            if (py < 0 || py >= m.side || ps < 0 || ps >= m.strips) continue;
-            edges.add_edge({(*from)[static_cast<std::size_t>(py) * m.strips + static_cast<std::size_t>(ps)], (*to)[y * m.strips + s],
-                            edge_kind::data, weight_of(ds, dy)});
-          }
+    for_each_link(m, [&, from = from, to = to](std::size_t a, std::size_t b, double w) { edges.add_edge({(*from)[a], (*to)[b], edge_kind::data, w}); });
   const std::size_t edge_count = edges.additions().size();
   if (auto ok = e.edit_graph(edges); !ok) return std::fprintf(stderr, "graph: %s\n", ok.error().message), 1;
   (void)e.step();
 
   // Nobody anywhere: every presence cell -inf, in steps of at most 8192 pages (the engine's lane).
   std::uint64_t next_id = 1;
-  std::vector<double> blank(lanes, none);
+  std::array<double, lanes> blank;
+  blank.fill(none);
   for (std::size_t p = 0; p < presence.size();) {
     const epoch at{e.current_epoch().value() + 1};
     for (std::size_t k = 0; k < 8192 && p < presence.size(); ++k, ++p) {
-      delta d;
-      d.page = presence[p];
-      d.at = at;
-      d.id = delta_id{next_id++};
-      d.length = lanes * sizeof(double);
-      d.mask.assign(1, ~std::uint64_t{0});
-      d.payload.resize(d.length);
-      std::memcpy(d.payload.data(), blank.data(), d.length);
+      const delta d = examples::element_delta(presence[p], at, next_id++, 0, blank);  // the whole page
       if (auto ok = e.submit(d); !ok) return std::fprintf(stderr, "submit: %s\n", ok.error().message), 1;
     }
     if (e.step().rejected.size() != 0) return 1;

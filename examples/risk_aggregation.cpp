@@ -161,16 +161,7 @@ int main(int argc, char** argv) {
   // The opening marks: every position at the opening prices.
   std::uint64_t next_id = 1;
   const auto write_position = [&](std::size_t i, epoch at) {
-    const measure_row v = value_of(pos[i], price[pos[i].instrument]);
-    delta d;
-    d.page = position_pages[i];
-    d.at = at;
-    d.id = delta_id{next_id++};
-    d.length = measures * sizeof(double);
-    d.mask.assign(1, ~std::uint64_t{0});
-    d.payload.resize(d.length);
-    std::memcpy(d.payload.data(), v.data(), d.length);
-    return e.submit(d);
+    return e.submit(examples::element_delta(position_pages[i], at, next_id++, 0, value_of(pos[i], price[pos[i].instrument])));
   };
   {
     const epoch at{e.current_epoch().value() + 1};

@@ -1,7 +1,8 @@
-// tickflow/tickflow.hpp — the umbrella header: every public tickflow header.
-//
-// Including it in several translation units of one program is supported (everything is inline
-// or a template); the test suite links two such units into one binary to keep it that way.
+/// @file
+/// tickflow/tickflow.hpp — the umbrella header: every public tickflow header.
+///
+/// Including it in several translation units of one program is supported (everything is inline
+/// or a template); the test suite links two such units into one binary to keep it that way.
 #pragma once
 
 #include "tickflow/columnar/batch_apply.hpp"

@@ -1,70 +1,71 @@
-// tickflow/columnar/batch_apply.hpp — applying a whole delta_batch to a page store, atomically.
-//
-// Contract
-//   * batch_applier::apply(store, batch) validates every row exactly as page_store::validate
-//     would, each against the epochs the earlier rows leave (so a row whose epoch is below an
-//     earlier row's on the same page is an epoch regression), and applies all rows only if every
-//     row is valid. Otherwise nothing changes and the error's detail is the index of the first
-//     invalid row in batch order. The result equals applying the rows one by one, in batch order
-//     (tests check digests, page bytes and epochs).
-//   * How (docs/decisions.md has the measurements behind it):
-//       1. In batch order, the checks that need no page (the shapes, which delta_batch checked
-//          as the rows were appended; the id's index in the table), and a 32-byte record per
-//          row (16 bytes when every row of the batch is a full window near its page's start,
-//          delta_batch::full_windows) appended to its bucket: a stable radix partition on the
-//          high bits of the page's table index, sized so that one bucket's pages, table entries
-//          and coverage bits fit in a core's L2 (`bucket_bytes`). On x86-64 the records go out
-//          a whole line at a time with streaming stores, from a one-line staging buffer per list,
-//          so that the lists' lines are never read for ownership.
-//       2. Bucket by bucket, rows newest first: the checks against the page, and for each row the
-//          bytes it still owns, i.e. that no later row on its page writes (one coverage bit per
-//          page byte). A row that owns nothing is dropped; nothing is written yet.
-//       3. If every row is valid, the owned bytes of the remaining rows are written, bucket by
-//          bucket, with payloads and pages prefetched ahead. Each page byte is written at most
-//          once. Dense rows use a masked 64-byte copy: AVX-512BW masked byte stores when the CPU
-//          has them, an AVX2 load-blend-store with AVX2, a bit loop otherwise (chosen at run time;
-//          each is tested against the bit loop). Sparse rows scatter their bytes.
-//   * Direct path: a batch whose rows all write the same window [0, s) with one epoch
-//     (delta_batch::full_windows, offset_bound() == 0, payload_stride() == s, single_epoch) needs
-//     no partition: on each page the newest row owns the whole window and every older row owns
-//     nothing, and every check but the id's generation is the same for all rows of a page. The
-//     rows are read twice, by concurrent tasks: one keeps the newest row per table index in a
-//     4-byte owner table (all rows, in batch order), the others check each row's index and
-//     generation against the store's generation array (rows in contiguous chunks). Then, over
-//     ranges of table indices, the pages with an owner are checked (alive, s bytes long, epoch
-//     not above the batch's), and if every check passed the owners' payloads are written in
-//     table order. Any failed check hands the batch to the partitioned passes below, which find
-//     the first error and write nothing. Used when the owner table and the generation array fit
-//     in `direct_bytes` (12 MiB, about a third of this machine's L3: both are used at random;
-//     docs/decisions.md).
-//   * Parallel form: apply(store, batch, fork, workers) runs pass 1 over `workers` contiguous
-//     chunks of rows (each chunk appends to its own bucket lists) and passes 2 and 3 bucket by
-//     bucket, through `fork` (an executor's parallel_for; engine/parallel_apply.hpp wraps it). A
-//     bucket's rows are read chunk by chunk from the last, so "newest first" is batch order
-//     reversed whatever the chunking: pages, epochs and the error are the same for every worker
-//     count (tests compare 1..8 workers with page_store::apply_all). Per-worker scratch holds
-//     what pass 2 leaves for pass 3. Nothing is written before every check has passed.
-//   * Stores whose pages total at most `in_order_bytes` (4 MiB) fit in cache: there the rows are
-//     validated, then written, in batch order, with the same results and errors (one thread).
-//   * Sparse batches on larger stores (at most one row per `stream_pages_per_row` table entries,
-//     e.g. a step's cut on a large store) are streamed in batch order on the calling thread: a
-//     pass that checks each row against its page's running epoch, kept in the store's entry as
-//     it goes (the old epochs are saved and put back, newest first, on an error), then a pass
-//     that writes the rows in batch order. No partition: each row's page entry and page are
-//     fetched once, ahead of use. Same results and errors as the other paths. On stores of more
-//     than `nontemporal_bytes` of pages (x86-64), a row that replaces a whole 64-byte line (a
-//     dense 64-byte window, every mask bit set, line-aligned) is written with non-temporal
-//     stores: the line is not read first (no read for ownership) and is not kept in cache, where
-//     a random line of a store that large would not stay anyway. The pass ends with a store
-//     fence, so the bytes are ordered before apply returns.
-//   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
-//   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
-//     records; 16 bytes per row on the streaming path; 4 bytes per table index on the direct
-//     path) grow as needed and are kept: after a
-//     batch or two of similar size and spread over the pages, apply() does not allocate.
-//
-// Thread-safety: an applier is used by one thread at a time (its fork's tasks are its own); the
-// store must not be used concurrently with apply().
+/// @file
+/// tickflow/columnar/batch_apply.hpp — applying a whole delta_batch to a page store, atomically.
+///
+/// Contract
+///   * batch_applier::apply(store, batch) validates every row exactly as page_store::validate
+///     would, each against the epochs the earlier rows leave (so a row whose epoch is below an
+///     earlier row's on the same page is an epoch regression), and applies all rows only if every
+///     row is valid. Otherwise nothing changes and the error's detail is the index of the first
+///     invalid row in batch order. The result equals applying the rows one by one, in batch order
+///     (tests check digests, page bytes and epochs).
+///   * How (docs/decisions.md has the measurements behind it):
+///       1. In batch order, the checks that need no page (the shapes, which delta_batch checked
+///          as the rows were appended; the id's index in the table), and a 32-byte record per
+///          row (16 bytes when every row of the batch is a full window near its page's start,
+///          delta_batch::full_windows) appended to its bucket: a stable radix partition on the
+///          high bits of the page's table index, sized so that one bucket's pages, table entries
+///          and coverage bits fit in a core's L2 (`bucket_bytes`). On x86-64 the records go out
+///          a whole line at a time with streaming stores, from a one-line staging buffer per list,
+///          so that the lists' lines are never read for ownership.
+///       2. Bucket by bucket, rows newest first: the checks against the page, and for each row the
+///          bytes it still owns, i.e. that no later row on its page writes (one coverage bit per
+///          page byte). A row that owns nothing is dropped; nothing is written yet.
+///       3. If every row is valid, the owned bytes of the remaining rows are written, bucket by
+///          bucket, with payloads and pages prefetched ahead. Each page byte is written at most
+///          once. Dense rows use a masked 64-byte copy: AVX-512BW masked byte stores when the CPU
+///          has them, an AVX2 load-blend-store with AVX2, a bit loop otherwise (chosen at run time;
+///          each is tested against the bit loop). Sparse rows scatter their bytes.
+///   * Direct path: a batch whose rows all write the same window [0, s) with one epoch
+///     (delta_batch::full_windows, offset_bound() == 0, payload_stride() == s, single_epoch) needs
+///     no partition: on each page the newest row owns the whole window and every older row owns
+///     nothing, and every check but the id's generation is the same for all rows of a page. The
+///     rows are read twice, by concurrent tasks: one keeps the newest row per table index in a
+///     4-byte owner table (all rows, in batch order), the others check each row's index and
+///     generation against the store's generation array (rows in contiguous chunks). Then, over
+///     ranges of table indices, the pages with an owner are checked (alive, s bytes long, epoch
+///     not above the batch's), and if every check passed the owners' payloads are written in
+///     table order. Any failed check hands the batch to the partitioned passes below, which find
+///     the first error and write nothing. Used when the owner table and the generation array fit
+///     in `direct_bytes` (12 MiB, about a third of this machine's L3: both are used at random;
+///     docs/decisions.md).
+///   * Parallel form: apply(store, batch, fork, workers) runs pass 1 over `workers` contiguous
+///     chunks of rows (each chunk appends to its own bucket lists) and passes 2 and 3 bucket by
+///     bucket, through `fork` (an executor's parallel_for; engine/parallel_apply.hpp wraps it). A
+///     bucket's rows are read chunk by chunk from the last, so "newest first" is batch order
+///     reversed whatever the chunking: pages, epochs and the error are the same for every worker
+///     count (tests compare 1..8 workers with page_store::apply_all). Per-worker scratch holds
+///     what pass 2 leaves for pass 3. Nothing is written before every check has passed.
+///   * Stores whose pages total at most `in_order_bytes` (4 MiB) fit in cache: there the rows are
+///     validated, then written, in batch order, with the same results and errors (one thread).
+///   * Sparse batches on larger stores (at most one row per `stream_pages_per_row` table entries,
+///     e.g. a step's cut on a large store) are streamed in batch order on the calling thread: a
+///     pass that checks each row against its page's running epoch, kept in the store's entry as
+///     it goes (the old epochs are saved and put back, newest first, on an error), then a pass
+///     that writes the rows in batch order. No partition: each row's page entry and page are
+///     fetched once, ahead of use. Same results and errors as the other paths. On stores of more
+///     than `nontemporal_bytes` of pages (x86-64), a row that replaces a whole 64-byte line (a
+///     dense 64-byte window, every mask bit set, line-aligned) is written with non-temporal
+///     stores: the line is not read first (no read for ownership) and is not kept in cache, where
+///     a random line of a store that large would not stay anyway. The pass ends with a store
+///     fence, so the bytes are ordered before apply returns.
+///   * A batch holds at most 2^32 - 1 rows (errc::invalid_argument otherwise, nothing applied).
+///   * Allocation: scratch buffers (about 32 bytes per row, from huge_page_allocator for the
+///     records; 16 bytes per row on the streaming path; 4 bytes per table index on the direct
+///     path) grow as needed and are kept: after a
+///     batch or two of similar size and spread over the pages, apply() does not allocate.
+///
+/// Thread-safety: an applier is used by one thread at a time (its fork's tasks are its own); the
+/// store must not be used concurrently with apply().
 #pragma once
 
 #include <algorithm>

@@ -1,38 +1,39 @@
-// tickflow/columnar/delta_batch.hpp — deltas as columns: the structure-of-arrays batch.
-//
-// Contract
-//   * delta_batch stores n deltas as parallel columns (page, epoch, delta id, offset, length,
-//     kind) plus, per row, where its mask words start in one contiguous mask arena and where its
-//     payload starts in one contiguous payload arena. Row i is the i-th delta appended.
-//   * push_back(delta) appends any delta, well-formed or not (rejecting is the applier's job),
-//     with the strong exception guarantee. It runs check_shape on the row while its bytes are in
-//     cache and remembers the first ill-formed row and its error (first_ill_formed,
-//     shape_error); the applier checks the rest, which needs the page store.
-//     from_deltas / to_deltas convert whole vectors; the round trip is exact (tests check it).
-//   * reserve(rows, mask_words, payload_bytes) allocates once; push_back then never allocates
-//     while within the reservation.
-//   * row(i) returns a lightweight view of row i (spans into the arenas), valid until the next
-//     mutation of the batch.
-//
-//   * full_windows() and offset_bound() summarize the rows for appliers that have a faster form
-//     for the common row (a dense window of at most 64 bytes, every mask bit set): true means
-//     every row is one, and every row's offset is at most offset_bound(). Both are kept as rows
-//     are appended; after pop_back they stay true of the remaining rows (they may then be
-//     pessimistic), and clear() resets them.
-//   * payload_stride() is s > 0 when every row's payload has s bytes, so that row i's payload
-//     starts at i * s in the arena (an applier then needs no lookup in payload_offsets()); 0
-//     otherwise (and for an empty batch). single_epoch() is true when every row has the first
-//     row's epoch. Both are kept, and reset, the same way.
-//
-//   * bulk_appender appends many encoded rows at once (a decoder's fast path): it reserves
-//     exact totals (rows, mask words, payload bytes) up front, the only allocation (strong
-//     guarantee), then push() appends a row as push_back_encoded would (same columns, shape
-//     check and summaries) through column pointers it keeps, never allocating. The rows become
-//     part of the batch when the appender is destroyed; the batch must not be used meanwhile.
-//
-//   * Big columns and arenas are allocated with huge_page_allocator (core/huge_alloc.hpp).
-//
-// Thread-safety: a value; concurrent const access is fine.
+/// @file
+/// tickflow/columnar/delta_batch.hpp — deltas as columns: the structure-of-arrays batch.
+///
+/// Contract
+///   * delta_batch stores n deltas as parallel columns (page, epoch, delta id, offset, length,
+///     kind) plus, per row, where its mask words start in one contiguous mask arena and where its
+///     payload starts in one contiguous payload arena. Row i is the i-th delta appended.
+///   * push_back(delta) appends any delta, well-formed or not (rejecting is the applier's job),
+///     with the strong exception guarantee. It runs check_shape on the row while its bytes are in
+///     cache and remembers the first ill-formed row and its error (first_ill_formed,
+///     shape_error); the applier checks the rest, which needs the page store.
+///     from_deltas / to_deltas convert whole vectors; the round trip is exact (tests check it).
+///   * reserve(rows, mask_words, payload_bytes) allocates once; push_back then never allocates
+///     while within the reservation.
+///   * row(i) returns a lightweight view of row i (spans into the arenas), valid until the next
+///     mutation of the batch.
+///
+///   * full_windows() and offset_bound() summarize the rows for appliers that have a faster form
+///     for the common row (a dense window of at most 64 bytes, every mask bit set): true means
+///     every row is one, and every row's offset is at most offset_bound(). Both are kept as rows
+///     are appended; after pop_back they stay true of the remaining rows (they may then be
+///     pessimistic), and clear() resets them.
+///   * payload_stride() is s > 0 when every row's payload has s bytes, so that row i's payload
+///     starts at i * s in the arena (an applier then needs no lookup in payload_offsets()); 0
+///     otherwise (and for an empty batch). single_epoch() is true when every row has the first
+///     row's epoch. Both are kept, and reset, the same way.
+///
+///   * bulk_appender appends many encoded rows at once (a decoder's fast path): it reserves
+///     exact totals (rows, mask words, payload bytes) up front, the only allocation (strong
+///     guarantee), then push() appends a row as push_back_encoded would (same columns, shape
+///     check and summaries) through column pointers it keeps, never allocating. The rows become
+///     part of the batch when the appender is destroyed; the batch must not be used meanwhile.
+///
+///   * Big columns and arenas are allocated with huge_page_allocator (core/huge_alloc.hpp).
+///
+/// Thread-safety: a value; concurrent const access is fine.
 #pragma once
 
 #include <algorithm>

@@ -1,4 +1,5 @@
-// tickflow/columnar/fwd.hpp — forward declarations of columnar/.
+/// @file
+/// tickflow/columnar/fwd.hpp — forward declarations of columnar/.
 #pragma once
 
 namespace tickflow {

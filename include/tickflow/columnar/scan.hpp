@@ -1,23 +1,24 @@
-// tickflow/columnar/scan.hpp — counting and selecting rows of a column by value range.
-//
-// Contract
-//   * count_in_range(column, lo, hi): how many values v satisfy lo <= v <= hi (inclusive; an
-//     empty range when lo > hi). select_in_range(column, lo, hi, out): writes the indices of those
-//     rows, ascending, to `out` (which must have room for column.size() indices; fewer results in
-//     undefined behavior, checked by TICKFLOW_ASSERT) and returns how many. Columns are uint32_t
-//     (epochs, offsets) or uint64_t (page ids).
-//   * Each has a scalar kernel (namespace scalar: the fallback and the test oracle) and a SIMD
-//     kernel written with xsimd 8.1 for the architecture the translation unit is compiled for
-//     (xsimd::default_arch: SSE2 with default flags on x86-64, AVX2/AVX-512 with -march=...).
-//     A consumer that wants run-time dispatch instantiates the `Arch` template parameter for each
-//     architecture in separate translation units compiled with the matching flags and picks one
-//     at start-up; the kernels carry no global state.
-//   * The range test is one unsigned comparison, (v - lo) <= (hi - lo), done as min/equal since
-//     x86 before AVX-512 has no unsigned vector compare.
-//   * noexcept, no allocation; results are identical to the scalar kernels (tests check it on
-//     random columns of every length 0..300 and unaligned starts).
-//
-// Thread-safety: pure functions over the spans given.
+/// @file
+/// tickflow/columnar/scan.hpp — counting and selecting rows of a column by value range.
+///
+/// Contract
+///   * count_in_range(column, lo, hi): how many values v satisfy lo <= v <= hi (inclusive; an
+///     empty range when lo > hi). select_in_range(column, lo, hi, out): writes the indices of those
+///     rows, ascending, to `out` (which must have room for column.size() indices; fewer results in
+///     undefined behavior, checked by TICKFLOW_ASSERT) and returns how many. Columns are uint32_t
+///     (epochs, offsets) or uint64_t (page ids).
+///   * Each has a scalar kernel (namespace scalar: the fallback and the test oracle) and a SIMD
+///     kernel written with xsimd 8.1 for the architecture the translation unit is compiled for
+///     (xsimd::default_arch: SSE2 with default flags on x86-64, AVX2/AVX-512 with -march=...).
+///     A consumer that wants run-time dispatch instantiates the `Arch` template parameter for each
+///     architecture in separate translation units compiled with the matching flags and picks one
+///     at start-up; the kernels carry no global state.
+///   * The range test is one unsigned comparison, (v - lo) <= (hi - lo), done as min/equal since
+///     x86 before AVX-512 has no unsigned vector compare.
+///   * noexcept, no allocation; results are identical to the scalar kernels (tests check it on
+///     random columns of every length 0..300 and unaligned starts).
+///
+/// Thread-safety: pure functions over the spans given.
 #pragma once
 
 #include <bit>

@@ -1,20 +1,21 @@
-// tickflow/columnar/tlog_batch.hpp — recovering a transaction log straight into a delta_batch.
-//
-// Contract
-//   * recover_into(file, out) reads an in-memory log image (page/tlog.hpp format) exactly as
-//     parse_tlog does: the same header checks, the same stop rules (torn, damaged: length over
-//     max_record_bytes, CRC mismatch, a body that does not parse exactly or holds an ill-formed
-//     delta), never a damaged record. The intact records are appended to `out` (which is not
-//     cleared) as rows, with no allocation per record; the returned tlog_scan says where and why
-//     it stopped and how many records it appended. On a bad header nothing is appended.
-//   * recover_records_into(records, out) does the same for the records that follow a header
-//     (a log read from a known record boundary, e.g. a checkpoint's position). Bytes that start
-//     with the log header (the whole image passed by mistake) are errc::invalid_argument.
-//   * This is the fast path of replay: no delta objects are built. It reads deltas only: an
-//     intact engine event (page/tlog.hpp) is errc::invalid_argument (detail: the number of
-//     records before it), and `out` is left as it was.
-//
-// Thread-safety: a function over values.
+/// @file
+/// tickflow/columnar/tlog_batch.hpp — recovering a transaction log straight into a delta_batch.
+///
+/// Contract
+///   * recover_into(file, out) reads an in-memory log image (page/tlog.hpp format) exactly as
+///     parse_tlog does: the same header checks, the same stop rules (torn, damaged: length over
+///     max_record_bytes, CRC mismatch, a body that does not parse exactly or holds an ill-formed
+///     delta), never a damaged record. The intact records are appended to `out` (which is not
+///     cleared) as rows, with no allocation per record; the returned tlog_scan says where and why
+///     it stopped and how many records it appended. On a bad header nothing is appended.
+///   * recover_records_into(records, out) does the same for the records that follow a header
+///     (a log read from a known record boundary, e.g. a checkpoint's position). Bytes that start
+///     with the log header (the whole image passed by mistake) are errc::invalid_argument.
+///   * This is the fast path of replay: no delta objects are built. It reads deltas only: an
+///     intact engine event (page/tlog.hpp) is errc::invalid_argument (detail: the number of
+///     records before it), and `out` is left as it was.
+///
+/// Thread-safety: a function over values.
 #pragma once
 
 #include <cstddef>

@@ -1,13 +1,14 @@
-// tickflow/core/cache_padded.hpp — a value alone on its cache line(s).
-//
-// Contract
-//   * cache_padded<T> aligns T to cache_line_size and pads it to a whole number of lines, so
-//     that two cache_padded objects never share a line (no false sharing between them).
-//   * Access is through value, *, -> ; construction forwards to T.
-//   * Dynamic allocation of a cache_padded<T> (or of a container of them) honours the alignment
-//     through C++17 aligned new.
-//
-// Thread-safety: that of T.
+/// @file
+/// tickflow/core/cache_padded.hpp — a value alone on its cache line(s).
+///
+/// Contract
+///   * cache_padded<T> aligns T to cache_line_size and pads it to a whole number of lines, so
+///     that two cache_padded objects never share a line (no false sharing between them).
+///   * Access is through value, *, -> ; construction forwards to T.
+///   * Dynamic allocation of a cache_padded<T> (or of a container of them) honours the alignment
+///     through C++17 aligned new.
+///
+/// Thread-safety: that of T.
 #pragma once
 
 #include <type_traits>

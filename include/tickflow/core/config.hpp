@@ -1,17 +1,18 @@
-// tickflow/core/config.hpp — build configuration shared by every tickflow header.
-//
-// Contract
-//   * Defines the library version, the cache-line constant used for padding, and the only
-//     assertion macro of the library, TICKFLOW_ASSERT(cond, msg).
-//   * TICKFLOW_ASSERT checks `cond` when assertions are enabled and otherwise compiles to
-//     nothing (the condition is not evaluated). Assertions are enabled when NDEBUG is not
-//     defined, or when the user defines TICKFLOW_ENABLE_ASSERTS=1 before including any tickflow
-//     header; TICKFLOW_ENABLE_ASSERTS=0 disables them regardless of NDEBUG.
-//   * A failed assertion writes one line to stderr (file, line, condition, message) and calls
-//     std::abort(). It never throws and never allocates.
-//   * Every other TICKFLOW_* macro of the library lives in this file.
-//
-// Thread-safety: nothing here has state.
+/// @file
+/// tickflow/core/config.hpp — build configuration shared by every tickflow header.
+///
+/// Contract
+///   * Defines the library version, the cache-line constant used for padding, and the only
+///     assertion macro of the library, TICKFLOW_ASSERT(cond, msg).
+///   * TICKFLOW_ASSERT checks `cond` when assertions are enabled and otherwise compiles to
+///     nothing (the condition is not evaluated). Assertions are enabled when NDEBUG is not
+///     defined, or when the user defines TICKFLOW_ENABLE_ASSERTS=1 before including any tickflow
+///     header; TICKFLOW_ENABLE_ASSERTS=0 disables them regardless of NDEBUG.
+///   * A failed assertion writes one line to stderr (file, line, condition, message) and calls
+///     std::abort(). It never throws and never allocates.
+///   * Every other TICKFLOW_* macro of the library lives in this file.
+///
+/// Thread-safety: nothing here has state.
 #pragma once
 
 #include <cstddef>

@@ -1,15 +1,16 @@
-// tickflow/core/crc32c.hpp — CRC-32C (Castagnoli), the checksum of log records and checkpoints.
-//
-// Contract
-//   * crc32c(data, seed) returns the standard CRC-32C (reflected polynomial 0x82F63B78, initial
-//     and final xor 0xFFFFFFFF) of `data`; chaining: crc32c(b, crc32c(a)) == crc32c(a ++ b).
-//     Check value: crc32c("123456789") == 0xE3069283.
-//   * On x86-64 the SSE4.2 crc32 instruction is used when the running CPU has it (checked once,
-//     at run time, so the library needs no -msse4.2); otherwise a slicing-by-8 table version.
-//     Both give identical results (tested on random data).
-//   * noexcept, no allocation; the tables are built at compile time.
-//
-// Thread-safety: pure functions.
+/// @file
+/// tickflow/core/crc32c.hpp — CRC-32C (Castagnoli), the checksum of log records and checkpoints.
+///
+/// Contract
+///   * crc32c(data, seed) returns the standard CRC-32C (reflected polynomial 0x82F63B78, initial
+///     and final xor 0xFFFFFFFF) of `data`; chaining: crc32c(b, crc32c(a)) == crc32c(a ++ b).
+///     Check value: crc32c("123456789") == 0xE3069283.
+///   * On x86-64 the SSE4.2 crc32 instruction is used when the running CPU has it (checked once,
+///     at run time, so the library needs no -msse4.2); otherwise a slicing-by-8 table version.
+///     Both give identical results (tested on random data).
+///   * noexcept, no allocation; the tables are built at compile time.
+///
+/// Thread-safety: pure functions.
 #pragma once
 
 #include <array>

@@ -1,17 +1,18 @@
-// tickflow/core/digest.hpp — a deterministic 64-bit digest of byte sequences.
-//
-// Contract
-//   * digest64 is a streaming hash: feed bytes and integers in order, read value(). The same
-//     sequence of calls gives the same value on every platform (little-endian reads are explicit),
-//     every build and every run: it is the identity that replay compares bit for bit.
-//   * Algorithm ("tickflow digest v1"): the state absorbs 8-byte little-endian words; each word
-//     is xored in, multiplied by an odd 64-bit constant and rotated; a trailing partial word is
-//     zero-padded and the byte count is absorbed at the end; value() applies a final avalanche
-//     (the murmur3 fmix64 constants). It is not cryptographic: it detects corruption and
-//     divergence, not an adversary.
-//   * No allocation; noexcept.
-//
-// Thread-safety: a digest64 is a value; use one per thread.
+/// @file
+/// tickflow/core/digest.hpp — a deterministic 64-bit digest of byte sequences.
+///
+/// Contract
+///   * digest64 is a streaming hash: feed bytes and integers in order, read value(). The same
+///     sequence of calls gives the same value on every platform (little-endian reads are explicit),
+///     every build and every run: it is the identity that replay compares bit for bit.
+///   * Algorithm ("tickflow digest v1"): the state absorbs 8-byte little-endian words; each word
+///     is xored in, multiplied by an odd 64-bit constant and rotated; a trailing partial word is
+///     zero-padded and the byte count is absorbed at the end; value() applies a final avalanche
+///     (the murmur3 fmix64 constants). It is not cryptographic: it detects corruption and
+///     divergence, not an adversary.
+///   * No allocation; noexcept.
+///
+/// Thread-safety: a digest64 is a value; use one per thread.
 #pragma once
 
 #include <bit>

@@ -1,4 +1,5 @@
-// tickflow/core/fwd.hpp — forward declarations of core/.
+/// @file
+/// tickflow/core/fwd.hpp — forward declarations of core/.
 #pragma once
 
 #include <cstdint>

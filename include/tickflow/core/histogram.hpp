@@ -1,21 +1,22 @@
-// tickflow/core/histogram.hpp — a log-linear histogram of durations: fixed memory, bounded error.
-//
-// Contract
-//   * log_linear_histogram counts unsigned 64-bit values (the tick orchestrator records
-//     nanoseconds). Values below 128 have a bucket each; above, every power-of-two range
-//     [2^e, 2^(e+1)) is cut into 128 equal buckets, so a bucket's width is at most 1/128 of
-//     any value in it. The whole 64-bit range is covered: 57 * 128 + 128 = 7424 counters, held
-//     inline (about 58 KiB); record() never allocates and never saturates a range.
-//   * value_at(q) for q in [0, 1] is the highest value of the bucket that holds the
-//     ceil(q * count)-th smallest recorded value (the first for q = 0), capped at max(): it is
-//     never below the true quantile and exceeds it by at most 1/128 of it (0.79 %, inside the 1 %
-//     the tick records promise). Tests check it against sorted samples. With no values every
-//     query returns 0.
-//   * min(), max() and count() are exact; mean() is the exact sum over count (the sum saturates
-//     at 2^64 - 1 ns, about 584 years of recorded time).
-//   * merge(other) adds other's counts (histograms of several runs); reset() empties it.
-//
-// Thread-safety: a value; one writer at a time, concurrent const readers when no one writes.
+/// @file
+/// tickflow/core/histogram.hpp — a log-linear histogram of durations: fixed memory, bounded error.
+///
+/// Contract
+///   * log_linear_histogram counts unsigned 64-bit values (the tick orchestrator records
+///     nanoseconds). Values below 128 have a bucket each; above, every power-of-two range
+///     [2^e, 2^(e+1)) is cut into 128 equal buckets, so a bucket's width is at most 1/128 of
+///     any value in it. The whole 64-bit range is covered: 57 * 128 + 128 = 7424 counters, held
+///     inline (about 58 KiB); record() never allocates and never saturates a range.
+///   * value_at(q) for q in [0, 1] is the highest value of the bucket that holds the
+///     ceil(q * count)-th smallest recorded value (the first for q = 0), capped at max(): it is
+///     never below the true quantile and exceeds it by at most 1/128 of it (0.79 %, inside the 1 %
+///     the tick records promise). Tests check it against sorted samples. With no values every
+///     query returns 0.
+///   * min(), max() and count() are exact; mean() is the exact sum over count (the sum saturates
+///     at 2^64 - 1 ns, about 584 years of recorded time).
+///   * merge(other) adds other's counts (histograms of several runs); reset() empties it.
+///
+/// Thread-safety: a value; one writer at a time, concurrent const readers when no one writes.
 #pragma once
 
 #include <algorithm>

@@ -1,17 +1,18 @@
-// tickflow/core/huge_alloc.hpp — an allocator that asks for transparent huge pages for big arrays.
-//
-// Contract
-//   * huge_page_allocator<T> is a standard allocator. A request of at least huge_page_bytes
-//     (2 MiB) is served 2 MiB-aligned, rounded up to whole 2 MiB, and on Linux advised with
-//     madvise(MADV_HUGEPAGE), so that the kernel may back it with huge pages when transparent
-//     huge pages are in "madvise" or "always" mode. Smaller requests go to operator new.
-//   * Why: batch kernels sweep arrays of hundreds of MiB; with 4 KiB pages every 4 KiB of a
-//     sweep, and every random access, costs a TLB miss (docs/decisions.md has the measurements).
-//   * The advice is only advice: where it is refused or unsupported the memory is ordinary, and
-//     nothing else changes. Allocation failure throws std::bad_alloc.
-//   * Stateless: all instances compare equal.
-//
-// Thread-safety: as operator new.
+/// @file
+/// tickflow/core/huge_alloc.hpp — an allocator that asks for transparent huge pages for big arrays.
+///
+/// Contract
+///   * huge_page_allocator<T> is a standard allocator. A request of at least huge_page_bytes
+///     (2 MiB) is served 2 MiB-aligned, rounded up to whole 2 MiB, and on Linux advised with
+///     madvise(MADV_HUGEPAGE), so that the kernel may back it with huge pages when transparent
+///     huge pages are in "madvise" or "always" mode. Smaller requests go to operator new.
+///   * Why: batch kernels sweep arrays of hundreds of MiB; with 4 KiB pages every 4 KiB of a
+///     sweep, and every random access, costs a TLB miss (docs/decisions.md has the measurements).
+///   * The advice is only advice: where it is refused or unsupported the memory is ordinary, and
+///     nothing else changes. Allocation failure throws std::bad_alloc.
+///   * Stateless: all instances compare equal.
+///
+/// Thread-safety: as operator new.
 #pragma once
 
 #include <cstddef>

@@ -1,18 +1,19 @@
-// tickflow/core/ids.hpp — strong identifier types: page_id, delta_id, epoch.
-//
-// Contract
-//   * Each identifier wraps one unsigned integer and converts to and from it only explicitly,
-//     so a page_id cannot be passed where a delta_id or an epoch is expected.
-//   * page_id and delta_id are 64-bit and opaque: they compare for equality and order (the
-//     order is the integer order, used for deterministic iteration), hash, and nothing else.
-//   * epoch is the 32-bit tick counter. It orders, and can be advanced with next(); arithmetic
-//     beyond that is deliberately absent. Epochs are not expected to wrap within one log
-//     (2^32 ticks at 60 Hz is over two years); next() on the maximum value results in
-//     undefined behavior and is checked by TICKFLOW_ASSERT.
-//   * All operations are constexpr and noexcept; the types are trivially copyable, standard
-//     layout and exactly as large as their representation (static_asserts below).
-//
-// Thread-safety: values; no shared state.
+/// @file
+/// tickflow/core/ids.hpp — strong identifier types: page_id, delta_id, epoch.
+///
+/// Contract
+///   * Each identifier wraps one unsigned integer and converts to and from it only explicitly,
+///     so a page_id cannot be passed where a delta_id or an epoch is expected.
+///   * page_id and delta_id are 64-bit and opaque: they compare for equality and order (the
+///     order is the integer order, used for deterministic iteration), hash, and nothing else.
+///   * epoch is the 32-bit tick counter. It orders, and can be advanced with next(); arithmetic
+///     beyond that is deliberately absent. Epochs are not expected to wrap within one log
+///     (2^32 ticks at 60 Hz is over two years); next() on the maximum value results in
+///     undefined behavior and is checked by TICKFLOW_ASSERT.
+///   * All operations are constexpr and noexcept; the types are trivially copyable, standard
+///     layout and exactly as large as their representation (static_asserts below).
+///
+/// Thread-safety: values; no shared state.
 #pragma once
 
 #include <compare>
@@ -80,6 +81,8 @@ static_assert(!std::is_convertible_v<page_id, delta_id> && !std::is_convertible_
 
 }  // namespace tickflow
 
+/// @cond
+// std::hash for ids and epochs (not part of the reference: Doxygen cannot place a std:: specialization).
 template <class Tag, class Rep>
 struct std::hash<tickflow::strong_id<Tag, Rep>> {
   std::size_t operator()(tickflow::strong_id<Tag, Rep> id) const noexcept {
@@ -95,3 +98,4 @@ struct std::hash<tickflow::epoch> {
     return static_cast<std::size_t>(static_cast<std::uint64_t>(e.value()) * 0x9E3779B97F4A7C15ULL);
   }
 };
+/// @endcond

@@ -1,16 +1,17 @@
-// tickflow/core/pod_buffer.hpp — a growable array of trivially copyable values, for columns.
-//
-// Contract
-//   * pod_buffer<T> (T trivially copyable) is a value type like std::vector<T> restricted to
-//     what columnar code needs: size, capacity, data, indexing, clear, reserve, resize (new
-//     elements value-initialised), push_back, append(range), and spans over it.
-//   * reserve() is the only operation that allocates (through huge_page_allocator, growing
-//     geometrically from push_back/append/resize); it gives the strong guarantee. The
-//     *_unchecked operations require capacity the caller has reserved: they never allocate or
-//     throw, which lets a caller reserve once for a whole row and then append to every column
-//     without a check per column.
-//
-// Thread-safety: a value.
+/// @file
+/// tickflow/core/pod_buffer.hpp — a growable array of trivially copyable values, for columns.
+///
+/// Contract
+///   * pod_buffer<T> (T trivially copyable) is a value type like std::vector<T> restricted to
+///     what columnar code needs: size, capacity, data, indexing, clear, reserve, resize (new
+///     elements value-initialised), push_back, append(range), and spans over it.
+///   * reserve() is the only operation that allocates (through huge_page_allocator, growing
+///     geometrically from push_back/append/resize); it gives the strong guarantee. The
+///     *_unchecked operations require capacity the caller has reserved: they never allocate or
+///     throw, which lets a caller reserve once for a whole row and then append to every column
+///     without a check per column.
+///
+/// Thread-safety: a value.
 #pragma once
 
 #include <algorithm>

@@ -1,19 +1,20 @@
-// tickflow/core/result.hpp — the error codes and the result<T> type every fallible tickflow
-// operation returns.
-//
-// Contract
-//   * `errc` enumerates every way a tickflow operation can fail. Codes are stable: new codes are
-//     appended, existing values never change (they appear in reports and logs).
-//   * `error` is a code plus a 64-bit detail (an index, an offset, an id: what it means is stated
-//     by the operation that returns it) and a static message. It never owns memory.
-//   * `result<T>` holds either a T or an error (std::expected is C++23; this is the C++20
-//     subset tickflow needs). Accessing value() of an error result throws bad_result_access
-//     when exceptions are enabled and aborts otherwise; error() of a value result results in
-//     undefined behavior and is checked by TICKFLOW_ASSERT.
-//   * result<void> carries success or an error.
-//   * Nothing here allocates. result<T> is as noexcept as T's special members.
-//
-// Thread-safety: values; no shared state.
+/// @file
+/// tickflow/core/result.hpp — the error codes and the result<T> type every fallible tickflow
+/// operation returns.
+///
+/// Contract
+///   * `errc` enumerates every way a tickflow operation can fail. Codes are stable: new codes are
+///     appended, existing values never change (they appear in reports and logs).
+///   * `error` is a code plus a 64-bit detail (an index, an offset, an id: what it means is stated
+///     by the operation that returns it) and a static message. It never owns memory.
+///   * `result<T>` holds either a T or an error (std::expected is C++23; this is the C++20
+///     subset tickflow needs). Accessing value() of an error result throws bad_result_access
+///     when exceptions are enabled and aborts otherwise; error() of a value result results in
+///     undefined behavior and is checked by TICKFLOW_ASSERT.
+///   * result<void> carries success or an error.
+///   * Nothing here allocates. result<T> is as noexcept as T's special members.
+///
+/// Thread-safety: values; no shared state.
 #pragma once
 
 #include <cstdint>

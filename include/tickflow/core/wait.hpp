@@ -1,28 +1,29 @@
-// tickflow/core/wait.hpp — spinning, backing off and parking.
-//
-// Contract
-//   * cpu_relax() tells the core that the caller is spinning (PAUSE on x86, YIELD on AArch64).
-//   * backoff: an exponential spin counter (1, 2, 4 … `spin_limit` relax instructions per
-//     step) that switches to std::this_thread::yield() after `spin_limit` is reached.
-//   * Wait policies decide how a blocking queue call waits for its condition. A policy is a
-//     copyable value with a `wait(ready, spot)` member: it returns once `ready()` returned true.
-//     Three are provided:
-//       - spin_wait: relax instructions only. Lowest latency; burns its core; never sleeps.
-//       - yield_wait: `spins` relaxes, then yields forever. Never sleeps in the kernel.
-//       - park_wait (the default): `spins` relaxes, `yields` yields, then sleeps on a
-//         parking_spot (a futex word: C++20 atomic wait, with a timeout) until notified or until
-//         `max_sleep` (1 ms) passes, and checks again.
-//     A user policy satisfies the `wait_policy` concept.
-//   * parking_spot: where park_wait sleeps. The side that makes progress calls notify() after
-//     publishing it; notify() costs one uncontended atomic read-modify-write when nobody
-//     sleeps, and a futex wake when somebody does. A notified sleeper is never missed: the
-//     sleeper announces itself (seq_cst RMW) before its last check of `ready`, and notify()
-//     reads the sleeper count with a seq_cst RMW after the publication, so at least one of the
-//     two sees the other. Progress made without notify() (the rings' try_ calls do not notify, to keep
-//     the RMW off their fast path) is seen within one `max_sleep` slice.
-//
-// Thread-safety: backoff and the policies are per-thread values. parking_spot is shared: any
-// number of threads may wait() and notify() concurrently.
+/// @file
+/// tickflow/core/wait.hpp — spinning, backing off and parking.
+///
+/// Contract
+///   * cpu_relax() tells the core that the caller is spinning (PAUSE on x86, YIELD on AArch64).
+///   * backoff: an exponential spin counter (1, 2, 4 … `spin_limit` relax instructions per
+///     step) that switches to std::this_thread::yield() after `spin_limit` is reached.
+///   * Wait policies decide how a blocking queue call waits for its condition. A policy is a
+///     copyable value with a `wait(ready, spot)` member: it returns once `ready()` returned true.
+///     Three are provided:
+///       - spin_wait: relax instructions only. Lowest latency; burns its core; never sleeps.
+///       - yield_wait: `spins` relaxes, then yields forever. Never sleeps in the kernel.
+///       - park_wait (the default): `spins` relaxes, `yields` yields, then sleeps on a
+///         parking_spot (a futex word: C++20 atomic wait, with a timeout) until notified or until
+///         `max_sleep` (1 ms) passes, and checks again.
+///     A user policy satisfies the `wait_policy` concept.
+///   * parking_spot: where park_wait sleeps. The side that makes progress calls notify() after
+///     publishing it; notify() costs one uncontended atomic read-modify-write when nobody
+///     sleeps, and a futex wake when somebody does. A notified sleeper is never missed: the
+///     sleeper announces itself (seq_cst RMW) before its last check of `ready`, and notify()
+///     reads the sleeper count with a seq_cst RMW after the publication, so at least one of the
+///     two sees the other. Progress made without notify() (the rings' try_ calls do not notify, to keep
+///     the RMW off their fast path) is seen within one `max_sleep` slice.
+///
+/// Thread-safety: backoff and the policies are per-thread values. parking_spot is shared: any
+/// number of threads may wait() and notify() concurrently.
 #pragma once
 
 #include <atomic>

@@ -1,61 +1,62 @@
-// tickflow/engine/engine.hpp — the engine concept, and the reference engine built from tickflow's
-// parts: page store, page graph, log, ingest, parallel apply and propagation.
-//
-// Contract
-//   * engine<E>: a replay_engine (validate/replay.hpp) that also takes submit(delta),
-//     create_page(bytes), release_page(id), edit_graph(edit) (queued) and step(), and says its
-//     current_epoch(). A user's engine satisfies it by providing the same calls; the suites and
-//     validators are written against it. phased_engine<E> adds step()'s phases as three calls
-//     (step_apply, step_propagate, step_graph), which the tick orchestrator times one by one.
-//   * reference_engine<T, Kernel, Executor, W>: pages viewed as arrays of T, derived pages
-//     computed by Kernel (propagate.hpp) from parents over edges weighted by W, work spread over
-//     an Executor it owns (constructed from the engine's trailing constructor arguments).
-//   * Epochs. The engine's epoch starts at 0; step() moves it to max(epoch + 1, the highest epoch
-//     of the deltas it applies). A delta whose epoch is below the engine's epoch is late: it is
-//     rejected (errc::epoch_regression, detail: the engine's epoch), as is one below its page's
-//     epoch. So the log's epochs never decrease, and the step's derived pages take its epoch.
-//   * step(): (1) cut the deltas submitted so far (ingest.hpp: canonical order); (2) check each
-//     row against the engine (unknown page: not_found; window past the page: out_of_range; a
-//     derived page: derived_target; late or below its page's epoch: epoch_regression): a
-//     rejected row is reported in the step_report (id, page, epoch, error) and counted, never
-//     applied and never dropped silently; (3) apply the others (parallel apply: bytes, epochs
-//     and errors independent of the worker count); (4) propagate over the cone of the written
-//     pages and of the pages whose parents an earlier edit changed (the plan first takes in the
-//     pages created since the last step, then the committed edge edits, then takes out the pages
-//     released, all without a rebuild: propagator::add_pages, update, remove_pages; it follows
-//     the pages GC moved as they move: propagator::repoint); (5) commit the queued graph edits if the whole edit keeps the
-//     graph acyclic (page_graph::commit), or reject it whole (the report holds the error and,
-//     for a cycle, the witness; the committed graph is unchanged). Committed edits take effect
-//     in the next step's propagation: the children whose parents changed are recomputed then.
-//   * Shape errors come back from submit (the delta is not queued), and so does
-//     errc::would_block when the engine's own lane is full (only a step drains it, and submit is
-//     made by the stepping thread: it cannot wait).
-//   * create_page(bytes) and release_page(id) act at once, between steps; a page is released
-//     only without edges (errc::has_dependents otherwise, naming the linked pages, children
-//     first; queue the edge removals first, step, then release). Deltas still queued for a
-//     released page are rejected (not_found).
-//   * The log: every applied delta, page created or released, committed edge and step is
-//     appended to an in-memory log image (page/tlog.hpp format) in the order it took effect:
-//     per step, the applied deltas, then the step event, then the committed edits. log_records()
-//     is everything after the header. Replaying those records on a restored engine (apply(delta)
-//     and apply(event)) reproduces pages, epochs, graph and derived values bit for bit, at any
-//     worker count; a replaying engine appends the same records to its own log.
-//   * Snapshots hold the store, the graph, the epoch, the queued edits and the pending
-//     propagation inputs; restore() replaces all of them (not the ingest lanes or the log).
-//   * digest(): the store's digest combined with the graph's edges (sorted by parent, child:
-//     parent, child, kind, weight bytes) and the engine's epoch.
-//   * GC: gc_wanted() and gc_slice(deadline) (a slab-compaction slice, page_store::compact) make
-//     the engine its own collector; the tick orchestrator gives it the tick's time left
-//     (engine_collector, tick.hpp). GC never changes a page's id, bytes or epoch; the
-//     propagation plan follows the pages it moves (no rebuild).
-//   * Allocation: step() allocates only to grow reused buffers (the cut, the report's rejection
-//     list, the plan when the graph changed); the log grows by its records. A large queued
-//     edit's room is given back after its step; after a full plan build the heap is trimmed
-//     (engine_options::trim_heap_after_rebuild).
-//
-// Thread-safety: producer handles from make_producer() submit from any thread, concurrently
-// with step(). Every other call, submit() included (it uses the engine's own producer), is made
-// by one thread at a time.
+/// @file
+/// tickflow/engine/engine.hpp — the engine concept, and the reference engine built from tickflow's
+/// parts: page store, page graph, log, ingest, parallel apply and propagation.
+///
+/// Contract
+///   * engine<E>: a replay_engine (validate/replay.hpp) that also takes submit(delta),
+///     create_page(bytes), release_page(id), edit_graph(edit) (queued) and step(), and says its
+///     current_epoch(). A user's engine satisfies it by providing the same calls; the suites and
+///     validators are written against it. phased_engine<E> adds step()'s phases as three calls
+///     (step_apply, step_propagate, step_graph), which the tick orchestrator times one by one.
+///   * reference_engine<T, Kernel, Executor, W>: pages viewed as arrays of T, derived pages
+///     computed by Kernel (propagate.hpp) from parents over edges weighted by W, work spread over
+///     an Executor it owns (constructed from the engine's trailing constructor arguments).
+///   * Epochs. The engine's epoch starts at 0; step() moves it to max(epoch + 1, the highest epoch
+///     of the deltas it applies). A delta whose epoch is below the engine's epoch is late: it is
+///     rejected (errc::epoch_regression, detail: the engine's epoch), as is one below its page's
+///     epoch. So the log's epochs never decrease, and the step's derived pages take its epoch.
+///   * step(): (1) cut the deltas submitted so far (ingest.hpp: canonical order); (2) check each
+///     row against the engine (unknown page: not_found; window past the page: out_of_range; a
+///     derived page: derived_target; late or below its page's epoch: epoch_regression): a
+///     rejected row is reported in the step_report (id, page, epoch, error) and counted, never
+///     applied and never dropped silently; (3) apply the others (parallel apply: bytes, epochs
+///     and errors independent of the worker count); (4) propagate over the cone of the written
+///     pages and of the pages whose parents an earlier edit changed (the plan first takes in the
+///     pages created since the last step, then the committed edge edits, then takes out the pages
+///     released, all without a rebuild: propagator::add_pages, update, remove_pages; it follows
+///     the pages GC moved as they move: propagator::repoint); (5) commit the queued graph edits if the whole edit keeps the
+///     graph acyclic (page_graph::commit), or reject it whole (the report holds the error and,
+///     for a cycle, the witness; the committed graph is unchanged). Committed edits take effect
+///     in the next step's propagation: the children whose parents changed are recomputed then.
+///   * Shape errors come back from submit (the delta is not queued), and so does
+///     errc::would_block when the engine's own lane is full (only a step drains it, and submit is
+///     made by the stepping thread: it cannot wait).
+///   * create_page(bytes) and release_page(id) act at once, between steps; a page is released
+///     only without edges (errc::has_dependents otherwise, naming the linked pages, children
+///     first; queue the edge removals first, step, then release). Deltas still queued for a
+///     released page are rejected (not_found).
+///   * The log: every applied delta, page created or released, committed edge and step is
+///     appended to an in-memory log image (page/tlog.hpp format) in the order it took effect:
+///     per step, the applied deltas, then the step event, then the committed edits. log_records()
+///     is everything after the header. Replaying those records on a restored engine (apply(delta)
+///     and apply(event)) reproduces pages, epochs, graph and derived values bit for bit, at any
+///     worker count; a replaying engine appends the same records to its own log.
+///   * Snapshots hold the store, the graph, the epoch, the queued edits and the pending
+///     propagation inputs; restore() replaces all of them (not the ingest lanes or the log).
+///   * digest(): the store's digest combined with the graph's edges (sorted by parent, child:
+///     parent, child, kind, weight bytes) and the engine's epoch.
+///   * GC: gc_wanted() and gc_slice(deadline) (a slab-compaction slice, page_store::compact) make
+///     the engine its own collector; the tick orchestrator gives it the tick's time left
+///     (engine_collector, tick.hpp). GC never changes a page's id, bytes or epoch; the
+///     propagation plan follows the pages it moves (no rebuild).
+///   * Allocation: step() allocates only to grow reused buffers (the cut, the report's rejection
+///     list, the plan when the graph changed); the log grows by its records. A large queued
+///     edit's room is given back after its step; after a full plan build the heap is trimmed
+///     (engine_options::trim_heap_after_rebuild).
+///
+/// Thread-safety: producer handles from make_producer() submit from any thread, concurrently
+/// with step(). Every other call, submit() included (it uses the engine's own producer), is made
+/// by one thread at a time.
 #pragma once
 
 #include <algorithm>

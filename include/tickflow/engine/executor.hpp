@@ -1,38 +1,39 @@
-// tickflow/engine/executor.hpp — the executor concept, the inline executor and tickflow's
-// work-stealing thread pool.
-//
-// Contract
-//   * executor<E>: `e.concurrency()` (how many workers a fork-join may use, the caller included)
-//     and `e.parallel_for(count, fn)`: calls fn(index, worker) exactly once for every index in
-//     [0, count), with worker in [0, concurrency()), on the caller and the executor's threads;
-//     returns when every call has returned. The caller takes part. If calls throw, every other
-//     call still runs, and the exception of the lowest index that threw is rethrown in the
-//     caller. Which worker runs which index is unspecified: algorithms that must not depend on
-//     the worker count give each index its own, fixed piece of work (and may use `worker` only
-//     for scratch space).
-//   * inline_executor: the caller alone, in index order.
-//   * thread_pool: concurrency() - 1 threads created once, in the constructor, that live until
-//     the destructor. A fork-join splits [0, count) into one contiguous range per worker, each in
-//     the worker's own cache line: a 64-bit word of a 16-bit round tag and two 24-bit bounds
-//     (counts past 2^24 - 1 run as several rounds). Writing the ranges with the new tag opens
-//     the round; there is no other round state. Each worker takes indices from the front of its
-//     own range, guided (about 2 x concurrency claims per range), and when it is empty steals the
-//     back half of another worker's range (one CAS on the word, which must carry the round's
-//     tag), which it then works as its own. Workers subtract what they ran from one shared count
-//     once per range, not per claim; the caller waits until the count equals what it ran
-//     itself. Between fork-joins, workers spin on their own word for `spin` (default 50 µs),
-//     then park on it (C++20 atomic wait): nothing burns CPU between ticks. Optional pinning of
-//     thread i to CPU i (Linux).
-//   * Allocation: the constructor allocates (threads, per-worker ranges). parallel_for does not
-//     allocate: fn is called through a pointer to the caller's frame.
-//   * Calls to parallel_for from several threads are serialized (a mutex). A parallel_for called
-//     from inside a task of the same pool runs inline on the calling worker, in index order, and
-//     passes that worker's number (so per-worker scratch stays private; no deadlock).
-//   * Memory ordering: everything the caller wrote before parallel_for happens-before every call
-//     of fn; every call of fn happens-before parallel_for returns.
-//
-// Thread-safety: concurrency() from any thread; parallel_for from any thread (serialized);
-// construction and destruction must not overlap any other call.
+/// @file
+/// tickflow/engine/executor.hpp — the executor concept, the inline executor and tickflow's
+/// work-stealing thread pool.
+///
+/// Contract
+///   * executor<E>: `e.concurrency()` (how many workers a fork-join may use, the caller included)
+///     and `e.parallel_for(count, fn)`: calls fn(index, worker) exactly once for every index in
+///     [0, count), with worker in [0, concurrency()), on the caller and the executor's threads;
+///     returns when every call has returned. The caller takes part. If calls throw, every other
+///     call still runs, and the exception of the lowest index that threw is rethrown in the
+///     caller. Which worker runs which index is unspecified: algorithms that must not depend on
+///     the worker count give each index its own, fixed piece of work (and may use `worker` only
+///     for scratch space).
+///   * inline_executor: the caller alone, in index order.
+///   * thread_pool: concurrency() - 1 threads created once, in the constructor, that live until
+///     the destructor. A fork-join splits [0, count) into one contiguous range per worker, each in
+///     the worker's own cache line: a 64-bit word of a 16-bit round tag and two 24-bit bounds
+///     (counts past 2^24 - 1 run as several rounds). Writing the ranges with the new tag opens
+///     the round; there is no other round state. Each worker takes indices from the front of its
+///     own range, guided (about 2 x concurrency claims per range), and when it is empty steals the
+///     back half of another worker's range (one CAS on the word, which must carry the round's
+///     tag), which it then works as its own. Workers subtract what they ran from one shared count
+///     once per range, not per claim; the caller waits until the count equals what it ran
+///     itself. Between fork-joins, workers spin on their own word for `spin` (default 50 µs),
+///     then park on it (C++20 atomic wait): nothing burns CPU between ticks. Optional pinning of
+///     thread i to CPU i (Linux).
+///   * Allocation: the constructor allocates (threads, per-worker ranges). parallel_for does not
+///     allocate: fn is called through a pointer to the caller's frame.
+///   * Calls to parallel_for from several threads are serialized (a mutex). A parallel_for called
+///     from inside a task of the same pool runs inline on the calling worker, in index order, and
+///     passes that worker's number (so per-worker scratch stays private; no deadlock).
+///   * Memory ordering: everything the caller wrote before parallel_for happens-before every call
+///     of fn; every call of fn happens-before parallel_for returns.
+///
+/// Thread-safety: concurrency() from any thread; parallel_for from any thread (serialized);
+/// construction and destruction must not overlap any other call.
 #pragma once
 
 #include <algorithm>

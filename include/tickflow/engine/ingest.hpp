@@ -1,32 +1,33 @@
-// tickflow/engine/ingest.hpp — deltas submitted from any thread, cut once per step.
-//
-// Contract
-//   * Producers: make_producer(id) registers a lane (one spsc_ring of 64-byte chunks, packed
-//     layout, `lane_bytes` of room) for one thread at a time; producer ids are unique
-//     (errc::duplicate_id otherwise) and decide the canonical order, so an engine that wants
-//     reproducible runs gives its producers fixed ids. make_producer() takes the lowest free id.
-//   * try_submit(d): a shape error comes back at once (the code of check_shape, delta.hpp; the
-//     delta is not queued); errc::would_block when the lane has no room for the whole record now
-//     (nothing is queued); errc::capacity_exceeded for a delta larger than the lane itself. Otherwise the delta is queued: encoded as a
-//     40-byte header, its mask words and its payload, copied into the lane's chunks with
-//     zero-copy reservations, and published with release stores (it becomes visible to the cut
-//     only once complete). submit(d, policy) waits through a wait policy until there is room; the
-//     cut wakes it. No allocation per delta: each producer keeps one staging buffer.
-//   * cut(out): appends to `out` every delta whose submit returned before the cut started, and
-//     none whose submit started after it returned (a submit that overlaps the cut is in this cut
-//     or the next, exactly once). Order in `out` is canonical: by epoch, then producer id, then
-//     submit order; so the result depends only on which deltas are in the cut, never on how the
-//     producers interleaved. (Per producer this is submit order whenever a producer's epochs do
-//     not decrease.) Rows are appended with no allocation once `out` and the scratch have grown.
-//     A cut takes from each lane what it held when the cut reached it, and no more: producers
-//     that keep submitting cannot make a cut run on.
-//   * Lanes of destroyed producer handles are drained by the next cuts, then dropped.
-//   * Memory ordering: a submit's last commit is a release that the cut's acquire (peek) pairs
-//     with: everything the producer wrote before submit is visible to whoever reads the cut.
-//
-// Thread-safety: make_producer from any thread; each producer handle used by one thread at a
-// time; cut from one thread at a time (the engine's), concurrently with any submits. Handles must
-// be destroyed before the ingest.
+/// @file
+/// tickflow/engine/ingest.hpp — deltas submitted from any thread, cut once per step.
+///
+/// Contract
+///   * Producers: make_producer(id) registers a lane (one spsc_ring of 64-byte chunks, packed
+///     layout, `lane_bytes` of room) for one thread at a time; producer ids are unique
+///     (errc::duplicate_id otherwise) and decide the canonical order, so an engine that wants
+///     reproducible runs gives its producers fixed ids. make_producer() takes the lowest free id.
+///   * try_submit(d): a shape error comes back at once (the code of check_shape, delta.hpp; the
+///     delta is not queued); errc::would_block when the lane has no room for the whole record now
+///     (nothing is queued); errc::capacity_exceeded for a delta larger than the lane itself. Otherwise the delta is queued: encoded as a
+///     40-byte header, its mask words and its payload, copied into the lane's chunks with
+///     zero-copy reservations, and published with release stores (it becomes visible to the cut
+///     only once complete). submit(d, policy) waits through a wait policy until there is room; the
+///     cut wakes it. No allocation per delta: each producer keeps one staging buffer.
+///   * cut(out): appends to `out` every delta whose submit returned before the cut started, and
+///     none whose submit started after it returned (a submit that overlaps the cut is in this cut
+///     or the next, exactly once). Order in `out` is canonical: by epoch, then producer id, then
+///     submit order; so the result depends only on which deltas are in the cut, never on how the
+///     producers interleaved. (Per producer this is submit order whenever a producer's epochs do
+///     not decrease.) Rows are appended with no allocation once `out` and the scratch have grown.
+///     A cut takes from each lane what it held when the cut reached it, and no more: producers
+///     that keep submitting cannot make a cut run on.
+///   * Lanes of destroyed producer handles are drained by the next cuts, then dropped.
+///   * Memory ordering: a submit's last commit is a release that the cut's acquire (peek) pairs
+///     with: everything the producer wrote before submit is visible to whoever reads the cut.
+///
+/// Thread-safety: make_producer from any thread; each producer handle used by one thread at a
+/// time; cut from one thread at a time (the engine's), concurrently with any submits. Handles must
+/// be destroyed before the ingest.
 #pragma once
 
 #include <algorithm>

@@ -1,20 +1,21 @@
-// tickflow/engine/memory.hpp — what an engine's memory holds, from counters kept on the way.
-//
-// Contract
-//   * memory_report is one snapshot: pages, payload bytes, the slabs (bytes allocated, bytes in
-//     live pages' slots), bookkeeping by kind (id table, free lists, graph, ingest lanes, log
-//     buffers, apply and propagation scratch), log bytes on disk, and the process's resident set.
-//     Derived figures: bookkeeping total, fragmentation (slab bytes not in live slots, and its
-//     share of the slab bytes) and bytes per page (slabs and bookkeeping over the pages).
-//   * reference_engine::memory() fills it without scanning pages or edges: the store and the
-//     graph keep their counters as pages and edges come and go (page_store::memory,
-//     page_graph::memory_bytes), and the rest are container capacities, a few per structure. The
-//     resident set comes from /proc/self/statm (0 where there is none). Tests compare every
-//     figure with a fresh count over the pages, the nodes and the containers.
-//   * Bookkeeping figures are capacities (what is allocated, not what is in use); the graph's
-//     id-index hash map, used only for ids past the dense range, is estimated (see page_graph).
-//
-// Thread-safety: a value. read_rss_bytes() is reentrant.
+/// @file
+/// tickflow/engine/memory.hpp — what an engine's memory holds, from counters kept on the way.
+///
+/// Contract
+///   * memory_report is one snapshot: pages, payload bytes, the slabs (bytes allocated, bytes in
+///     live pages' slots), bookkeeping by kind (id table, free lists, graph, ingest lanes, log
+///     buffers, apply and propagation scratch), log bytes on disk, and the process's resident set.
+///     Derived figures: bookkeeping total, fragmentation (slab bytes not in live slots, and its
+///     share of the slab bytes) and bytes per page (slabs and bookkeeping over the pages).
+///   * reference_engine::memory() fills it without scanning pages or edges: the store and the
+///     graph keep their counters as pages and edges come and go (page_store::memory,
+///     page_graph::memory_bytes), and the rest are container capacities, a few per structure. The
+///     resident set comes from /proc/self/statm (0 where there is none). Tests compare every
+///     figure with a fresh count over the pages, the nodes and the containers.
+///   * Bookkeeping figures are capacities (what is allocated, not what is in use); the graph's
+///     id-index hash map, used only for ids past the dense range, is estimated (see page_graph).
+///
+/// Thread-safety: a value. read_rss_bytes() is reentrant.
 #pragma once
 
 #include <cstddef>

@@ -1,87 +1,88 @@
-// tickflow/engine/propagate.hpp — recomputing derived pages over the dirty cone, in topological order.
-//
-// Contract
-//   * Values: every page of the graph is viewed as an array of T (page bytes / sizeof(T)
-//     elements). A derived page (one with parents) is value(c)[i] = combine of its parents'
-//     values[i]; a source page is what deltas wrote. T's object representation must be valid in
-//     every page (for bool: bytes 0 and 1 only).
-//   * Kernels: k(out, in) with out the child's elements (std::span<T>, unspecified on entry) and
-//     in a parent_inputs<T, W>: the parents' element pointers, the edge weights and edge kinds,
-//     in the fixed order (parents by increasing page id). A kernel must be noexcept and pure: out
-//     may depend on `in` only (propagation_kernel checks the signature; suite 04 checks purity).
-//     semiring_kernel<S> computes out[i] = ⊕_p w_p ⊗ v_p[i], folded from S::zero() in the fixed
-//     order.
-//   * rebuild(store, graph, layout) plans the graph's pages in topological order (the graph's
-//     order of positions), with each page's parents (and their data pointers, weights, kinds) and
-//     children. With store_layout::topological (the default) it also moves the pages in the
-//     store into that order (page_store::relayout: ids, bytes and epochs unchanged, pointers
-//     into the store invalidated), so that a sweep reads and writes memory in address order
-//     and a parent near its child in the order is near it in memory. Errors, with nothing
-//     changed:
-//     errc::not_found (a graph page that is not alive in the store; detail: the page id),
-//     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
-//     whose element count differs from a parent's; detail: the page id). The plan holds pointers
-//     into the store: after pages are added to or removed from the graph, either rebuild or
-//     call add_pages (before update takes edits that link them) and remove_pages (after update
-//     took the edits that unlinked them); after the store moves pages (page_store::compact),
-//     either rebuild or call repoint(id, to) for each move. The epochs live in the store's id
-//     table, which a create may grow (page_store::table_address): add_pages and update take the
-//     epoch pointers again when it moved, before anything else reads them.
-//   * add_pages / remove_pages take pages without edges in and out in O(pages named): a new
-//     page gets a layout index (one a removed page freed, else a new one at the end of the
-//     columns) and its graph position; a removed page's index is freed. No relayout, no pass
-//     over the plan.
-//   * update(store, graph, edits) takes committed edge edits in without a rebuild: each edited child's
-//     parent list and each parent's child list is patched in place (a list that outgrows its
-//     room moves to the end of the edge columns, with twice its entries; the columns are packed
-//     again, in one O(edges) pass, when their end is reached, which a quarter of room amortises
-//     over many updates); the sweep order is read again from the graph over the positions its
-//     order moved (page_graph::moved_positions), nothing else. Pages stay where they are in
-//     memory (no relayout): a page the edits moved in the order is swept at its new position.
-//     The result of a run after update (and add_pages, remove_pages) is the result after a
-//     rebuild, bit for bit.
-//   * run(changed, at, ex): the source pages in `changed` (sources a step wrote; pages not in
-//     the graph are ignored) count as changed; a derived page there is taken as forced (below):
-//     recomputed, so that it ends equal to its parents' combination, as in a full recompute.
-//     The cone (everything downstream of them) is marked first,
-//     unless `changed` holds more than pages() / 16 pages or the marking walk finds that many:
-//     then every derived page is examined (a superset of the cone, cheaper than marking it; the
-//     pages outside the cone have no changed parent and are not recomputed, so the result is
-//     the same).
-//     When every derived page is examined, the epochs of the changed pages are written after
-//     the sweep, in the store's table (page id) order, instead of during it: they live in the
-//     store's id table, where the sweep's order makes them random writes.
-//     `forced` pages (derived pages whose parent set changed, e.g. after a graph edit) are
-//     recomputed in this run even if no parent changed, and their cones are marked as for a
-//     changed page; sources and pages not in the plan are ignored there.
-//     Then every cone page whose parents include a changed page is recomputed into scratch, in
-//     topological order; if the result differs from the page's bytes (bit for bit) it is
-//     written, takes epoch `at` and counts as changed; otherwise it is left as it was and changes
-//     nothing below it (early cutoff). Pages outside the cone are not touched. run_all(at, ex)
-//     recomputes every derived page the same way (a first propagation, or a check).
-//   * Order: sweeps visit pages in the graph's topological order (its positions, as of the
-//     build or the last update), which a plan keeps as a sequence of its own page indexes.
-//   * Schedule (a dataflow sweep, not levels: levels can be many and small, as in W-local's
-//     2,409 levels of ~400 pages, and a barrier per level idles the workers at every level's
-//     tail): a small cone (at most cone_sequential_limit
-//     pages) is worked on the caller in topological order. A larger one is swept by all workers
-//     of the executor: blocks of consecutive pages (in topological order) are claimed in order
-//     from one counter; a page waits (spins, then yields) until each of its parents in the cone
-//     is done, then is computed, then is published done (release; the waiter's acquire sees its
-//     bytes). Claims are in order and a worker waits only for earlier pages, all claimed by
-//     running workers, so the sweep cannot deadlock, however the executor schedules its tasks.
-//     When every derived page is examined, the blocks are spans of span_pages consecutive
-//     positions, and a page's done mark and changed bit are one byte (one cache line per span
-//     where positions follow the build's order, written by one worker), instead of the cone's
-//     8-byte stamps.
-//   * Determinism: each page depends only on its parents' final values, combined in the fixed
-//     order, so the result (bytes, epochs, counts) is bit-identical for every executor and
-//     worker count, and equal to a full sequential recompute in topological order.
-//   * Allocation: rebuild allocates the plan; update allocates scratch, and the packed columns
-//     when it packs them; run allocates only to grow its scratch (the cone list, per-worker
-//     buffers) the first time a larger cone or executor is seen.
-//
-// Thread-safety: one call at a time; the store and graph must not change during a call.
+/// @file
+/// tickflow/engine/propagate.hpp — recomputing derived pages over the dirty cone, in topological order.
+///
+/// Contract
+///   * Values: every page of the graph is viewed as an array of T (page bytes / sizeof(T)
+///     elements). A derived page (one with parents) is value(c)[i] = combine of its parents'
+///     values[i]; a source page is what deltas wrote. T's object representation must be valid in
+///     every page (for bool: bytes 0 and 1 only).
+///   * Kernels: k(out, in) with out the child's elements (`std::span<T>`, unspecified on entry) and
+///     in a `parent_inputs<T, W>`: the parents' element pointers, the edge weights and edge kinds,
+///     in the fixed order (parents by increasing page id). A kernel must be noexcept and pure: out
+///     may depend on `in` only (propagation_kernel checks the signature; suite 04 checks purity).
+///     `semiring_kernel<S>` computes out[i] = ⊕_p w_p ⊗ v_p[i], folded from S::zero() in the fixed
+///     order.
+///   * rebuild(store, graph, layout) plans the graph's pages in topological order (the graph's
+///     order of positions), with each page's parents (and their data pointers, weights, kinds) and
+///     children. With store_layout::topological (the default) it also moves the pages in the
+///     store into that order (page_store::relayout: ids, bytes and epochs unchanged, pointers
+///     into the store invalidated), so that a sweep reads and writes memory in address order
+///     and a parent near its child in the order is near it in memory. Errors, with nothing
+///     changed:
+///     errc::not_found (a graph page that is not alive in the store; detail: the page id),
+///     errc::invalid_argument (a page whose size is not a whole number of T, or a derived page
+///     whose element count differs from a parent's; detail: the page id). The plan holds pointers
+///     into the store: after pages are added to or removed from the graph, either rebuild or
+///     call add_pages (before update takes edits that link them) and remove_pages (after update
+///     took the edits that unlinked them); after the store moves pages (page_store::compact),
+///     either rebuild or call repoint(id, to) for each move. The epochs live in the store's id
+///     table, which a create may grow (page_store::table_address): add_pages and update take the
+///     epoch pointers again when it moved, before anything else reads them.
+///   * add_pages / remove_pages take pages without edges in and out in O(pages named): a new
+///     page gets a layout index (one a removed page freed, else a new one at the end of the
+///     columns) and its graph position; a removed page's index is freed. No relayout, no pass
+///     over the plan.
+///   * update(store, graph, edits) takes committed edge edits in without a rebuild: each edited child's
+///     parent list and each parent's child list is patched in place (a list that outgrows its
+///     room moves to the end of the edge columns, with twice its entries; the columns are packed
+///     again, in one O(edges) pass, when their end is reached, which a quarter of room amortises
+///     over many updates); the sweep order is read again from the graph over the positions its
+///     order moved (page_graph::moved_positions), nothing else. Pages stay where they are in
+///     memory (no relayout): a page the edits moved in the order is swept at its new position.
+///     The result of a run after update (and add_pages, remove_pages) is the result after a
+///     rebuild, bit for bit.
+///   * run(changed, at, ex): the source pages in `changed` (sources a step wrote; pages not in
+///     the graph are ignored) count as changed; a derived page there is taken as forced (below):
+///     recomputed, so that it ends equal to its parents' combination, as in a full recompute.
+///     The cone (everything downstream of them) is marked first,
+///     unless `changed` holds more than pages() / 16 pages or the marking walk finds that many:
+///     then every derived page is examined (a superset of the cone, cheaper than marking it; the
+///     pages outside the cone have no changed parent and are not recomputed, so the result is
+///     the same).
+///     When every derived page is examined, the epochs of the changed pages are written after
+///     the sweep, in the store's table (page id) order, instead of during it: they live in the
+///     store's id table, where the sweep's order makes them random writes.
+///     `forced` pages (derived pages whose parent set changed, e.g. after a graph edit) are
+///     recomputed in this run even if no parent changed, and their cones are marked as for a
+///     changed page; sources and pages not in the plan are ignored there.
+///     Then every cone page whose parents include a changed page is recomputed into scratch, in
+///     topological order; if the result differs from the page's bytes (bit for bit) it is
+///     written, takes epoch `at` and counts as changed; otherwise it is left as it was and changes
+///     nothing below it (early cutoff). Pages outside the cone are not touched. run_all(at, ex)
+///     recomputes every derived page the same way (a first propagation, or a check).
+///   * Order: sweeps visit pages in the graph's topological order (its positions, as of the
+///     build or the last update), which a plan keeps as a sequence of its own page indexes.
+///   * Schedule (a dataflow sweep, not levels: levels can be many and small, as in W-local's
+///     2,409 levels of ~400 pages, and a barrier per level idles the workers at every level's
+///     tail): a small cone (at most cone_sequential_limit
+///     pages) is worked on the caller in topological order. A larger one is swept by all workers
+///     of the executor: blocks of consecutive pages (in topological order) are claimed in order
+///     from one counter; a page waits (spins, then yields) until each of its parents in the cone
+///     is done, then is computed, then is published done (release; the waiter's acquire sees its
+///     bytes). Claims are in order and a worker waits only for earlier pages, all claimed by
+///     running workers, so the sweep cannot deadlock, however the executor schedules its tasks.
+///     When every derived page is examined, the blocks are spans of span_pages consecutive
+///     positions, and a page's done mark and changed bit are one byte (one cache line per span
+///     where positions follow the build's order, written by one worker), instead of the cone's
+///     8-byte stamps.
+///   * Determinism: each page depends only on its parents' final values, combined in the fixed
+///     order, so the result (bytes, epochs, counts) is bit-identical for every executor and
+///     worker count, and equal to a full sequential recompute in topological order.
+///   * Allocation: rebuild allocates the plan; update allocates scratch, and the packed columns
+///     when it packs them; run allocates only to grow its scratch (the cone list, per-worker
+///     buffers) the first time a larger cone or executor is seen.
+///
+/// Thread-safety: one call at a time; the store and graph must not change during a call.
 #pragma once
 
 #include <algorithm>

@@ -1,16 +1,17 @@
-// tickflow/engine/tbb_executor.hpp — oneTBB as a tickflow executor: proof that a user's own job
-// system fits the `executor` concept (game engines and pipelines bring theirs).
-//
-// Contract
-//   * tbb_executor owns a tbb::task_arena of `threads` slots (the caller's thread takes one) and
-//     runs parallel_for inside it with tbb::parallel_for over a blocked_range (grain 1, oneTBB's
-//     auto partitioner and its work stealing). The worker number passed to fn is
-//     tbb::this_task_arena::current_thread_index(), in [0, concurrency()).
-//   * Exceptions follow the executor contract (every index runs; the lowest index that threw is
-//     rethrown), so oneTBB's cancellation on exception is not used: each call is wrapped.
-//   * Available only when <oneapi/tbb.h> (or <tbb/tbb.h>) is found; link TBB::tbb.
-//
-// Thread-safety: as tbb::task_arena (any thread may call parallel_for).
+/// @file
+/// tickflow/engine/tbb_executor.hpp — oneTBB as a tickflow executor: proof that a user's own job
+/// system fits the `executor` concept (game engines and pipelines bring theirs).
+///
+/// Contract
+///   * tbb_executor owns a tbb::task_arena of `threads` slots (the caller's thread takes one) and
+///     runs parallel_for inside it with tbb::parallel_for over a blocked_range (grain 1, oneTBB's
+///     auto partitioner and its work stealing). The worker number passed to fn is
+///     tbb::this_task_arena::current_thread_index(), in [0, concurrency()).
+///   * Exceptions follow the executor contract (every index runs; the lowest index that threw is
+///     rethrown), so oneTBB's cancellation on exception is not used: each call is wrapped.
+///   * Available only when <oneapi/tbb.h> (or <tbb/tbb.h>) is found; link TBB::tbb.
+///
+/// Thread-safety: as tbb::task_arena (any thread may call parallel_for).
 #pragma once
 
 #if __has_include(<oneapi/tbb/task_arena.h>) && __has_include(<oneapi/tbb/parallel_for.h>)

@@ -1,45 +1,46 @@
-// tickflow/engine/tick.hpp — the tick orchestrator: a phased engine run in ticks, every phase
-// timed against its budget, every tick recorded.
-//
-// Contract
-//   * tick_orchestrator<Engine, Gc> drives an engine that satisfies phased_engine (engine.hpp)
-//     through five phases per tick, always all of them and always in this order:
-//       1. apply      Engine::step_apply: the cut, the checks and the apply;
-//       2. propagate  Engine::step_propagate;
-//       3. graph      Engine::step_graph: the queued edits, validated, committed or rejected;
-//       4. gc         Gc::gc_slice(deadline), only when Gc::gc_wanted() says a threshold was
-//                     crossed or work is unfinished; the deadline is the end of the tick's total
-//                     budget (the time left in the tick), and the collector resumes next tick;
-//       5. log        the records the engine appended this tick go to the tlog_writer or the
-//                     segmented_tlog (page/tlog_segments.hpp), if one was given (not both:
-//                     errc::invalid_argument from make()), per the durability policy: none (buffered; the OS decides),
-//                     every_tick (written and synced before tick() returns) or group_commit
-//                     (written and synced every `group` ticks, and by flush_log()).
-//   * Budgets (tick_budgets): apply + propagate 10 ms, graph 4 ms, gc 2 ms, total 16 ms by
-//     default. A budget of zero or below is errc::invalid_argument from make(), as is a total
-//     below the sum of the others, a zero period or record count, or group commit every 0 ticks.
-//   * An overrun (a budget exceeded) is recorded in the tick's record with its excess, counted,
-//     and passed to the on_overrun callback if one is set, with the phase that took the most of
-//     that budget. No phase is ever skipped or cut short to make time.
-//   * Each tick leaves a tick_record (phase durations, deltas applied and rejected, pages
-//     recomputed and changed, edits, log bytes, overrun excesses, start lateness and missed
-//     frames in fixed-rate mode) in a ring of the last `keep_records` ticks, allocated once at
-//     make(). Each phase, and the whole tick, also has a log_linear_histogram (core/histogram.hpp):
-//     fixed memory, quantiles within 1 %.
-//   * Time is std::chrono::steady_clock. measure_clock() measures its resolution (the smallest
-//     non-zero step seen between consecutive reads) and the cost of one read; the suite 06 bench
-//     prints both, and docs/decisions.md states what this machine gives.
-//   * Modes: tick() runs one tick at once (as fast as possible when called in a loop);
-//     run(n) runs n ticks, back to back in as_fast_as_possible mode, or in fixed_rate mode on a
-//     grid of frame starts first_start + k * period (60 Hz by default), so the deadlines never
-//     drift: a tick never starts before its frame, and a tick that ends after one or more frame
-//     starts makes the next tick wait for the next frame start ahead; the frames passed over are
-//     counted as missed (tick_record::missed_frames, totals in missed_frames()).
-//   * Allocation: make() allocates the ring and the histograms; tick() allocates only what the
-//     engine's phases allocate (engine.hpp) and the writer's buffer growth.
-//
-// Thread-safety: an orchestrator and its engine are driven by one thread; producers submit to the
-// engine from any thread meanwhile (engine.hpp).
+/// @file
+/// tickflow/engine/tick.hpp — the tick orchestrator: a phased engine run in ticks, every phase
+/// timed against its budget, every tick recorded.
+///
+/// Contract
+///   * tick_orchestrator<Engine, Gc> drives an engine that satisfies phased_engine (engine.hpp)
+///     through five phases per tick, always all of them and always in this order:
+///       1. apply      Engine::step_apply: the cut, the checks and the apply;
+///       2. propagate  Engine::step_propagate;
+///       3. graph      Engine::step_graph: the queued edits, validated, committed or rejected;
+///       4. gc         Gc::gc_slice(deadline), only when Gc::gc_wanted() says a threshold was
+///                     crossed or work is unfinished; the deadline is the end of the tick's total
+///                     budget (the time left in the tick), and the collector resumes next tick;
+///       5. log        the records the engine appended this tick go to the tlog_writer or the
+///                     segmented_tlog (page/tlog_segments.hpp), if one was given (not both:
+///                     errc::invalid_argument from make()), per the durability policy: none (buffered; the OS decides),
+///                     every_tick (written and synced before tick() returns) or group_commit
+///                     (written and synced every `group` ticks, and by flush_log()).
+///   * Budgets (tick_budgets): apply + propagate 10 ms, graph 4 ms, gc 2 ms, total 16 ms by
+///     default. A budget of zero or below is errc::invalid_argument from make(), as is a total
+///     below the sum of the others, a zero period or record count, or group commit every 0 ticks.
+///   * An overrun (a budget exceeded) is recorded in the tick's record with its excess, counted,
+///     and passed to the on_overrun callback if one is set, with the phase that took the most of
+///     that budget. No phase is ever skipped or cut short to make time.
+///   * Each tick leaves a tick_record (phase durations, deltas applied and rejected, pages
+///     recomputed and changed, edits, log bytes, overrun excesses, start lateness and missed
+///     frames in fixed-rate mode) in a ring of the last `keep_records` ticks, allocated once at
+///     make(). Each phase, and the whole tick, also has a log_linear_histogram (core/histogram.hpp):
+///     fixed memory, quantiles within 1 %.
+///   * Time is std::chrono::steady_clock. measure_clock() measures its resolution (the smallest
+///     non-zero step seen between consecutive reads) and the cost of one read; the suite 06 bench
+///     prints both, and docs/decisions.md states what this machine gives.
+///   * Modes: tick() runs one tick at once (as fast as possible when called in a loop);
+///     run(n) runs n ticks, back to back in as_fast_as_possible mode, or in fixed_rate mode on a
+///     grid of frame starts first_start + k * period (60 Hz by default), so the deadlines never
+///     drift: a tick never starts before its frame, and a tick that ends after one or more frame
+///     starts makes the next tick wait for the next frame start ahead; the frames passed over are
+///     counted as missed (tick_record::missed_frames, totals in missed_frames()).
+///   * Allocation: make() allocates the ring and the histograms; tick() allocates only what the
+///     engine's phases allocate (engine.hpp) and the writer's buffer growth.
+///
+/// Thread-safety: an orchestrator and its engine are driven by one thread; producers submit to the
+/// engine from any thread meanwhile (engine.hpp).
 #pragma once
 
 #include <array>

@@ -1,23 +1,24 @@
-// tickflow/graph/csr.hpp — compact adjacency (CSR) and the cycle checks that run on it.
-//
-// Contract
-//   * csr_graph: nodes 0..n-1; the children of u are targets[offsets[u] .. offsets[u+1]).
-//     from_edges() builds one from an edge list in O(n + m) (two counting-sort passes: by child,
-//     then stably by parent), children in ascending order.
-//   * check_acyclic(g, options): Kahn's algorithm first (O(n + m)); only if it leaves nodes
-//     unprocessed does an iterative Tarjan SCC run, restricted to those nodes. Reports whether
-//     the graph is acyclic, a topological order when it is (if asked), the number of cyclic
-//     strongly connected components (all of them, or 1 with stop_at_first), and a witness: a
-//     real cycle w[0] -> w[1] -> ... -> w[k-1] -> w[0] (a self-loop is the cycle {u}).
-//   * check_reachable(g, start, scratch): the same question for the subgraph reachable from
-//     `start` only: an iterative depth-first search that touches only reachable nodes (the
-//     scratch keeps its marks between calls, stamped, so it is never cleared in full).
-//     errc::out_of_range if start is not a node. The generic form takes children(u) returning
-//     any indexable range, by value or by reference (a reference is not copied).
-//   * Nothing recurses: a 1M-node chain or ring runs on the default stack.
-//   * Allocation: results own vectors; graph_scratch is reusable (it grows to the largest graph).
-//
-// Thread-safety: functions over values; a graph_scratch is used by one thread at a time.
+/// @file
+/// tickflow/graph/csr.hpp — compact adjacency (CSR) and the cycle checks that run on it.
+///
+/// Contract
+///   * csr_graph: nodes 0..n-1; the children of u are targets[offsets[u] .. offsets[u+1]).
+///     from_edges() builds one from an edge list in O(n + m) (two counting-sort passes: by child,
+///     then stably by parent), children in ascending order.
+///   * check_acyclic(g, options): Kahn's algorithm first (O(n + m)); only if it leaves nodes
+///     unprocessed does an iterative Tarjan SCC run, restricted to those nodes. Reports whether
+///     the graph is acyclic, a topological order when it is (if asked), the number of cyclic
+///     strongly connected components (all of them, or 1 with stop_at_first), and a witness: a
+///     real cycle w[0] -> w[1] -> ... -> w[k-1] -> w[0] (a self-loop is the cycle {u}).
+///   * check_reachable(g, start, scratch): the same question for the subgraph reachable from
+///     `start` only: an iterative depth-first search that touches only reachable nodes (the
+///     scratch keeps its marks between calls, stamped, so it is never cleared in full).
+///     errc::out_of_range if start is not a node. The generic form takes children(u) returning
+///     any indexable range, by value or by reference (a reference is not copied).
+///   * Nothing recurses: a 1M-node chain or ring runs on the default stack.
+///   * Allocation: results own vectors; graph_scratch is reusable (it grows to the largest graph).
+///
+/// Thread-safety: functions over values; a graph_scratch is used by one thread at a time.
 #pragma once
 
 #include <algorithm>

@@ -1,59 +1,60 @@
-// tickflow/graph/page_graph.hpp — the page graph: edges parent -> child, kept acyclic.
-//
-// Contract
-//   * Nodes are pages (page_id); edges are parent -> child with an edge_kind and a weight of type
-//     W (a semiring's value_type; double by default). At most one edge per (parent, child).
-//     A page with no parents is a source.
-//   * The committed graph is always acyclic. add_edge checks one insertion incrementally with a
-//     dynamic topological order (Pearce–Kelly): an edge that follows the order costs its
-//     duplicate check (a scan of the shorter of the parent's children and the child's parents,
-//     no edge set: docs/decisions.md); otherwise only the nodes between the two
-//     endpoints in the order are searched and reordered. A cycle-closing edge is rejected with
-//     errc::cycle and, if asked, a witness: pages w[0] -> w[1] -> ... -> w[k-1] -> w[0] where
-//     w[0] -> w[1] is the rejected edge and every other step is an edge of the graph it was
-//     checked against. The witness is canonical: the shortest path back from w[1] to w[0], the
-//     lexicographically smallest by page id among the shortest; it costs a breadth-first search
-//     over the ancestors of w[0], paid only on rejection.
-//   * remove_edge, edge() and the duplicate-free removal inside edits cost O(out-degree of the
-//     parent + in-degree of the child): adjacency lists are vectors, and removal keeps their order.
-//   * Shadow edits: a graph_edit collects proposed removals and insertions; check(edit) says
-//     whether committing it would leave the graph acyclic, commit(edit) applies it only if so.
-//     Either way a rejected edit leaves the committed graph exactly as it was (same edges, same
-//     attributes, same adjacency order). The verdict is defined by the edit alone, whichever path
-//     computes it: removals apply first, then insertions in edit order, and a cycle is reported
-//     for the first insertion i such that removals + insertions 0..i close one, with the canonical
-//     witness of insertion i against the graph with insertions 0..i-1 (as add_edge would give).
-//     Paths: small edits are applied one insertion at a time with an undo log; an edit with many
-//     insertions (more than max(64, edges / 8)) takes the rebuild path: the edited graph is built
-//     as CSR and checked whole (Kahn), then swapped in; on rejection it finds the first failing
-//     insertion by bisection over prefixes (O((n + m) log insertions)); a committed rebuild
-//     also renumbers the nodes in the new order. edit_path forces a path.
-//   * Edit errors name the operation: edit_report::part says whether err.detail indexes
-//     removals() or additions(). errc::not_found: a removal of a missing edge (or one removed
-//     twice), or an insertion touching a page not in the graph; errc::duplicate_id: an insertion
-//     of an edge that exists and is not removed by the edit, or is inserted twice.
-//   * snapshot() is canonical: the live pages in increasing page id order, numbered 0..n-1, and
-//     the CSR of their edges with children sorted; graphs that are equal (operator==) give equal
-//     snapshots, however they were built. node_csr() is the internal view: CSR over node numbers
-//     (dead slots as isolated nodes), in the order renumber_topologically() sets.
-//   * operator==: the same live pages and the same edges with the same kinds and weights, weights
-//     compared by their object representation (so a NaN weight equals itself, and -0.0 differs
-//     from 0.0); adjacency order and node numbering aside.
-//   * validate() runs the full check (graph/csr.hpp) on the snapshot (visited: live pages);
-//     validate_from(page) checks the subgraph reachable from one page only. check_invariants()
-//     verifies the internal state (the order is a permutation, every edge goes forward in it,
-//     the two adjacency directions mirror each other without duplicates, the page index is
-//     consistent).
-//   * renumber_topologically() renumbers the nodes in topological order, so that children have
-//     higher numbers than their parents and node_csr() is laid out in propagation order.
-//   * Errors: errc::duplicate_id (page or edge exists), errc::not_found (unknown page or edge),
-//     errc::cycle (detail: the index of the failing insertion in an edit, 0 for add_edge).
-//   * Exceptions: add_page, add_edge, remove_edge, check and commit have the strong guarantee:
-//     if an allocation throws std::bad_alloc, the graph is as it was (an edit in progress is
-//     rolled back, which allocates nothing).
-//
-// Thread-safety: a value; const member functions may run concurrently, others are exclusive.
-// validate_from and check keep scratch space and so are not const.
+/// @file
+/// tickflow/graph/page_graph.hpp — the page graph: edges parent -> child, kept acyclic.
+///
+/// Contract
+///   * Nodes are pages (page_id); edges are parent -> child with an edge_kind and a weight of type
+///     W (a semiring's value_type; double by default). At most one edge per (parent, child).
+///     A page with no parents is a source.
+///   * The committed graph is always acyclic. add_edge checks one insertion incrementally with a
+///     dynamic topological order (Pearce–Kelly): an edge that follows the order costs its
+///     duplicate check (a scan of the shorter of the parent's children and the child's parents,
+///     no edge set: docs/decisions.md); otherwise only the nodes between the two
+///     endpoints in the order are searched and reordered. A cycle-closing edge is rejected with
+///     errc::cycle and, if asked, a witness: pages w[0] -> w[1] -> ... -> w[k-1] -> w[0] where
+///     w[0] -> w[1] is the rejected edge and every other step is an edge of the graph it was
+///     checked against. The witness is canonical: the shortest path back from w[1] to w[0], the
+///     lexicographically smallest by page id among the shortest; it costs a breadth-first search
+///     over the ancestors of w[0], paid only on rejection.
+///   * remove_edge, edge() and the duplicate-free removal inside edits cost O(out-degree of the
+///     parent + in-degree of the child): adjacency lists are vectors, and removal keeps their order.
+///   * Shadow edits: a graph_edit collects proposed removals and insertions; check(edit) says
+///     whether committing it would leave the graph acyclic, commit(edit) applies it only if so.
+///     Either way a rejected edit leaves the committed graph exactly as it was (same edges, same
+///     attributes, same adjacency order). The verdict is defined by the edit alone, whichever path
+///     computes it: removals apply first, then insertions in edit order, and a cycle is reported
+///     for the first insertion i such that removals + insertions 0..i close one, with the canonical
+///     witness of insertion i against the graph with insertions 0..i-1 (as add_edge would give).
+///     Paths: small edits are applied one insertion at a time with an undo log; an edit with many
+///     insertions (more than max(64, edges / 8)) takes the rebuild path: the edited graph is built
+///     as CSR and checked whole (Kahn), then swapped in; on rejection it finds the first failing
+///     insertion by bisection over prefixes (O((n + m) log insertions)); a committed rebuild
+///     also renumbers the nodes in the new order. edit_path forces a path.
+///   * Edit errors name the operation: edit_report::part says whether err.detail indexes
+///     removals() or additions(). errc::not_found: a removal of a missing edge (or one removed
+///     twice), or an insertion touching a page not in the graph; errc::duplicate_id: an insertion
+///     of an edge that exists and is not removed by the edit, or is inserted twice.
+///   * snapshot() is canonical: the live pages in increasing page id order, numbered 0..n-1, and
+///     the CSR of their edges with children sorted; graphs that are equal (operator==) give equal
+///     snapshots, however they were built. node_csr() is the internal view: CSR over node numbers
+///     (dead slots as isolated nodes), in the order renumber_topologically() sets.
+///   * operator==: the same live pages and the same edges with the same kinds and weights, weights
+///     compared by their object representation (so a NaN weight equals itself, and -0.0 differs
+///     from 0.0); adjacency order and node numbering aside.
+///   * validate() runs the full check (graph/csr.hpp) on the snapshot (visited: live pages);
+///     validate_from(page) checks the subgraph reachable from one page only. check_invariants()
+///     verifies the internal state (the order is a permutation, every edge goes forward in it,
+///     the two adjacency directions mirror each other without duplicates, the page index is
+///     consistent).
+///   * renumber_topologically() renumbers the nodes in topological order, so that children have
+///     higher numbers than their parents and node_csr() is laid out in propagation order.
+///   * Errors: errc::duplicate_id (page or edge exists), errc::not_found (unknown page or edge),
+///     errc::cycle (detail: the index of the failing insertion in an edit, 0 for add_edge).
+///   * Exceptions: add_page, add_edge, remove_edge, check and commit have the strong guarantee:
+///     if an allocation throws std::bad_alloc, the graph is as it was (an edit in progress is
+///     rolled back, which allocates nothing).
+///
+/// Thread-safety: a value; const member functions may run concurrently, others are exclusive.
+/// validate_from and check keep scratch space and so are not const.
 #pragma once
 
 #include <algorithm>

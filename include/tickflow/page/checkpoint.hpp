@@ -1,32 +1,33 @@
-// tickflow/page/checkpoint.hpp — snapshots of a page store, and replay from a snapshot + log.
-//
-// Contract
-//   * File format (little-endian), version 2:
-//       "TFCKPTv2" (8 bytes), version u32 (= 2), checkpoint epoch u32,
-//       table size u64 (n), free-list length u64 (k), page count u64 (m),
-//       n x generation u32, k x free index u32 (the store's id table: page_store.hpp),
-//       m x page (in id order): id u64, size u32, epoch u32, bytes;
-//       the store digest u64 (page_store::digest) and a CRC-32C u32 of everything before it.
-//     The id table makes a loaded store hand out the same ids as the saved one (replay of page
-//     creations after the checkpoint depends on it). Version 1 files (no id table) are rejected as
-//     unsupported (errc::corrupt_data, detail 8).
-//   * save_checkpoint writes `path`.tmp, syncs it, renames it over `path` and syncs the folder:
-//     a crash leaves either the old checkpoint or the new one, never a torn one.
-//   * load_checkpoint / decode_checkpoint verify the CRC before parsing, and parse strictly: every
-//     count is checked against the bytes left before anything is allocated from it, so no
-//     allocation exceeds a small multiple of the file's length (the id table costs 20 bytes of
-//     memory per 4 bytes of file; pages cost their size rounded up to 64 bytes, plus chunk
-//     slack). Then they rebuild the store (page_store::rebuild: ids checked against the table)
-//     and check that its digest equals the recorded one. Any failure is errc::corrupt_data
-//     (detail: an offset, or for a rebuild failure the offset of the pages section) or the I/O
-//     error; nothing partial is returned. A failure to allocate throws std::bad_alloc and
-//     leaves nothing behind.
-//   * A checkpoint at epoch E is the state after every log record with epoch <= E. replay()
-//     loads a checkpoint and applies, in order, the intact records of a log whose epoch is
-//     above E. Deltas are the only logged events: pages created or released after the checkpoint
-//     are not in the log (a later log format adds them).
-//
-// Thread-safety: functions over values; concurrent calls on different paths are fine.
+/// @file
+/// tickflow/page/checkpoint.hpp — snapshots of a page store, and replay from a snapshot + log.
+///
+/// Contract
+///   * File format (little-endian), version 2:
+///       "TFCKPTv2" (8 bytes), version u32 (= 2), checkpoint epoch u32,
+///       table size u64 (n), free-list length u64 (k), page count u64 (m),
+///       n x generation u32, k x free index u32 (the store's id table: page_store.hpp),
+///       m x page (in id order): id u64, size u32, epoch u32, bytes;
+///       the store digest u64 (page_store::digest) and a CRC-32C u32 of everything before it.
+///     The id table makes a loaded store hand out the same ids as the saved one (replay of page
+///     creations after the checkpoint depends on it). Version 1 files (no id table) are rejected as
+///     unsupported (errc::corrupt_data, detail 8).
+///   * save_checkpoint writes `path`.tmp, syncs it, renames it over `path` and syncs the folder:
+///     a crash leaves either the old checkpoint or the new one, never a torn one.
+///   * load_checkpoint / decode_checkpoint verify the CRC before parsing, and parse strictly: every
+///     count is checked against the bytes left before anything is allocated from it, so no
+///     allocation exceeds a small multiple of the file's length (the id table costs 20 bytes of
+///     memory per 4 bytes of file; pages cost their size rounded up to 64 bytes, plus chunk
+///     slack). Then they rebuild the store (page_store::rebuild: ids checked against the table)
+///     and check that its digest equals the recorded one. Any failure is errc::corrupt_data
+///     (detail: an offset, or for a rebuild failure the offset of the pages section) or the I/O
+///     error; nothing partial is returned. A failure to allocate throws std::bad_alloc and
+///     leaves nothing behind.
+///   * A checkpoint at epoch E is the state after every log record with epoch <= E. replay()
+///     loads a checkpoint and applies, in order, the intact records of a log whose epoch is
+///     above E. Deltas are the only logged events: pages created or released after the checkpoint
+///     are not in the log (a later log format adds them).
+///
+/// Thread-safety: functions over values; concurrent calls on different paths are fine.
 #pragma once
 
 #include <fcntl.h>

@@ -1,31 +1,32 @@
-// tickflow/page/delta.hpp — bit-masked deltas over a window of a page: shape, encodings, merge.
-//
-// Contract (DESIGN.md §1, "Deltas")
-//   * A delta targets one page and writes the window [offset, offset + length) of it. Its mask
-//     has one bit per byte of the window (bit i of word i/64 covers byte offset + i), packed in
-//     ceil(length / 64) 64-bit words.
-//       - dense:  payload.size() == length; byte i is written iff mask bit i is set (payload
-//                 bytes under clear bits are ignored).
-//       - sparse: payload.size() == popcount(mask); the k-th set bit takes payload[k].
-//   * check_shape(d) checks what can be checked without the page, and returns the first rule
-//     broken, in this order:
-//       1. length > 0                                  errc::out_of_range, detail 0
-//       2. offset + length fits in 32 bits              errc::out_of_range, detail = offset
-//       3. ceil(length / 64) mask words                 errc::mask_length, detail = word count
-//       4. no mask bit set past `length`                errc::stray_mask_bits, detail = length
-//       5. kind is dense or sparse                      errc::invalid_argument, detail = kind
-//       6. payload length matches the kind              errc::payload_mismatch, detail = payload size
-//     The window against the page size, the page's existence and its epoch are checked by
-//     page_store (page_store.hpp), after these.
-//   * merge(a, b) = "a then b" as one dense delta on the union window: mask = OR, b wins on every
-//     byte both write, epoch = max, id = b's. Defined for well-formed deltas to the same page;
-//     otherwise a typed error (errc::page_mismatch, or the shape error). merge is associative,
-//     and applying merge(a, b) equals applying a then b (tests check both on random deltas).
-//   * to_dense / to_sparse re-encode a well-formed delta; both encodings write the same bytes.
-//   * Deltas own their mask and payload (std::vector): constructing one allocates. The columnar
-//     delta_batch (columnar/) is the allocation-free representation for hot paths.
-//
-// Thread-safety: values.
+/// @file
+/// tickflow/page/delta.hpp — bit-masked deltas over a window of a page: shape, encodings, merge.
+///
+/// Contract (DESIGN.md §1, "Deltas")
+///   * A delta targets one page and writes the window [offset, offset + length) of it. Its mask
+///     has one bit per byte of the window (bit i of word i/64 covers byte offset + i), packed in
+///     ceil(length / 64) 64-bit words.
+///       - dense:  payload.size() == length; byte i is written iff mask bit i is set (payload
+///                 bytes under clear bits are ignored).
+///       - sparse: payload.size() == popcount(mask); the k-th set bit takes payload[k].
+///   * check_shape(d) checks what can be checked without the page, and returns the first rule
+///     broken, in this order:
+///       1. length > 0                                  errc::out_of_range, detail 0
+///       2. offset + length fits in 32 bits              errc::out_of_range, detail = offset
+///       3. ceil(length / 64) mask words                 errc::mask_length, detail = word count
+///       4. no mask bit set past `length`                errc::stray_mask_bits, detail = length
+///       5. kind is dense or sparse                      errc::invalid_argument, detail = kind
+///       6. payload length matches the kind              errc::payload_mismatch, detail = payload size
+///     The window against the page size, the page's existence and its epoch are checked by
+///     page_store (page_store.hpp), after these.
+///   * merge(a, b) = "a then b" as one dense delta on the union window: mask = OR, b wins on every
+///     byte both write, epoch = max, id = b's. Defined for well-formed deltas to the same page;
+///     otherwise a typed error (errc::page_mismatch, or the shape error). merge is associative,
+///     and applying merge(a, b) equals applying a then b (tests check both on random deltas).
+///   * to_dense / to_sparse re-encode a well-formed delta; both encodings write the same bytes.
+///   * Deltas own their mask and payload (std::vector): constructing one allocates. The columnar
+///     delta_batch (columnar/) is the allocation-free representation for hot paths.
+///
+/// Thread-safety: values.
 #pragma once
 
 #include <algorithm>

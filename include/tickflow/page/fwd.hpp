@@ -1,4 +1,5 @@
-// tickflow/page/fwd.hpp — forward declarations of page/.
+/// @file
+/// tickflow/page/fwd.hpp — forward declarations of page/.
 #pragma once
 
 #include <cstdint>

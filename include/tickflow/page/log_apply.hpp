@@ -1,25 +1,26 @@
-// tickflow/page/log_apply.hpp — applying the records of a log image to a page store, atomically,
-// without building a delta per record.
-//
-// Contract
-//   * apply_log_records(store, records) takes the bytes that follow a log header (page/tlog.hpp
-//     format; e.g. the tail of a log from a checkpoint's position). It reads the intact prefix
-//     exactly as parse_tlog would (same stop rules: torn, or damaged by length, CRC, parse or
-//     shape), validates every record of it against the store as page_store::apply would in
-//     order (unknown page, window past the page, epoch below the page's as the earlier records
-//     leave it), and applies them all only if every one is valid. Otherwise the store is
-//     unchanged and the error's detail is the index of the first invalid record.
-//   * The result says how many records were applied and where and why reading stopped.
-//   * A page store replays deltas only: an intact engine event (a page created or released, a
-//     graph edit, a step; page/tlog.hpp) is errc::invalid_argument with the number of delta
-//     records before it as the detail, and the store is unchanged.
-//   * Bytes that start with the log header (the whole image, header included, passed by
-//     mistake) are errc::invalid_argument (detail 0), and the store is unchanged: no record can
-//     start with the magic, so such input would otherwise read as "damaged, 0 records".
-//   * Two passes over the bytes: check (CRC-32C, four records at a time where possible), then
-//     write. Per-page state lives in a table built once per call, one entry per table index.
-//
-// Thread-safety: the store must not be used concurrently.
+/// @file
+/// tickflow/page/log_apply.hpp — applying the records of a log image to a page store, atomically,
+/// without building a delta per record.
+///
+/// Contract
+///   * apply_log_records(store, records) takes the bytes that follow a log header (page/tlog.hpp
+///     format; e.g. the tail of a log from a checkpoint's position). It reads the intact prefix
+///     exactly as parse_tlog would (same stop rules: torn, or damaged by length, CRC, parse or
+///     shape), validates every record of it against the store as page_store::apply would in
+///     order (unknown page, window past the page, epoch below the page's as the earlier records
+///     leave it), and applies them all only if every one is valid. Otherwise the store is
+///     unchanged and the error's detail is the index of the first invalid record.
+///   * The result says how many records were applied and where and why reading stopped.
+///   * A page store replays deltas only: an intact engine event (a page created or released, a
+///     graph edit, a step; page/tlog.hpp) is errc::invalid_argument with the number of delta
+///     records before it as the detail, and the store is unchanged.
+///   * Bytes that start with the log header (the whole image, header included, passed by
+///     mistake) are errc::invalid_argument (detail 0), and the store is unchanged: no record can
+///     start with the magic, so such input would otherwise read as "damaged, 0 records".
+///   * Two passes over the bytes: check (CRC-32C, four records at a time where possible), then
+///     write. Per-page state lives in a table built once per call, one entry per table index.
+///
+/// Thread-safety: the store must not be used concurrently.
 #pragma once
 
 #include <bit>

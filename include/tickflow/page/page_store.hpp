@@ -1,65 +1,66 @@
-// tickflow/page/page_store.hpp — pages in slabs, a dense id index, and delta application.
-//
-// Contract
-//   * A page is `bytes` bytes (1 .. max_page_bytes), zeroed at creation, stored in a slab of
-//     pages of the same padded size (bytes rounded up to 64); plus its epoch (0 at creation).
-//     Slabs grow by chunks of about 64 KiB (at least one page); no allocation per page.
-//   * page_id: (index << 32) | generation. The index addresses a dense table of entries; the
-//     generation changes every time an index is reused, so an id is not handed out twice within
-//     2^32 reuses of one index (and never while its page is alive). Numeric id order is index
-//     order: iteration "in id order" is a walk over the table.
-//   * validate(d) returns the first violated rule, as a typed error, checked in this order:
-//     the shape (check_shape, in the order delta.hpp states), errc::not_found (detail = page
-//     id), errc::out_of_range (window past the page's end; detail = offset + length),
-//     errc::epoch_regression (d.at below the page's epoch; detail = the page's epoch). Equal
-//     epochs are accepted.
-//   * apply(d) validates, then writes the masked bytes and sets the page's epoch to d.at: all or
-//     nothing. apply_all(ds) validates every delta against the state the earlier ones would leave
-//     (their epochs), and applies them only if all are valid; otherwise it changes nothing and the
-//     error's detail is the index of the first invalid delta (its code says why).
-//   * digest(): digest64 (core/digest.hpp) over the live pages in id order: id, size, epoch,
-//     then the page's bytes. Two stores with the same pages, bytes and epochs have equal digests.
-//   * The id table: one generation per index (the generation of the last page at that index, 0 if
-//     none ever lived there) and the free list (dead indexes in the order create() reuses them:
-//     the last one first). It decides the ids future create() calls return, so snapshots and
-//     checkpoints carry it, and a restored store hands out the same ids as the original.
-//   * snapshot() copies every live page (id, size, epoch, bytes) and the id table into a value;
-//     restore(s) replaces the whole store with that state. rebuild(...) is the same from parts
-//     (checkpoint loading). Both check everything (ids against the table, each index live at most
-//     once, the free list exactly the dead indexes), and have the strong guarantee: on failure
-//     (an error, or std::bad_alloc) the store is unchanged. Together with apply and digest they
-//     make page_store a replay engine (validate/replay.hpp).
-//   * memory() reports pages, payload bytes, the live pages' padded slots, slab bytes (every
-//     chunk), and the table and free-list bytes (capacities), from counters kept by create,
-//     release and rebuild: O(size classes), never a scan of the pages. Slab bytes not in live
-//     slots are the fragmentation. Tests compare each figure with a count over the pages.
-//   * compact(stop) is one resumable slice of slab compaction: live pages move from the highest
-//     slots of their size class into the lowest free ones (a page keeps its id, bytes and
-//     epoch; only where its bytes live changes), and chunks past the last live page are freed.
-//     It asks stop() before the first move, every 32 moves, every 4096 free slots walked past and
-//     every 8 chunks freed, and leaves the store consistent
-//     whenever it stops; a slice given no time does nothing and says so (had_time false).
-//     Pointers to page bytes are invalidated (an optional callback is told each move). Cost: per move one page copy and the bitmap
-//     words between two free slots; per class cut back, O(slots cut / 64). Free slots are a
-//     bitmap per size class, and create() takes the lowest one (holes fill from the bottom).
-//   * Cold tier: freeze(id) moves a page out of its slab into a packed tier (its bytes back to
-//     back with the other cold pages', no padding; a page of zeros is stored as nothing) and
-//     frees its slot; freeze_cold(before, stop) is a resumable slice that freezes the pages not
-//     written since epoch `before` (epoch < before). A cold page keeps its id, size, epoch and
-//     bytes: const reads (bytes, view, for_each_page, snapshot, digest) are served from the cold
-//     tier as they are, bit for bit; anything that writes or hands out a writable pointer
-//     (mutable_bytes, handle, apply, apply_all, relayout, the batch and log appliers) first
-//     brings the page back into a slab (thaw), bit-identical. thaw may allocate (a chunk); where
-//     that fails inside a noexcept call (apply), the call returns errc::capacity_exceeded and
-//     changes nothing. The cold tier's holes (pages thawed or released) are packed away by
-//     freeze_cold when they pass half of it. memory() counts cold pages and the tier's bytes.
-//   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
-//   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
-//     do; apply_all allocates a scratch table sized by the batch; rebuild allocates the id table
-//     (20 bytes per index) and the pages' chunks.
-//
-// Thread-safety: none; calls must be serialized externally. Const members may run concurrently
-// with each other.
+/// @file
+/// tickflow/page/page_store.hpp — pages in slabs, a dense id index, and delta application.
+///
+/// Contract
+///   * A page is `bytes` bytes (1 .. max_page_bytes), zeroed at creation, stored in a slab of
+///     pages of the same padded size (bytes rounded up to 64); plus its epoch (0 at creation).
+///     Slabs grow by chunks of about 64 KiB (at least one page); no allocation per page.
+///   * page_id: (index << 32) | generation. The index addresses a dense table of entries; the
+///     generation changes every time an index is reused, so an id is not handed out twice within
+///     2^32 reuses of one index (and never while its page is alive). Numeric id order is index
+///     order: iteration "in id order" is a walk over the table.
+///   * validate(d) returns the first violated rule, as a typed error, checked in this order:
+///     the shape (check_shape, in the order delta.hpp states), errc::not_found (detail = page
+///     id), errc::out_of_range (window past the page's end; detail = offset + length),
+///     errc::epoch_regression (d.at below the page's epoch; detail = the page's epoch). Equal
+///     epochs are accepted.
+///   * apply(d) validates, then writes the masked bytes and sets the page's epoch to d.at: all or
+///     nothing. apply_all(ds) validates every delta against the state the earlier ones would leave
+///     (their epochs), and applies them only if all are valid; otherwise it changes nothing and the
+///     error's detail is the index of the first invalid delta (its code says why).
+///   * digest(): digest64 (core/digest.hpp) over the live pages in id order: id, size, epoch,
+///     then the page's bytes. Two stores with the same pages, bytes and epochs have equal digests.
+///   * The id table: one generation per index (the generation of the last page at that index, 0 if
+///     none ever lived there) and the free list (dead indexes in the order create() reuses them:
+///     the last one first). It decides the ids future create() calls return, so snapshots and
+///     checkpoints carry it, and a restored store hands out the same ids as the original.
+///   * snapshot() copies every live page (id, size, epoch, bytes) and the id table into a value;
+///     restore(s) replaces the whole store with that state. rebuild(...) is the same from parts
+///     (checkpoint loading). Both check everything (ids against the table, each index live at most
+///     once, the free list exactly the dead indexes), and have the strong guarantee: on failure
+///     (an error, or std::bad_alloc) the store is unchanged. Together with apply and digest they
+///     make page_store a replay engine (validate/replay.hpp).
+///   * memory() reports pages, payload bytes, the live pages' padded slots, slab bytes (every
+///     chunk), and the table and free-list bytes (capacities), from counters kept by create,
+///     release and rebuild: O(size classes), never a scan of the pages. Slab bytes not in live
+///     slots are the fragmentation. Tests compare each figure with a count over the pages.
+///   * compact(stop) is one resumable slice of slab compaction: live pages move from the highest
+///     slots of their size class into the lowest free ones (a page keeps its id, bytes and
+///     epoch; only where its bytes live changes), and chunks past the last live page are freed.
+///     It asks stop() before the first move, every 32 moves, every 4096 free slots walked past and
+///     every 8 chunks freed, and leaves the store consistent
+///     whenever it stops; a slice given no time does nothing and says so (had_time false).
+///     Pointers to page bytes are invalidated (an optional callback is told each move). Cost: per move one page copy and the bitmap
+///     words between two free slots; per class cut back, O(slots cut / 64). Free slots are a
+///     bitmap per size class, and create() takes the lowest one (holes fill from the bottom).
+///   * Cold tier: freeze(id) moves a page out of its slab into a packed tier (its bytes back to
+///     back with the other cold pages', no padding; a page of zeros is stored as nothing) and
+///     frees its slot; freeze_cold(before, stop) is a resumable slice that freezes the pages not
+///     written since epoch `before` (epoch < before). A cold page keeps its id, size, epoch and
+///     bytes: const reads (bytes, view, for_each_page, snapshot, digest) are served from the cold
+///     tier as they are, bit for bit; anything that writes or hands out a writable pointer
+///     (mutable_bytes, handle, apply, apply_all, relayout, the batch and log appliers) first
+///     brings the page back into a slab (thaw), bit-identical. thaw may allocate (a chunk); where
+///     that fails inside a noexcept call (apply), the call returns errc::capacity_exceeded and
+///     changes nothing. The cold tier's holes (pages thawed or released) are packed away by
+///     freeze_cold when they pass half of it. memory() counts cold pages and the tier's bytes.
+///   * Complexity: create/release/lookup O(1) amortized; apply O(length); digest O(total bytes).
+///   * Allocation: create may allocate (a new chunk, a table slot); apply and the lookups never
+///     do; apply_all allocates a scratch table sized by the batch; rebuild allocates the id table
+///     (20 bytes per index) and the pages' chunks.
+///
+/// Thread-safety: none; calls must be serialized externally. Const members may run concurrently
+/// with each other.
 #pragma once
 
 #include <algorithm>

@@ -1,48 +1,49 @@
-// tickflow/page/tlog.hpp — the append-only transaction log of applied deltas.
-//
-// Contract
-//   * File format (little-endian):
-//       header  : "TFLOGv1\0" (8 bytes), format version u32 (2 is written; 1 and 2 are read),
-//                 reserved u32 (= 0; any other value is errc::corrupt_data at offset 12)
-//       record* : body length u32, CRC-32C of the body u32, body
-//       body    : page u64, epoch u32, delta id u64, offset u32, length u32, kind u8,
-//                 mask (ceil(length/64) u64 words), payload length u32, payload bytes
-//                 (a delta: kind 0 dense, 1 sparse), or
-//                 page u64, epoch u32, child u64, aux u32, reserved u32 (= 0), kind u8,
-//                 weight u64 (an engine event, 37 bytes: kind 2 page created, aux = its size;
-//                 3 page released; 4 edge inserted, page -> child, aux = edge kind, weight =
-//                 the weight's bytes; 5 edge removed; 6 step: propagation at the epoch). An
-//                 event's unused fields are 0. Version 1 logs hold deltas only.
-//     Records are grouped by epoch: tlog_writer::append refuses a delta whose epoch is below the
-//     last appended one (errc::epoch_regression), so epochs never decrease along the file.
-//   * Recovery (read_tlog): reads the header, then records until the first one that is torn
-//     (file ends inside it) or damaged (length over max_record_bytes, CRC mismatch, a body that
-//     does not parse exactly or holds an ill-formed delta). It returns every record before that
-//     point, the byte offset where the intact prefix ends, and why it stopped; it never returns a
-//     damaged record. A length is checked against the bytes remaining and max_record_bytes
-//     before anything is allocated from it. A bad header is an error (errc::corrupt_data).
-//   * A file shorter than the header whose bytes are a prefix of it (a crash while creating the
-//     log) recovers as an empty torn log (intact_bytes 0); tlog_writer::open then writes the
-//     header again, and its recovered() says the same as parse_tlog: torn, 0 bytes.
-//   * tlog_writer::open creates the file or recovers it and cuts it back to its intact prefix,
-//     then appends. fsync policy: never (the OS decides), per_epoch (data is flushed and synced
-//     when an append starts a new epoch, and by flush()), per_record (every append is written and
-//     synced before it returns: an acknowledged record survives a crash of the process or the
-//     machine). With `never` and `per_epoch`, records are buffered (1 MiB) until flush(), a sync
-//     point, or destruction.
-//   * append_records(bytes) appends frames already in this format (an engine's in-memory log),
-//     all or none, after checking each frame's length and CRC and that epochs do not decrease;
-//     commit() writes and syncs the buffer whatever the policy (a durability point).
-//   * append has the strong guarantee: when it returns an error or throws (std::bad_alloc while
-//     the buffer grows), the record is not in the log and the writer is as before, so the
-//     records appended after it are intact and recover in order. A failed write(2) is undone
-//     (the file is cut back to its last complete write) and the buffered records stay buffered
-//     for the next flush. A failed fdatasync, or a failed undo, leaves the file's tail unknown
-//     (the kernel may have dropped the dirty pages): the writer is then failed, and every later
-//     call returns errc::io_error; reopening recovers the intact prefix.
-//   * I/O errors are errc::io_error with errno in the detail.
-//
-// Thread-safety: a writer is used by one thread at a time; read_tlog is reentrant.
+/// @file
+/// tickflow/page/tlog.hpp — the append-only transaction log of applied deltas.
+///
+/// Contract
+///   * File format (little-endian):
+///       header  : "TFLOGv1\0" (8 bytes), format version u32 (2 is written; 1 and 2 are read),
+///                 reserved u32 (= 0; any other value is errc::corrupt_data at offset 12)
+///       record* : body length u32, CRC-32C of the body u32, body
+///       body    : page u64, epoch u32, delta id u64, offset u32, length u32, kind u8,
+///                 mask (ceil(length/64) u64 words), payload length u32, payload bytes
+///                 (a delta: kind 0 dense, 1 sparse), or
+///                 page u64, epoch u32, child u64, aux u32, reserved u32 (= 0), kind u8,
+///                 weight u64 (an engine event, 37 bytes: kind 2 page created, aux = its size;
+///                 3 page released; 4 edge inserted, page -> child, aux = edge kind, weight =
+///                 the weight's bytes; 5 edge removed; 6 step: propagation at the epoch). An
+///                 event's unused fields are 0. Version 1 logs hold deltas only.
+///     Records are grouped by epoch: tlog_writer::append refuses a delta whose epoch is below the
+///     last appended one (errc::epoch_regression), so epochs never decrease along the file.
+///   * Recovery (read_tlog): reads the header, then records until the first one that is torn
+///     (file ends inside it) or damaged (length over max_record_bytes, CRC mismatch, a body that
+///     does not parse exactly or holds an ill-formed delta). It returns every record before that
+///     point, the byte offset where the intact prefix ends, and why it stopped; it never returns a
+///     damaged record. A length is checked against the bytes remaining and max_record_bytes
+///     before anything is allocated from it. A bad header is an error (errc::corrupt_data).
+///   * A file shorter than the header whose bytes are a prefix of it (a crash while creating the
+///     log) recovers as an empty torn log (intact_bytes 0); tlog_writer::open then writes the
+///     header again, and its recovered() says the same as parse_tlog: torn, 0 bytes.
+///   * tlog_writer::open creates the file or recovers it and cuts it back to its intact prefix,
+///     then appends. fsync policy: never (the OS decides), per_epoch (data is flushed and synced
+///     when an append starts a new epoch, and by flush()), per_record (every append is written and
+///     synced before it returns: an acknowledged record survives a crash of the process or the
+///     machine). With `never` and `per_epoch`, records are buffered (1 MiB) until flush(), a sync
+///     point, or destruction.
+///   * append_records(bytes) appends frames already in this format (an engine's in-memory log),
+///     all or none, after checking each frame's length and CRC and that epochs do not decrease;
+///     commit() writes and syncs the buffer whatever the policy (a durability point).
+///   * append has the strong guarantee: when it returns an error or throws (std::bad_alloc while
+///     the buffer grows), the record is not in the log and the writer is as before, so the
+///     records appended after it are intact and recover in order. A failed write(2) is undone
+///     (the file is cut back to its last complete write) and the buffered records stay buffered
+///     for the next flush. A failed fdatasync, or a failed undo, leaves the file's tail unknown
+///     (the kernel may have dropped the dirty pages): the writer is then failed, and every later
+///     call returns errc::io_error; reopening recovers the intact prefix.
+///   * I/O errors are errc::io_error with errno in the detail.
+///
+/// Thread-safety: a writer is used by one thread at a time; read_tlog is reentrant.
 #pragma once
 
 #include <fcntl.h>

@@ -1,35 +1,36 @@
-// tickflow/page/tlog_segments.hpp — the log as a folder of segments, so that GC can drop the old ones.
-//
-// Contract
-//   * A segmented log is a folder of segment files, each a complete log in the tlog.hpp format
-//     (header, then records). A segment is named "seg-<sequence>-<first epoch>.tflog", both
-//     numbers in fixed-width decimal (16 and 10 digits), so that names sort in log order and
-//     the name alone says from which epoch the segment starts. Other files in the folder are
-//     ignored.
-//   * Appends go to the newest segment. A new segment is started when a batch (append,
-//     append_records) begins with an epoch above the last one appended and the newest segment
-//     holds segment_bytes or more (bytes written and buffered); the old segment is first written
-//     and synced whole (a durability point), then the new file is created and the folder synced.
-//     A batch never straddles two segments, and every record of a segment has an epoch below
-//     the first epoch of the next one: a segment whose successor starts at or below C + 1 holds
-//     only records at or below C.
-//   * drop_covered(C, stop): a checkpoint at epoch C (the state after every record at or below
-//     C) makes those segments redundant. They are deleted oldest first, asking stop() before each
-//     (a GC slice's deadline); the newest segment is never deleted. Returns the segments and
-//     bytes dropped, and whether any droppable one is left.
-//   * Recovery: open() lists the segments, recovers the newest one as tlog_writer::open does
-//     (cutting a torn or damaged tail) and appends after it; the older ones were synced whole
-//     when the log moved past them. read_tlog_segments() reads every segment in order into one
-//     recovered_tlog (events' positions count the delta records of all earlier segments), and
-//     stops at the first torn or damaged record, in any segment; what follows it is not read.
-//     An empty folder (or one without segments) is an empty log. Segments whose sequence
-//     numbers are not consecutive (one deleted by hand in the middle) are errc::corrupt_data
-//     (detail: the sequence number expected), except before the first: dropped segments leave
-//     a gap at the start only.
-//   * Errors: I/O errors are errc::io_error with errno in the detail; the rules of tlog_writer
-//     (epochs never decrease, strong guarantee of append, a failed writer) hold across segments.
-//
-// Thread-safety: one thread at a time per log; read_tlog_segments is reentrant.
+/// @file
+/// tickflow/page/tlog_segments.hpp — the log as a folder of segments, so that GC can drop the old ones.
+///
+/// Contract
+///   * A segmented log is a folder of segment files, each a complete log in the tlog.hpp format
+///     (header, then records). A segment is named "seg-<sequence>-<first epoch>.tflog", both
+///     numbers in fixed-width decimal (16 and 10 digits), so that names sort in log order and
+///     the name alone says from which epoch the segment starts. Other files in the folder are
+///     ignored.
+///   * Appends go to the newest segment. A new segment is started when a batch (append,
+///     append_records) begins with an epoch above the last one appended and the newest segment
+///     holds segment_bytes or more (bytes written and buffered); the old segment is first written
+///     and synced whole (a durability point), then the new file is created and the folder synced.
+///     A batch never straddles two segments, and every record of a segment has an epoch below
+///     the first epoch of the next one: a segment whose successor starts at or below C + 1 holds
+///     only records at or below C.
+///   * drop_covered(C, stop): a checkpoint at epoch C (the state after every record at or below
+///     C) makes those segments redundant. They are deleted oldest first, asking stop() before each
+///     (a GC slice's deadline); the newest segment is never deleted. Returns the segments and
+///     bytes dropped, and whether any droppable one is left.
+///   * Recovery: open() lists the segments, recovers the newest one as tlog_writer::open does
+///     (cutting a torn or damaged tail) and appends after it; the older ones were synced whole
+///     when the log moved past them. read_tlog_segments() reads every segment in order into one
+///     recovered_tlog (events' positions count the delta records of all earlier segments), and
+///     stops at the first torn or damaged record, in any segment; what follows it is not read.
+///     An empty folder (or one without segments) is an empty log. Segments whose sequence
+///     numbers are not consecutive (one deleted by hand in the middle) are errc::corrupt_data
+///     (detail: the sequence number expected), except before the first: dropped segments leave
+///     a gap at the start only.
+///   * Errors: I/O errors are errc::io_error with errno in the detail; the rules of tlog_writer
+///     (epochs never decrease, strong guarantee of append, a failed writer) hold across segments.
+///
+/// Thread-safety: one thread at a time per log; read_tlog_segments is reentrant.
 #pragma once
 
 #include <dirent.h>

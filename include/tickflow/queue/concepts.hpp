@@ -1,21 +1,22 @@
-// tickflow/queue/concepts.hpp — what a ring element is, and what producer and consumer
-// endpoints provide.
-//
-// Contract
-//   * ring_element<T>: a non-cv, non-array object type that is move-constructible and
-//     destructible without throwing. References, arrays, const types, non-movable types and types
-//     whose destructor may throw are rejected. A move constructor may throw: the SPSC ring is
-//     exception-neutral (an item whose move throws stays where it was). The MPMC ring claims a slot
-//     before constructing into it, so its calls additionally require the construction they use to
-//     be noexcept (their requires-clauses say which). tickflow rings never steal a value of T as an
-//     "empty" marker: every value is legal.
-//   * producer_endpoint<Q> / consumer_endpoint<Q>: the non-blocking single-item calls.
-//   * batch_producer<Q> / batch_consumer<Q>: span-based calls returning how many moved.
-//   * ring<Q>: both endpoints plus the observers capacity(), was_size(), was_empty().
-//   Both tickflow rings satisfy all of them; a user's queue can too (an adaptor that exposes
-//   these members), and the generic tests and benchmarks then run on it.
-//
-// Thread-safety: concepts only.
+/// @file
+/// tickflow/queue/concepts.hpp — what a ring element is, and what producer and consumer
+/// endpoints provide.
+///
+/// Contract
+///   * ring_element<T>: a non-cv, non-array object type that is move-constructible and
+///     destructible without throwing. References, arrays, const types, non-movable types and types
+///     whose destructor may throw are rejected. A move constructor may throw: the SPSC ring is
+///     exception-neutral (an item whose move throws stays where it was). The MPMC ring claims a slot
+///     before constructing into it, so its calls additionally require the construction they use to
+///     be noexcept (their requires-clauses say which). tickflow rings never steal a value of T as an
+///     "empty" marker: every value is legal.
+///   * producer_endpoint<Q> / consumer_endpoint<Q>: the non-blocking single-item calls.
+///   * batch_producer<Q> / batch_consumer<Q>: span-based calls returning how many moved.
+///   * ring<Q>: both endpoints plus the observers capacity(), was_size(), was_empty().
+///   Both tickflow rings satisfy all of them; a user's queue can too (an adaptor that exposes
+///   these members), and the generic tests and benchmarks then run on it.
+///
+/// Thread-safety: concepts only.
 #pragma once
 
 #include <concepts>

@@ -1,4 +1,5 @@
-// tickflow/queue/fwd.hpp — forward declarations of queue/, with their defaults (stated once).
+/// @file
+/// tickflow/queue/fwd.hpp — forward declarations of queue/, with their defaults (stated once).
 #pragma once
 
 #include <memory>

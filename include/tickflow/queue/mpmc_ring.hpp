@@ -1,87 +1,88 @@
-// tickflow/queue/mpmc_ring.hpp — bounded lock-free multi-producer / multi-consumer ring.
-//
-// Contract
-//   * Any number of threads may call any producer call (try_push, try_emplace, try_push_n, push)
-//     and any consumer call (try_pop, try_pop_n, pop) concurrently. Observers (capacity,
-//     was_size, was_empty) may be called from any thread. Construction and destruction must not
-//     overlap any other call.
-//   * Algorithm: D. Vyukov's bounded MPMC queue. Every slot carries a sequence number that says
-//     which lap it is ready for: a producer may fill slot i when seq == i, a consumer may take it
-//     when seq == i + 1, and then hands it to the next lap by storing i + capacity. No value of T
-//     is reserved as an empty marker.
-//   * A slot may also read "skipped at position i" (i + 1 with the top bit set): a producer
-//     handle gave the position up without an item. Consumers free such slots and pass over them.
-//   * Memory ordering: a producer's sequence store is a release that synchronizes-with the
-//     acquire load of the consumer that takes the item; the consumer's store that frees the slot
-//     synchronizes-with the producer of the next lap.
-//   * Ordering: items take increasing positions in the order their push claimed them, and every
-//     consumer takes increasing positions, so the items one producer endpoint pushes are popped
-//     in push order (by any one consumer, and globally by claim order); across endpoints the order
-//     is the order of their claims. A producer endpoint is either a handle (below) or a thread's
-//     sequence of ring calls. See "Ordering with handles" for threads that use both.
-//   * Progress: try_ calls are lock-free. They never wait for another thread to finish with a
-//     slot: a slot still held by a slow (or preempted) thread, or by a skip marker no consumer
-//     has passed yet, makes try_push report full, and a slot not yet published makes try_pop
-//     report empty. They retry only when another thread's claim succeeded in between.
-//   * capacity() is the requested capacity rounded up to a power of two, to at least 2, and to
-//     at least the square of the slots per cache line (slot_storage.hpp, spread_geometry): 16 for
-//     items of up to 8 bytes (a slot is 16 bytes, 4 per line), 4 for items of 9 to 24 bytes (2
-//     per line), 2 for larger items.
-//   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to a
-//     cache-line-aligned unit). Nothing else allocates.
-//   * Exceptions: the constructor throws std::invalid_argument for capacity 0,
-//     std::length_error when the buffer's size would overflow, and whatever the allocator throws.
-//     Every other call is noexcept (the blocking ones when the wait policy's wait is, as every
-//     policy of core/wait.hpp is): a slot is claimed before the item is constructed in it and
-//     cannot be given back, so the element operations a call uses (construction from the
-//     arguments, move, copy) must not throw; the requires-clauses enforce it.
-//   * Blocking calls (push, pop) wait through a wait policy (park_wait by default); a parked
-//     thread is woken at once by the other side's blocking calls. try_ calls do not notify: a
-//     parked peer sees their progress within one park_wait::max_sleep slice (1 ms by default).
-//
-// Handles (producer / consumer endpoints with claims held across calls)
-//   * make_producer(run) / make_consumer(run) (run: default 128, clamped to [1, capacity / 8])
-//     return move-only handles, each used by one thread at a time, that satisfy
-//     producer_endpoint / consumer_endpoint (and the batch concepts).
-//     A handle claims up to `run` consecutive positions with one CAS and then works through
-//     them with plain loads and release stores, so a stream of single items costs one locked
-//     instruction per run instead of one per item on each side.
-//   * A producer handle claims only slots that are free; it fills them in order. Until it fills
-//     them, consumers cannot pass them: call flush() (or destroy the handle) when the producer
-//     pauses. flush() undoes the rest of the claim if no producer has claimed past it, and
-//     otherwise publishes every unfilled claimed slot as a skip marker, which consumers free and
-//     pass over; it never waits. Skip markers count in was_size() until a consumer passes them.
-//   * A consumer handle claims only positions that are already published (items or skips) and
-//     hands the items out one per call, in position order. Items a handle holds are out of
-//     every other consumer's reach until it returns them. release() (and the destructor) gives
-//     them back: the claim is undone if no consumer has claimed past it; otherwise the run is
-//     parked in the ring, and the next consumer that needs items adopts it first. Nothing is
-//     lost. An adopted run is older than what its adopter may have popped already, so only in
-//     that case may a consumer see one producer's items out of push order. At most
-//     max_returned_runs runs are parked at once; a release that finds no room yields, without
-//     holding the table's lock, until a consumer adopts one.
-//   * Handles must be destroyed before their ring. Ring calls and handle calls may be mixed.
-//   * A moved-from handle holds nothing and is bound to no ring: its try_ calls return false
-//     (empty), flush()/release() do nothing, held() is 0; it may be assigned to or destroyed.
-//   * was_size() counts positions between the two claim counters: slots claimed by producers but
-//     not yet filled count, as do skip markers not yet passed; items held by consumer handles or
-//     parked are below them and do not count.
-//   * Ordering with handles: each handle is its own producer (or consumer) endpoint. A handle
-//     claims positions ahead of its pushes, so a thread that pushes through a handle and through
-//     ring calls (or through two handles) interleaves two endpoints: h.try_push(a);
-//     q.try_push(b); h.try_push(c) may pop a, c, b. Order across them holds only across flushes:
-//     once a thread has flushed every producer handle it holds, every item it pushed before takes
-//     a lower position than every item it pushes after, by any endpoint (each later push claims a
-//     new position past every earlier claim). Symmetrically, a consumer handle holds a
-//     run of positions, and a thread that also pops with ring calls may see items from beyond the
-//     run first; release() the handle between the two to take positions in order. Within one
-//     endpoint, the per-producer order above holds, except for adopted runs, as said.
-//
-// Layout: detail::spread_slots (slot_storage.hpp): slots (sequence word + item) are packed, and
-// consecutive positions live on different cache lines, so neighbouring claims by different
-// threads do not false-share; the producer and consumer claim counters own a line each.
-//
-// Complexity: O(1) per item; batch calls claim a run of slots with one CAS.
+/// @file
+/// tickflow/queue/mpmc_ring.hpp — bounded lock-free multi-producer / multi-consumer ring.
+///
+/// Contract
+///   * Any number of threads may call any producer call (try_push, try_emplace, try_push_n, push)
+///     and any consumer call (try_pop, try_pop_n, pop) concurrently. Observers (capacity,
+///     was_size, was_empty) may be called from any thread. Construction and destruction must not
+///     overlap any other call.
+///   * Algorithm: D. Vyukov's bounded MPMC queue. Every slot carries a sequence number that says
+///     which lap it is ready for: a producer may fill slot i when seq == i, a consumer may take it
+///     when seq == i + 1, and then hands it to the next lap by storing i + capacity. No value of T
+///     is reserved as an empty marker.
+///   * A slot may also read "skipped at position i" (i + 1 with the top bit set): a producer
+///     handle gave the position up without an item. Consumers free such slots and pass over them.
+///   * Memory ordering: a producer's sequence store is a release that synchronizes-with the
+///     acquire load of the consumer that takes the item; the consumer's store that frees the slot
+///     synchronizes-with the producer of the next lap.
+///   * Ordering: items take increasing positions in the order their push claimed them, and every
+///     consumer takes increasing positions, so the items one producer endpoint pushes are popped
+///     in push order (by any one consumer, and globally by claim order); across endpoints the order
+///     is the order of their claims. A producer endpoint is either a handle (below) or a thread's
+///     sequence of ring calls. See "Ordering with handles" for threads that use both.
+///   * Progress: try_ calls are lock-free. They never wait for another thread to finish with a
+///     slot: a slot still held by a slow (or preempted) thread, or by a skip marker no consumer
+///     has passed yet, makes try_push report full, and a slot not yet published makes try_pop
+///     report empty. They retry only when another thread's claim succeeded in between.
+///   * capacity() is the requested capacity rounded up to a power of two, to at least 2, and to
+///     at least the square of the slots per cache line (slot_storage.hpp, spread_geometry): 16 for
+///     items of up to 8 bytes (a slot is 16 bytes, 4 per line), 4 for items of 9 to 24 bytes (2
+///     per line), 2 for larger items.
+///   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to a
+///     cache-line-aligned unit). Nothing else allocates.
+///   * Exceptions: the constructor throws std::invalid_argument for capacity 0,
+///     std::length_error when the buffer's size would overflow, and whatever the allocator throws.
+///     Every other call is noexcept (the blocking ones when the wait policy's wait is, as every
+///     policy of core/wait.hpp is): a slot is claimed before the item is constructed in it and
+///     cannot be given back, so the element operations a call uses (construction from the
+///     arguments, move, copy) must not throw; the requires-clauses enforce it.
+///   * Blocking calls (push, pop) wait through a wait policy (park_wait by default); a parked
+///     thread is woken at once by the other side's blocking calls. try_ calls do not notify: a
+///     parked peer sees their progress within one park_wait::max_sleep slice (1 ms by default).
+///
+/// Handles (producer / consumer endpoints with claims held across calls)
+///   * make_producer(run) / make_consumer(run) (run: default 128, clamped to [1, capacity / 8])
+///     return move-only handles, each used by one thread at a time, that satisfy
+///     producer_endpoint / consumer_endpoint (and the batch concepts).
+///     A handle claims up to `run` consecutive positions with one CAS and then works through
+///     them with plain loads and release stores, so a stream of single items costs one locked
+///     instruction per run instead of one per item on each side.
+///   * A producer handle claims only slots that are free; it fills them in order. Until it fills
+///     them, consumers cannot pass them: call flush() (or destroy the handle) when the producer
+///     pauses. flush() undoes the rest of the claim if no producer has claimed past it, and
+///     otherwise publishes every unfilled claimed slot as a skip marker, which consumers free and
+///     pass over; it never waits. Skip markers count in was_size() until a consumer passes them.
+///   * A consumer handle claims only positions that are already published (items or skips) and
+///     hands the items out one per call, in position order. Items a handle holds are out of
+///     every other consumer's reach until it returns them. release() (and the destructor) gives
+///     them back: the claim is undone if no consumer has claimed past it; otherwise the run is
+///     parked in the ring, and the next consumer that needs items adopts it first. Nothing is
+///     lost. An adopted run is older than what its adopter may have popped already, so only in
+///     that case may a consumer see one producer's items out of push order. At most
+///     max_returned_runs runs are parked at once; a release that finds no room yields, without
+///     holding the table's lock, until a consumer adopts one.
+///   * Handles must be destroyed before their ring. Ring calls and handle calls may be mixed.
+///   * A moved-from handle holds nothing and is bound to no ring: its try_ calls return false
+///     (empty), flush()/release() do nothing, held() is 0; it may be assigned to or destroyed.
+///   * was_size() counts positions between the two claim counters: slots claimed by producers but
+///     not yet filled count, as do skip markers not yet passed; items held by consumer handles or
+///     parked are below them and do not count.
+///   * Ordering with handles: each handle is its own producer (or consumer) endpoint. A handle
+///     claims positions ahead of its pushes, so a thread that pushes through a handle and through
+///     ring calls (or through two handles) interleaves two endpoints: h.try_push(a);
+///     q.try_push(b); h.try_push(c) may pop a, c, b. Order across them holds only across flushes:
+///     once a thread has flushed every producer handle it holds, every item it pushed before takes
+///     a lower position than every item it pushes after, by any endpoint (each later push claims a
+///     new position past every earlier claim). Symmetrically, a consumer handle holds a
+///     run of positions, and a thread that also pops with ring calls may see items from beyond the
+///     run first; release() the handle between the two to take positions in order. Within one
+///     endpoint, the per-producer order above holds, except for adopted runs, as said.
+///
+/// Layout: detail::spread_slots (slot_storage.hpp): slots (sequence word + item) are packed, and
+/// consecutive positions live on different cache lines, so neighbouring claims by different
+/// threads do not false-share; the producer and consumer claim counters own a line each.
+///
+/// Complexity: O(1) per item; batch calls claim a run of slots with one CAS.
 #pragma once
 
 #include <algorithm>

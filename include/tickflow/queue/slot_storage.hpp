@@ -1,27 +1,28 @@
-// tickflow/queue/slot_storage.hpp — slot buffers shared by the rings (internal).
-//
-// Contract
-//   * packed_cells<T, Alloc>: cells of packed_cell_bytes (4 KiB), each a sequence word followed
-//     by `run` contiguous items. Used by spsc_layout::packed.
-//   * interleaved_lines<T, Alloc>: lines of a sequence word followed by as many items as fit (7 x
-//     8-byte items), consecutive positions rotating through 4 lines: within each block of
-//     4 * per_unit positions, position r sits in line r % 4, slot r / 4. The word holds one past
-//     the last position published in its line, so the consumer finds an item and its signal in
-//     one line, and the producer writes a line 7 times per lap, not every time the consumer
-//     looks. Used by spsc_layout::spread.
-//   * spread_slots<T, Alloc>: a sequence word per slot, slots packed per_line to a cache line,
-//     and consecutive positions placed on different lines: within each block of per_line^2
-//     positions the two lowest groups of log2(per_line) position bits are swapped, so the thread
-//     at position i and the thread at position i+1 touch different lines, and several line
-//     transfers can be in flight at once. Used by mpmc_ring, whose slots change state one by one.
-//   * All map an unbounded position to a slot (position modulo the slot count), expose the
-//     slot's sequence word (seq) and raw storage (raw), both at once (locate), and say how many
-//     positions from `pos` on are contiguous in memory (run_left).
-//   * All allocate once, in their constructor, through the allocator given (rebound to a
-//     cache-line-aligned unit), with one guard unit at each end against heap neighbours. They
-//     never construct or destroy items: the ring that owns them does.
-//
-// Thread-safety: none of their own; the rings state the roles.
+/// @file
+/// tickflow/queue/slot_storage.hpp — slot buffers shared by the rings (internal).
+///
+/// Contract
+///   * packed_cells<T, Alloc>: cells of packed_cell_bytes (4 KiB), each a sequence word followed
+///     by `run` contiguous items. Used by spsc_layout::packed.
+///   * interleaved_lines<T, Alloc>: lines of a sequence word followed by as many items as fit (7 x
+///     8-byte items), consecutive positions rotating through 4 lines: within each block of
+///     4 * per_unit positions, position r sits in line r % 4, slot r / 4. The word holds one past
+///     the last position published in its line, so the consumer finds an item and its signal in
+///     one line, and the producer writes a line 7 times per lap, not every time the consumer
+///     looks. Used by spsc_layout::spread.
+///   * spread_slots<T, Alloc>: a sequence word per slot, slots packed per_line to a cache line,
+///     and consecutive positions placed on different lines: within each block of per_line^2
+///     positions the two lowest groups of log2(per_line) position bits are swapped, so the thread
+///     at position i and the thread at position i+1 touch different lines, and several line
+///     transfers can be in flight at once. Used by mpmc_ring, whose slots change state one by one.
+///   * All map an unbounded position to a slot (position modulo the slot count), expose the
+///     slot's sequence word (seq) and raw storage (raw), both at once (locate), and say how many
+///     positions from `pos` on are contiguous in memory (run_left).
+///   * All allocate once, in their constructor, through the allocator given (rebound to a
+///     cache-line-aligned unit), with one guard unit at each end against heap neighbours. They
+///     never construct or destroy items: the ring that owns them does.
+///
+/// Thread-safety: none of their own; the rings state the roles.
 #pragma once
 
 #include <atomic>

@@ -1,47 +1,48 @@
-// tickflow/queue/spsc_ring.hpp — bounded wait-free single-producer / single-consumer ring.
-//
-// Contract
-//   * Exactly one thread at a time acts as the producer (try_push, try_emplace, try_push_n,
-//     push, try_reserve, commit) and exactly one as the consumer (try_pop, try_pop_n, pop, peek,
-//     release). The roles may move between threads only across a synchronization that orders
-//     the old thread's last call before the new thread's first. Observers (capacity, was_size,
-//     was_empty) may be called from any thread. Construction and destruction must not overlap
-//     any other call.
-//   * Memory ordering: every publication by the producer (a push, a batch, a commit) is a release
-//     that synchronizes-with the consumer call that takes the item, so everything the producer
-//     wrote before pushing is visible to the consumer after popping. Symmetrically every
-//     consumer release of a slot synchronizes-with the producer call that reuses it.
-//   * capacity() is exactly the capacity given to the constructor: the ring holds that many
-//     items when full. try_ calls are wait-free: a bounded number of steps, never waiting on the
-//     other side.
-//   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to an
-//     internal cache-line-aligned unit: an allocator must honour that alignment, as
-//     std::allocator does). Nothing else allocates; the destructor destroys the items still
-//     queued and frees the buffer.
-//   * Exceptions: the constructor throws std::invalid_argument for capacity 0, std::length_error
-//     when the buffer's size in bytes would overflow (any capacity, any item size), and whatever
-//     the allocator throws. try_emplace
-//     propagates an exception from T's constructor and then leaves the ring unchanged. Batch
-//     calls require nothrow copy/move. Blocking calls never throw on their own.
-//   * Zero-copy reservations (packed layout): try_reserve / commit (T trivially copyable and
-//     trivially default-constructible: reserved slots start their lifetime without running code)
-//     and peek / release (T trivially copyable) hand out contiguous spans inside the buffer. A span may be shorter than
-//     asked (free space, available items, and the end of a cell all cut it); callers loop.
-//   * Blocking calls (push, pop) wait through a wait policy (core/wait.hpp; park_wait by
-//     default). A parked thread is woken at once by the other side's blocking calls, which
-//     notify after every operation (one uncontended atomic RMW when nobody sleeps). try_ calls do
-//     not notify, to keep that RMW off their path: a parked peer then sees their progress
-//     within one park_wait::max_sleep slice (1 ms by default).
-//
-// Layout (spsc_layout.hpp): `packed` (default) keeps items contiguous in 4 KiB cells, for
-// zero-copy spans and batches; `spread` gives every line its own sequence word and puts
-// neighbouring items on different lines, for single-item streaming (one miss per item, not
-// two). In both the consumer learns that an item is there from a sequence word next
-// to it, and the producer learns about free space from a cached copy of the consumer's
-// position, re-read only when the ring looks full. Each side keeps its cursor on its own line.
-//
-// Complexity: O(1) per item; batch calls O(n) with one release store per cell touched (packed)
-// or per item (spread) and one cursor publication per call.
+/// @file
+/// tickflow/queue/spsc_ring.hpp — bounded wait-free single-producer / single-consumer ring.
+///
+/// Contract
+///   * Exactly one thread at a time acts as the producer (try_push, try_emplace, try_push_n,
+///     push, try_reserve, commit) and exactly one as the consumer (try_pop, try_pop_n, pop, peek,
+///     release). The roles may move between threads only across a synchronization that orders
+///     the old thread's last call before the new thread's first. Observers (capacity, was_size,
+///     was_empty) may be called from any thread. Construction and destruction must not overlap
+///     any other call.
+///   * Memory ordering: every publication by the producer (a push, a batch, a commit) is a release
+///     that synchronizes-with the consumer call that takes the item, so everything the producer
+///     wrote before pushing is visible to the consumer after popping. Symmetrically every
+///     consumer release of a slot synchronizes-with the producer call that reuses it.
+///   * capacity() is exactly the capacity given to the constructor: the ring holds that many
+///     items when full. try_ calls are wait-free: a bounded number of steps, never waiting on the
+///     other side.
+///   * Allocation: the constructor allocates the slot buffer once through `Alloc` (rebound to an
+///     internal cache-line-aligned unit: an allocator must honour that alignment, as
+///     std::allocator does). Nothing else allocates; the destructor destroys the items still
+///     queued and frees the buffer.
+///   * Exceptions: the constructor throws std::invalid_argument for capacity 0, std::length_error
+///     when the buffer's size in bytes would overflow (any capacity, any item size), and whatever
+///     the allocator throws. try_emplace
+///     propagates an exception from T's constructor and then leaves the ring unchanged. Batch
+///     calls require nothrow copy/move. Blocking calls never throw on their own.
+///   * Zero-copy reservations (packed layout): try_reserve / commit (T trivially copyable and
+///     trivially default-constructible: reserved slots start their lifetime without running code)
+///     and peek / release (T trivially copyable) hand out contiguous spans inside the buffer. A span may be shorter than
+///     asked (free space, available items, and the end of a cell all cut it); callers loop.
+///   * Blocking calls (push, pop) wait through a wait policy (core/wait.hpp; park_wait by
+///     default). A parked thread is woken at once by the other side's blocking calls, which
+///     notify after every operation (one uncontended atomic RMW when nobody sleeps). try_ calls do
+///     not notify, to keep that RMW off their path: a parked peer then sees their progress
+///     within one park_wait::max_sleep slice (1 ms by default).
+///
+/// Layout (spsc_layout.hpp): `packed` (default) keeps items contiguous in 4 KiB cells, for
+/// zero-copy spans and batches; `spread` gives every line its own sequence word and puts
+/// neighbouring items on different lines, for single-item streaming (one miss per item, not
+/// two). In both the consumer learns that an item is there from a sequence word next
+/// to it, and the producer learns about free space from a cached copy of the consumer's
+/// position, re-read only when the ring looks full. Each side keeps its cursor on its own line.
+///
+/// Complexity: O(1) per item; batch calls O(n) with one release store per cell touched (packed)
+/// or per item (spread) and one cursor publication per call.
 #pragma once
 
 #include <algorithm>

@@ -1,41 +1,42 @@
-// tickflow/report/prometheus.hpp — an engine's metrics in the Prometheus text exposition format
-// (version 0.0.4: `# HELP`, `# TYPE`, one sample per line).
-//
-// Contract
-//   * text_writer appends to a caller's std::string. It writes families: family() writes the
-//     HELP and TYPE lines, then sample(), or histogram() for a histogram family, writes its series.
-//     The caller keeps a family's series together (the format asks for it); the writer checks
-//     names and label names against the format's grammar ([a-zA-Z_:][a-zA-Z0-9_:]* for metric
-//     names, [a-zA-Z_][a-zA-Z0-9_]* for label names, no leading "__") and returns
-//     errc::invalid_argument (detail: the bad label's position; the message says which rule
-//     broke), without writing anything for that call.
-//     Label values and HELP text are escaped (backslash, double quote in values, newline).
-//   * Values: integers print exactly; doubles in the shortest form that reads back to the same
-//     double (std::to_chars), with +Inf, -Inf and NaN spelled as the format spells them.
-//   * histogram() turns a log_linear_histogram (core/histogram.hpp) of nanoseconds into the
-//     format's cumulative `_bucket{le="..."}` series (in seconds), then `_sum` and `_count`.
-//     A bucket with upper bound `le` counts the values whose histogram bucket lies wholly at or
-//     below le: a value within 1/128 of its size under le may be counted in the next bucket up,
-//     never in a lower one. The `+Inf` bucket equals `_count`. Bounds must rise strictly.
-//   * write_engine_metrics(w, engine, ticks) writes tickflow's standard families (names below,
-//     prefixed by options::prefix, default "tickflow"):
-//       counters   <p>_ticks_total, <p>_deltas_applied_total, <p>_deltas_rejected_total,
-//                  <p>_edits_committed_total, <p>_edits_rejected_total, <p>_gc_slices_total,
-//                  <p>_missed_frames_total, <p>_tick_overruns_total{budget, phase} (phase: the
-//                  phase that took the most of the budget; every pair is written, zeros too)
-//       gauges     <p>_pages, <p>_payload_bytes, <p>_memory_bytes{part} (slab, table,
-//                  free_lists, graph, ingest, log_buffer, scratch, cold_tier),
-//                  <p>_fragmentation_ratio, <p>_resident_bytes (process RSS; 0 if unknown)
-//       histograms <p>_tick_phase_seconds{phase}, <p>_tick_seconds
-//     The engine's counters count since its construction, the orchestrator's since its own.
-//   * No allocation beyond the string's growth: a caller that clears and reuses one string
-//     allocates only while the output grows past its capacity. No I/O, no server: serving the
-//     text (HTTP or a file for node_exporter's textfile collector) is the caller's (see
-//     examples/metrics_server.cpp).
-//
-// Thread-safety: a text_writer is a value over one string. write_engine_metrics reads the engine
-// and the orchestrator without locking: call it from the thread that ticks, between ticks (the
-// example copies the text under a mutex for its server thread).
+/// @file
+/// tickflow/report/prometheus.hpp — an engine's metrics in the Prometheus text exposition format
+/// (version 0.0.4: `# HELP`, `# TYPE`, one sample per line).
+///
+/// Contract
+///   * text_writer appends to a caller's std::string. It writes families: family() writes the
+///     HELP and TYPE lines, then sample(), or histogram() for a histogram family, writes its series.
+///     The caller keeps a family's series together (the format asks for it); the writer checks
+///     names and label names against the format's grammar ([a-zA-Z_:][a-zA-Z0-9_:]* for metric
+///     names, [a-zA-Z_][a-zA-Z0-9_]* for label names, no leading "__") and returns
+///     errc::invalid_argument (detail: the bad label's position; the message says which rule
+///     broke), without writing anything for that call.
+///     Label values and HELP text are escaped (backslash, double quote in values, newline).
+///   * Values: integers print exactly; doubles in the shortest form that reads back to the same
+///     double (std::to_chars), with +Inf, -Inf and NaN spelled as the format spells them.
+///   * histogram() turns a log_linear_histogram (core/histogram.hpp) of nanoseconds into the
+///     format's cumulative `_bucket{le="..."}` series (in seconds), then `_sum` and `_count`.
+///     A bucket with upper bound `le` counts the values whose histogram bucket lies wholly at or
+///     below le: a value within 1/128 of its size under le may be counted in the next bucket up,
+///     never in a lower one. The `+Inf` bucket equals `_count`. Bounds must rise strictly.
+///   * write_engine_metrics(w, engine, ticks) writes tickflow's standard families (names below,
+///     prefixed by options::prefix, default "tickflow"):
+///       counters   <p>_ticks_total, <p>_deltas_applied_total, <p>_deltas_rejected_total,
+///                  <p>_edits_committed_total, <p>_edits_rejected_total, <p>_gc_slices_total,
+///                  <p>_missed_frames_total, <p>_tick_overruns_total{budget, phase} (phase: the
+///                  phase that took the most of the budget; every pair is written, zeros too)
+///       gauges     <p>_pages, <p>_payload_bytes, <p>_memory_bytes{part} (slab, table,
+///                  free_lists, graph, ingest, log_buffer, scratch, cold_tier),
+///                  <p>_fragmentation_ratio, <p>_resident_bytes (process RSS; 0 if unknown)
+///       histograms <p>_tick_phase_seconds{phase}, <p>_tick_seconds
+///     The engine's counters count since its construction, the orchestrator's since its own.
+///   * No allocation beyond the string's growth: a caller that clears and reuses one string
+///     allocates only while the output grows past its capacity. No I/O, no server: serving the
+///     text (HTTP or a file for node_exporter's textfile collector) is the caller's (see
+///     examples/metrics_server.cpp).
+///
+/// Thread-safety: a text_writer is a value over one string. write_engine_metrics reads the engine
+/// and the orchestrator without locking: call it from the thread that ticks, between ticks (the
+/// example copies the text under a mutex for its server thread).
 #pragma once
 
 #include <algorithm>

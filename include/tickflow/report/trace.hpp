@@ -1,33 +1,34 @@
-// tickflow/report/trace.hpp — ticks as Chrome Trace Event JSON (the format chrome://tracing and
-// Perfetto UI open): phases, the workers' tasks, overruns.
-//
-// Contract
-//   * traced_executor<Ex> wraps an executor (executor.hpp) and satisfies the same concept; an
-//     engine takes it as its Executor (reference_engine<T, K, traced_executor<thread_pool>>),
-//     constructed from the same arguments as Ex. Each parallel_for is one task per worker that
-//     ran any of its indices: the span from the worker's first index's start to its last index's
-//     end, with the number of indices. Tracing costs two clock reads per index. The spans go
-//     into a ring of fixed capacity (the constructor's `spans`, default 16384): the oldest are
-//     overwritten, and memory never grows after construction. A parallel_for is traced only when
-//     called from outside the pool (a nested one runs inline inside a traced task).
-//   * write_chrome_trace(out, ticks, tasks) appends one JSON object to `out`:
-//       {"displayTimeUnit":"ms","otherData":{...},"traceEvents":[...]}
-//     built from the orchestrator's ring of the last N ticks (tick_options::keep_records, so the
-//     trace is bounded by it) and the task spans that began inside those ticks:
-//       - metadata events ("ph":"M") naming the process and one track per thread: tid 0 for the
-//         ticks, tid 1 + w for worker w (worker 0 is the thread that calls parallel_for);
-//       - per tick a complete event ("ph":"X") "tick <n>" on tid 0 with its counts in args, and
-//         inside it one complete event per phase, back to back (they nest exactly: a tick's
-//         phases are consecutive intervals from its start, and sum to its total);
-//       - per task a complete event on its worker's track, named after the phase it began in;
-//       - per budget exceeded an instant event ("ph":"i", "s":"t") "overrun <budget>" at the
-//         tick's end, with the phase that took the most of the budget and the excess.
-//     Timestamps are microseconds (with nanosecond decimals) from the first kept tick's start.
-//   * Allocation: write_chrome_trace grows `out` only. The executor's wrapper allocates nothing
-//     per call.
-//
-// Thread-safety: traced_executor::parallel_for as its Ex's (serialized); its spans may be read
-// (spans(), write_chrome_trace) only between fork-joins, from the thread that calls them.
+/// @file
+/// tickflow/report/trace.hpp — ticks as Chrome Trace Event JSON (the format chrome://tracing and
+/// Perfetto UI open): phases, the workers' tasks, overruns.
+///
+/// Contract
+///   * traced_executor<Ex> wraps an executor (executor.hpp) and satisfies the same concept; an
+///     engine takes it as its Executor (reference_engine<T, K, traced_executor<thread_pool>>),
+///     constructed from the same arguments as Ex. Each parallel_for is one task per worker that
+///     ran any of its indices: the span from the worker's first index's start to its last index's
+///     end, with the number of indices. Tracing costs two clock reads per index. The spans go
+///     into a ring of fixed capacity (the constructor's `spans`, default 16384): the oldest are
+///     overwritten, and memory never grows after construction. A parallel_for is traced only when
+///     called from outside the pool (a nested one runs inline inside a traced task).
+///   * write_chrome_trace(out, ticks, tasks) appends one JSON object to `out`:
+///       {"displayTimeUnit":"ms","otherData":{...},"traceEvents":[...]}
+///     built from the orchestrator's ring of the last N ticks (tick_options::keep_records, so the
+///     trace is bounded by it) and the task spans that began inside those ticks:
+///       - metadata events ("ph":"M") naming the process and one track per thread: tid 0 for the
+///         ticks, tid 1 + w for worker w (worker 0 is the thread that calls parallel_for);
+///       - per tick a complete event ("ph":"X") "tick <n>" on tid 0 with its counts in args, and
+///         inside it one complete event per phase, back to back (they nest exactly: a tick's
+///         phases are consecutive intervals from its start, and sum to its total);
+///       - per task a complete event on its worker's track, named after the phase it began in;
+///       - per budget exceeded an instant event ("ph":"i", "s":"t") "overrun <budget>" at the
+///         tick's end, with the phase that took the most of the budget and the excess.
+///     Timestamps are microseconds (with nanosecond decimals) from the first kept tick's start.
+///   * Allocation: write_chrome_trace grows `out` only. The executor's wrapper allocates nothing
+///     per call.
+///
+/// Thread-safety: traced_executor::parallel_for as its Ex's (serialized); its spans may be read
+/// (spans(), write_chrome_trace) only between fork-joins, from the thread that calls them.
 #pragma once
 
 #include <algorithm>

@@ -1,31 +1,32 @@
-// tickflow/semiring/builtin.hpp — the built-in semirings.
-//
-// Contract (domain and laws of each; `laws` states the same in code)
-//   * boolean_semiring: bool, add = or, mul = and, zero = false, one = true. Every law exact.
-//   * counting_semiring: uint64_t, add = +, mul = x, modulo 2^64 (the ring Z/2^64, so every
-//     law holds exactly, overflow included).
-//   * bottleneck_semiring<T> (max-min): add = max, mul = min, zero = -inf (lowest for
-//     integers), one = +inf (max). Every law exact (min and max never round).
-//   * min_plus_semiring<T> (tropical): add = min, mul = +, zero = +inf, one = 0. Domain:
-//     non-negative values up to max/2, and +inf. Exact: both add laws and identities, distributivity
-//     (rounding is monotone, so min(a+b, a+c) == a + min(b,c)) and annihilation. mul
-//     associativity holds within 4 ULPs on the domain (each side is two correctly rounded
-//     additions of non-negative terms: relative error at most 2u each, u = 2^-53 for double).
-//   * max_plus_semiring<T>: add = max, mul = +, zero = -inf, one = 0. Domain: non-negative
-//     values up to max/2, and -inf. Same laws as min-plus, mirrored.
-//   * real_semiring<T>: add = +, mul = x, zero = 0, one = 1. Domain: zero and the positive values
-//     from 2^(min_exponent/2) to below 2^(max_exponent/2), so that no product of two underflows
-//     or overflows; a result outside leaves the domain. Exact: commutativity,
-//     identities, annihilation. add and mul associativity and distributivity within 4 ULPs (each
-//     side is two correctly rounded operations on non-negative terms: no cancellation, relative
-//     error at most 2u per side).
-//   T is a floating-point type for the tropical and real semirings.
-//   * Each states its domain in code too: in_domain(v) is true for the values the laws above are
-//     promised on (the purity validator, validate/purity.hpp, checks a law instance only when its
-//     operands and every intermediate result are in the domain). A semiring without in_domain
-//     promises its laws on every value of its type.
-//
-// Thread-safety: stateless.
+/// @file
+/// tickflow/semiring/builtin.hpp — the built-in semirings.
+///
+/// Contract (domain and laws of each; `laws` states the same in code)
+///   * boolean_semiring: bool, add = or, mul = and, zero = false, one = true. Every law exact.
+///   * counting_semiring: uint64_t, add = +, mul = x, modulo 2^64 (the ring Z/2^64, so every
+///     law holds exactly, overflow included).
+///   * bottleneck_semiring<T> (max-min): add = max, mul = min, zero = -inf (lowest for
+///     integers), one = +inf (max). Every law exact (min and max never round).
+///   * min_plus_semiring<T> (tropical): add = min, mul = +, zero = +inf, one = 0. Domain:
+///     non-negative values up to max/2, and +inf. Exact: both add laws and identities, distributivity
+///     (rounding is monotone, so min(a+b, a+c) == a + min(b,c)) and annihilation. mul
+///     associativity holds within 4 ULPs on the domain (each side is two correctly rounded
+///     additions of non-negative terms: relative error at most 2u each, u = 2^-53 for double).
+///   * max_plus_semiring<T>: add = max, mul = +, zero = -inf, one = 0. Domain: non-negative
+///     values up to max/2, and -inf. Same laws as min-plus, mirrored.
+///   * real_semiring<T>: add = +, mul = x, zero = 0, one = 1. Domain: zero and the positive values
+///     from 2^(min_exponent/2) to below 2^(max_exponent/2), so that no product of two underflows
+///     or overflows; a result outside leaves the domain. Exact: commutativity,
+///     identities, annihilation. add and mul associativity and distributivity within 4 ULPs (each
+///     side is two correctly rounded operations on non-negative terms: no cancellation, relative
+///     error at most 2u per side).
+///   T is a floating-point type for the tropical and real semirings.
+///   * Each states its domain in code too: in_domain(v) is true for the values the laws above are
+///     promised on (the purity validator, validate/purity.hpp, checks a law instance only when its
+///     operands and every intermediate result are in the domain). A semiring without in_domain
+///     promises its laws on every value of its type.
+///
+/// Thread-safety: stateless.
 #pragma once
 
 #include <algorithm>

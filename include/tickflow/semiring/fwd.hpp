@@ -1,4 +1,5 @@
-// tickflow/semiring/fwd.hpp — forward declarations of semiring/, with their defaults.
+/// @file
+/// tickflow/semiring/fwd.hpp — forward declarations of semiring/, with their defaults.
 #pragma once
 
 #include <concepts>

@@ -1,18 +1,19 @@
-// tickflow/semiring/semiring.hpp — the semiring concept and the description of which laws a
-// semiring keeps exactly.
-//
-// Contract
-//   * A type S models `semiring` when it names a value_type and provides static zero(), one(),
-//     add(a, b) and mul(a, b) over it. The algebraic laws are not checkable by the compiler;
-//     each semiring states them through `S::laws` (a semiring_laws value):
-//       - exact: the laws that hold bit for bit for every operand in the domain;
-//       - ulp_bound: for every other law, the largest distance in units in the last place
-//         between its two sides, for operands in the stated domain (0 when all laws are exact).
-//     The laws are: add associative, add commutative, zero the identity of add, mul associative,
-//     one the identity of mul, mul distributes over add (both sides), zero annihilates under mul.
-//   * Everything is constexpr where the value type allows and noexcept; nothing allocates.
-//
-// Thread-safety: stateless.
+/// @file
+/// tickflow/semiring/semiring.hpp — the semiring concept and the description of which laws a
+/// semiring keeps exactly.
+///
+/// Contract
+///   * A type S models `semiring` when it names a value_type and provides static zero(), one(),
+///     add(a, b) and mul(a, b) over it. The algebraic laws are not checkable by the compiler;
+///     each semiring states them through `S::laws` (a semiring_laws value):
+///       - exact: the laws that hold bit for bit for every operand in the domain;
+///       - ulp_bound: for every other law, the largest distance in units in the last place
+///         between its two sides, for operands in the stated domain (0 when all laws are exact).
+///     The laws are: add associative, add commutative, zero the identity of add, mul associative,
+///     one the identity of mul, mul distributes over add (both sides), zero annihilates under mul.
+///   * Everything is constexpr where the value type allows and noexcept; nothing allocates.
+///
+/// Thread-safety: stateless.
 #pragma once
 
 #include <concepts>

@@ -1,12 +1,13 @@
-// tickflow/semiring/ulp.hpp — distance between floating-point values in units in the last place.
-//
-// Contract
-//   * ulp_distance(a, b): how many representable values lie between a and b, plus one (0 when
-//     a == b, including +0 and -0). Equal infinities are at distance 0; any NaN, or an infinity
-//     against anything else, is at the maximum distance.
-//   * noexcept, no allocation; not constexpr (std::isnan is not, before C++23).
-//
-// Thread-safety: pure functions.
+/// @file
+/// tickflow/semiring/ulp.hpp — distance between floating-point values in units in the last place.
+///
+/// Contract
+///   * ulp_distance(a, b): how many representable values lie between a and b, plus one (0 when
+///     a == b, including +0 and -0). Equal infinities are at distance 0; any NaN, or an infinity
+///     against anything else, is at the maximum distance.
+///   * noexcept, no allocation; not constexpr (std::isnan is not, before C++23).
+///
+/// Thread-safety: pure functions.
 #pragma once
 
 #include <bit>

@@ -1,33 +1,34 @@
-// tickflow/validate/integrity.hpp — checking a stream of deltas against a page store, without
-// applying them.
-//
-// Contract
-//   * An integrity_checker is bound to a page store's state (pages, sizes, epochs) and, if given,
-//     to the page graph (which pages are derived) at construction or rebind(); later changes to
-//     the store or the graph are not seen until the next rebind().
-//   * check(batch) / check(delta) feed deltas in log order; each delta gets a running index (0,
-//     1, ... across calls). Every violation is reported, each with the delta's index and kind:
-//       ill_formed      the delta's shape (check_shape: window length, mask words, stray mask
-//                       bits, kind, payload length); detail: the errc of check_shape
-//       orphan_page     the page is not alive in the store
-//       window_out_of_range  offset + length is past the page's size
-//       derived_target  the page has parents in the graph (deltas may target sources only)
-//       epoch_regression the epoch is below the page's epoch as the earlier valid deltas of the
-//                       stream leave it (a rejected delta, one with any violation, does not move
-//                       it)
-//       duplicate_delta_id  the id was already used by an earlier delta of the stream (valid or
-//                       not)
-//     A delta can have several violations; ill-formed and orphan deltas are not checked further.
-//   * A violation's detail: ill_formed: the errc of check_shape; epoch_regression: the page's
-//     running epoch; duplicate_delta_id: the delta id; every other kind: the page id.
-//   * The report holds the violations (in stream order, up to `max_recorded`; counts are always
-//     exact), the count per kind, and the number of deltas checked. It does no I/O.
-//   * Cost: one random access per delta into a 16-byte-per-page table built at bind time
-//     (prefetched ahead in batches), sequential column reads, and duplicate detection that costs
-//     O(1) per delta while ids keep increasing (a sorted record of every id seen, 8 bytes per
-//     delta; an id below the largest seen is looked up by binary search).
-//
-// Thread-safety: a checker is used by one thread at a time.
+/// @file
+/// tickflow/validate/integrity.hpp — checking a stream of deltas against a page store, without
+/// applying them.
+///
+/// Contract
+///   * An integrity_checker is bound to a page store's state (pages, sizes, epochs) and, if given,
+///     to the page graph (which pages are derived) at construction or rebind(); later changes to
+///     the store or the graph are not seen until the next rebind().
+///   * check(batch) / check(delta) feed deltas in log order; each delta gets a running index (0,
+///     1, ... across calls). Every violation is reported, each with the delta's index and kind:
+///       ill_formed      the delta's shape (check_shape: window length, mask words, stray mask
+///                       bits, kind, payload length); detail: the errc of check_shape
+///       orphan_page     the page is not alive in the store
+///       window_out_of_range  offset + length is past the page's size
+///       derived_target  the page has parents in the graph (deltas may target sources only)
+///       epoch_regression the epoch is below the page's epoch as the earlier valid deltas of the
+///                       stream leave it (a rejected delta, one with any violation, does not move
+///                       it)
+///       duplicate_delta_id  the id was already used by an earlier delta of the stream (valid or
+///                       not)
+///     A delta can have several violations; ill-formed and orphan deltas are not checked further.
+///   * A violation's detail: ill_formed: the errc of check_shape; epoch_regression: the page's
+///     running epoch; duplicate_delta_id: the delta id; every other kind: the page id.
+///   * The report holds the violations (in stream order, up to `max_recorded`; counts are always
+///     exact), the count per kind, and the number of deltas checked. It does no I/O.
+///   * Cost: one random access per delta into a 16-byte-per-page table built at bind time
+///     (prefetched ahead in batches), sequential column reads, and duplicate detection that costs
+///     O(1) per delta while ids keep increasing (a sorted record of every id seen, 8 bytes per
+///     delta; an id below the largest seen is looked up by binary search).
+///
+/// Thread-safety: a checker is used by one thread at a time.
 #pragma once
 
 #include <algorithm>

@@ -1,25 +1,26 @@
-// tickflow/validate/invariants.hpp — named invariants, a registry, and the built-in ones.
-//
-// Contract
-//   * invariant<I, Ctx>: a type with name() (a string_view with static storage) and
-//     check(const Ctx&, std::vector<invariant_violation>&) that appends one violation per
-//     breach it finds (and nothing when the invariant holds). check may keep state between calls
-//     (epoch monotonicity remembers the epochs it saw; log continuity where it stopped).
-//   * invariant_registry<Ctx> holds any number of invariants (type-erased, owned) and
-//     check_all(ctx) runs every one, in registration order, into one report: the violations
-//     (each with its invariant's name), the count per invariant, and the checks run. No I/O.
-//   * engine_context is the context of the built-ins; each built-in ignores what it does not
-//     use (a null pointer or an empty span means "not present"):
-//       epoch_monotonicity  no page's epoch is below the epoch it had at the previous check
-//       page_consistency    the store holds exactly the pages the engine lists, each alive
-//                           with the listed size (detail: the page id)
-//       graph_acyclicity    the graph snapshot has no cycle (detail: the first node of the
-//                           witness) and, for a page_graph, its internal invariants hold
-//       queue_accounting    every queue's counters satisfy pushed == popped + size
-//       log_continuity      delta ids are consecutive (no gap, no repeat), epochs never
-//                           decrease and advance by at most max_epoch_step per record
-//
-// Thread-safety: a registry (and the invariants in it) is used by one thread at a time.
+/// @file
+/// tickflow/validate/invariants.hpp — named invariants, a registry, and the built-in ones.
+///
+/// Contract
+///   * invariant<I, Ctx>: a type with name() (a string_view with static storage) and
+///     check(const Ctx&, std::vector<invariant_violation>&) that appends one violation per
+///     breach it finds (and nothing when the invariant holds). check may keep state between calls
+///     (epoch monotonicity remembers the epochs it saw; log continuity where it stopped).
+///   * invariant_registry<Ctx> holds any number of invariants (type-erased, owned) and
+///     check_all(ctx) runs every one, in registration order, into one report: the violations
+///     (each with its invariant's name), the count per invariant, and the checks run. No I/O.
+///   * engine_context is the context of the built-ins; each built-in ignores what it does not
+///     use (a null pointer or an empty span means "not present"):
+///       epoch_monotonicity  no page's epoch is below the epoch it had at the previous check
+///       page_consistency    the store holds exactly the pages the engine lists, each alive
+///                           with the listed size (detail: the page id)
+///       graph_acyclicity    the graph snapshot has no cycle (detail: the first node of the
+///                           witness) and, for a page_graph, its internal invariants hold
+///       queue_accounting    every queue's counters satisfy pushed == popped + size
+///       log_continuity      delta ids are consecutive (no gap, no repeat), epochs never
+///                           decrease and advance by at most max_epoch_step per record
+///
+/// Thread-safety: a registry (and the invariants in it) is used by one thread at a time.
 #pragma once
 
 #include <cstddef>

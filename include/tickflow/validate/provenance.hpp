@@ -1,47 +1,48 @@
-// tickflow/validate/provenance.hpp — suite 10: where a value came from.
-//
-// Contract
-//   * provenance_tracker<E, S> follows one inspectable engine (validate/inspect.hpp) whose
-//     derived pages are computed with semiring S (S = void: a custom kernel, or any semiring
-//     treated as non-selective). It learns which delta last wrote each element of each page
-//     from the engine's log (E::log_records(), page/tlog.hpp format; read incrementally at every
-//     call; reference_engine keeps it unless engine_options::keep_log is false), or, for an
-//     engine without a log, from note_applied(delta), note_edit(parent, child) and
-//     note_released(page), which the caller makes for what the engine applied.
-//   * resolve(page, element) (selective S: selective_semiring<S>, i.e. add(a, b) is always a or
-//     b: boolean, min-plus, max-plus, bottleneck) returns the witness chain: the page, then at
-//     each step the parent whose term won (the first parent, in the fixed order, whose
-//     mul(weight, value) equals the page's value: the term the fold kept), down to a source
-//     page, with the delta (id, epoch) that last wrote that element of the source (none if no
-//     delta has since the log began). The walk stops, with a flag, at the depth limit
-//     (options.max_depth edges, default 32), at a value that is the semiring's zero (no parent
-//     contributes: zero_value), or at a value no parent's term equals (unexplained: an edit
-//     committed by the last step reaches the values at the next one).
-//   * cone(page [, element]) (any S) returns the contributing cone: every page upstream of the
-//     page within options.max_depth edges, breadth first (each page once, at its least depth),
-//     up to options.node_budget pages, with flags when either limit cut it short; and, for each
-//     source in it, the delta that last wrote the element (or the page, without an element).
-//   * trace_nonfinite(page, element) (floating-point value types): from a non-finite value,
-//     follows the first parent (fixed order) whose element is non-finite, down to where it came
-//     in: a source (the delta that wrote it), or a derived page whose parents are all finite
-//     (the first edge whose weight is non-finite, else an overflow in the combination).
-//   * Errors: an unknown or released page is errc::not_found; an element past the page's end
-//     is errc::out_of_range; both before anything else is done.
-//   * The cache (resolve only): the last options.cache_entries chains, least recently used
-//     evicted first; a hit moves the entry to the front. An entry records the epoch of every
-//     page its answer depends on (the chain's pages and every parent examined on the way: the
-//     winner at a page depends on all its parents' values). A hit is served only if all those
-//     epochs are unchanged (a derived page takes a new epoch exactly when its value changes),
-//     except that while the engine's epoch and log length are those of the entry's last check,
-//     nothing can have changed and the check is skipped. Edge edits and page releases read from
-//     the log (or noted) drop every entry whose chain holds either end of the edge or the page.
-//     An engine restored from a snapshot: call clear().
-//   * The answers are returned by reference to the tracker's storage, valid until the next
-//     call on the tracker.
-//   * Allocation: the per-element writer table grows with the pages written; resolve allocates
-//     on a miss (the entry); cone allocates its result and visited set.
-//
-// Thread-safety: one thread at a time, between the engine's steps.
+/// @file
+/// tickflow/validate/provenance.hpp — suite 10: where a value came from.
+///
+/// Contract
+///   * `provenance_tracker<E, S>` follows one inspectable engine (validate/inspect.hpp) whose
+///     derived pages are computed with semiring S (S = void: a custom kernel, or any semiring
+///     treated as non-selective). It learns which delta last wrote each element of each page
+///     from the engine's log (E::log_records(), page/tlog.hpp format; read incrementally at every
+///     call; reference_engine keeps it unless engine_options::keep_log is false), or, for an
+///     engine without a log, from note_applied(delta), note_edit(parent, child) and
+///     note_released(page), which the caller makes for what the engine applied.
+///   * resolve(page, element) (selective S: `selective_semiring<S>`, i.e. add(a, b) is always a or
+///     b: boolean, min-plus, max-plus, bottleneck) returns the witness chain: the page, then at
+///     each step the parent whose term won (the first parent, in the fixed order, whose
+///     mul(weight, value) equals the page's value: the term the fold kept), down to a source
+///     page, with the delta (id, epoch) that last wrote that element of the source (none if no
+///     delta has since the log began). The walk stops, with a flag, at the depth limit
+///     (options.max_depth edges, default 32), at a value that is the semiring's zero (no parent
+///     contributes: zero_value), or at a value no parent's term equals (unexplained: an edit
+///     committed by the last step reaches the values at the next one).
+///   * cone(page [, element]) (any S) returns the contributing cone: every page upstream of the
+///     page within options.max_depth edges, breadth first (each page once, at its least depth),
+///     up to options.node_budget pages, with flags when either limit cut it short; and, for each
+///     source in it, the delta that last wrote the element (or the page, without an element).
+///   * trace_nonfinite(page, element) (floating-point value types): from a non-finite value,
+///     follows the first parent (fixed order) whose element is non-finite, down to where it came
+///     in: a source (the delta that wrote it), or a derived page whose parents are all finite
+///     (the first edge whose weight is non-finite, else an overflow in the combination).
+///   * Errors: an unknown or released page is errc::not_found; an element past the page's end
+///     is errc::out_of_range; both before anything else is done.
+///   * The cache (resolve only): the last options.cache_entries chains, least recently used
+///     evicted first; a hit moves the entry to the front. An entry records the epoch of every
+///     page its answer depends on (the chain's pages and every parent examined on the way: the
+///     winner at a page depends on all its parents' values). A hit is served only if all those
+///     epochs are unchanged (a derived page takes a new epoch exactly when its value changes),
+///     except that while the engine's epoch and log length are those of the entry's last check,
+///     nothing can have changed and the check is skipped. Edge edits and page releases read from
+///     the log (or noted) drop every entry whose chain holds either end of the edge or the page.
+///     An engine restored from a snapshot: call clear().
+///   * The answers are returned by reference to the tracker's storage, valid until the next
+///     call on the tracker.
+///   * Allocation: the per-element writer table grows with the pages written; resolve allocates
+///     on a miss (the entry); cone allocates its result and visited set.
+///
+/// Thread-safety: one thread at a time, between the engine's steps.
 #pragma once
 
 #include <algorithm>

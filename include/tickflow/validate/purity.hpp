@@ -1,53 +1,54 @@
-// tickflow/validate/purity.hpp — suite 04 (isolation): semiring laws, kernel referential
-// transparency, determinism of whole engine runs, and inputs left unmodified by every phase.
-//
-// Contract
-//   * check_semiring_laws<S>(options): every law of DESIGN.md §1 on operand triples made of edge
-//     values (zeros of both signs, ones, S::zero() and S::one(), infinities, a quiet NaN,
-//     subnormals, the smallest normal, the extremes, epsilon; for integers 0..3, -1, -2 and the
-//     extremes; both bools), every triple of them, then `random_triples` random ones (random bit
-//     patterns and random magnitudes). An instance of a law is checked when its operands, its
-//     intermediate results and both sides are in the semiring's domain (S::in_domain(v) when S
-//     has it; every value otherwise); the others are counted as skipped. A law S::laws states
-//     exact must give equal sides (==, so +0 equals -0; two NaNs are equal); any other law must
-//     keep within S::laws.ulp_bound units in the last place (ulp_distance; NaN against a number
-//     is the greatest distance). Integers and bools are compared with ==. For each law the
-//     report counts instances checked, skipped and failed, the largest distance seen, and keeps
-//     the failing instance of largest distance as the counterexample (a, b, c, both sides).
-//     Nothing is asserted: a law that fails is reported.
-//   * check_kernel_purity<T, W>(kernel, options): calls a propagation kernel (engine/propagate.hpp)
-//     on `cases` generated inputs (1..max_parents parents of 1..max_elements elements, weights,
-//     kinds) and checks referential transparency: the same inputs give the same output bits
-//     when called again (a hidden state: counters, globals, clocks, random draws), when the
-//     output buffer holds other bytes on entry (a kernel that reads `out`), when the cases run
-//     in reverse order, and when they run on another thread (thread-local state). The inputs
-//     are hashed before and after every call (a kernel that writes its inputs). The report names
-//     the first fault, its case and element.
-//   * check_determinism<E>(make, drive, workers, runs, ticks): for each worker count and run, an
-//     engine from make(workers) (a std::unique_ptr<E>) is driven for `ticks` steps (drive(e, t)
-//     submits tick t's deltas and edits, then the validator steps); the engine's digest after
-//     every step must equal the first run's. The report names the first tick, worker count and
-//     run that differ. drive must itself be deterministic (a function of t and the engine's
-//     state).
-//   * purity_validator<E> wraps one phased engine (engine/engine.hpp): deltas go through its
-//     submit(), which keeps them; step() runs the three phases and hashes the inputs between
-//     them:
-//       - before the apply: every page's bytes and epoch;
-//       - after the apply: pages no applied delta targets are unchanged, and each targeted page
-//         equals the old bytes with the applied deltas written in the canonical order (by
-//         epoch, then submit order: engine/ingest.hpp; the rejected ones, from the step report,
-//         left out); if the engine shows its cut (cut_exposing_engine), the cut equals the
-//         deltas submitted in that order, row for row;
-//       - after the propagation: every source page (no parents) is unchanged since the apply,
-//         and so is the cut;
-//       - after the graph phase: every page is unchanged since the propagation, and so is the
-//         cut.
-//     The input_report names the first fault with its phase and page. Every delta of the step
-//     must come through the validator's submit (deltas from other producers would make the cut
-//     differ from what it saw).
-//   * Allocation: the checks allocate their copies and hashes; they are validators, not hot paths.
-//
-// Thread-safety: one thread at a time per validator; check_kernel_purity starts one thread of its own.
+/// @file
+/// tickflow/validate/purity.hpp — suite 04 (isolation): semiring laws, kernel referential
+/// transparency, determinism of whole engine runs, and inputs left unmodified by every phase.
+///
+/// Contract
+///   * check_semiring_laws<S>(options): every law of DESIGN.md §1 on operand triples made of edge
+///     values (zeros of both signs, ones, S::zero() and S::one(), infinities, a quiet NaN,
+///     subnormals, the smallest normal, the extremes, epsilon; for integers 0..3, -1, -2 and the
+///     extremes; both bools), every triple of them, then `random_triples` random ones (random bit
+///     patterns and random magnitudes). An instance of a law is checked when its operands, its
+///     intermediate results and both sides are in the semiring's domain (S::in_domain(v) when S
+///     has it; every value otherwise); the others are counted as skipped. A law S::laws states
+///     exact must give equal sides (==, so +0 equals -0; two NaNs are equal); any other law must
+///     keep within S::laws.ulp_bound units in the last place (ulp_distance; NaN against a number
+///     is the greatest distance). Integers and bools are compared with ==. For each law the
+///     report counts instances checked, skipped and failed, the largest distance seen, and keeps
+///     the failing instance of largest distance as the counterexample (a, b, c, both sides).
+///     Nothing is asserted: a law that fails is reported.
+///   * check_kernel_purity<T, W>(kernel, options): calls a propagation kernel (engine/propagate.hpp)
+///     on `cases` generated inputs (1..max_parents parents of 1..max_elements elements, weights,
+///     kinds) and checks referential transparency: the same inputs give the same output bits
+///     when called again (a hidden state: counters, globals, clocks, random draws), when the
+///     output buffer holds other bytes on entry (a kernel that reads `out`), when the cases run
+///     in reverse order, and when they run on another thread (thread-local state). The inputs
+///     are hashed before and after every call (a kernel that writes its inputs). The report names
+///     the first fault, its case and element.
+///   * check_determinism<E>(make, drive, workers, runs, ticks): for each worker count and run, an
+///     engine from make(workers) (a std::unique_ptr<E>) is driven for `ticks` steps (drive(e, t)
+///     submits tick t's deltas and edits, then the validator steps); the engine's digest after
+///     every step must equal the first run's. The report names the first tick, worker count and
+///     run that differ. drive must itself be deterministic (a function of t and the engine's
+///     state).
+///   * purity_validator<E> wraps one phased engine (engine/engine.hpp): deltas go through its
+///     submit(), which keeps them; step() runs the three phases and hashes the inputs between
+///     them:
+///       - before the apply: every page's bytes and epoch;
+///       - after the apply: pages no applied delta targets are unchanged, and each targeted page
+///         equals the old bytes with the applied deltas written in the canonical order (by
+///         epoch, then submit order: engine/ingest.hpp; the rejected ones, from the step report,
+///         left out); if the engine shows its cut (cut_exposing_engine), the cut equals the
+///         deltas submitted in that order, row for row;
+///       - after the propagation: every source page (no parents) is unchanged since the apply,
+///         and so is the cut;
+///       - after the graph phase: every page is unchanged since the propagation, and so is the
+///         cut.
+///     The input_report names the first fault with its phase and page. Every delta of the step
+///     must come through the validator's submit (deltas from other producers would make the cut
+///     differ from what it saw).
+///   * Allocation: the checks allocate their copies and hashes; they are validators, not hot paths.
+///
+/// Thread-safety: one thread at a time per validator; check_kernel_purity starts one thread of its own.
 #pragma once
 
 #include <algorithm>

@@ -1,28 +1,29 @@
-// tickflow/validate/replay.hpp — recording a run, replaying it from checkpoints, comparing.
-//
-// Contract
-//   * replay_engine<E>: what the validator needs of an engine: a snapshot value
-//     (E::snapshot_type, snapshot(), restore()), apply(delta) -> result<void>, digest(), and
-//     for_each_page(f(page_id, bytes, epoch)) in id order. page_store satisfies it.
-//   * replay_validator<E, T> records a run: construction takes checkpoint 0 of the engine;
-//     record(d) appends d to an in-memory transaction log (page/tlog.hpp format, CRC per
-//     record); checkpoint(e) snapshots the engine at the current log position.
-//   * replay(k, scratch, reference) restores checkpoint k into `scratch`, applies the log records
-//     after it (the intact prefix of the log: a damaged record stops the replay and is
-//     reported), and compares the result with `reference` (the engine as the run left it):
-//     digest bit for bit, the L2 norm of the difference of the pages read as arrays of T (pages
-//     in both; NaN against anything else counts as infinite), pages whose epochs differ, pages
-//     missing from the replay and extra pages in it. report.ok() holds iff all of those match
-//     and every record applied. No I/O.
-//   * Engines that take engine events (apply(const tlog_event&), e.g. reference_engine) get the
-//     log's deltas and events in file order; record(event) and record_log(records) put them in
-//     the log. apply_error's detail is then the index of the failing record counting both.
-//   * For page_store the records are applied straight from the log image with
-//     apply_log_records (page/log_apply.hpp: all or nothing, so a record that fails to apply
-//     leaves the replay at its checkpoint state); other engines get the records one at a time
-//     through apply(), up to the first failure.
-//
-// Thread-safety: a validator is used by one thread at a time.
+/// @file
+/// tickflow/validate/replay.hpp — recording a run, replaying it from checkpoints, comparing.
+///
+/// Contract
+///   * replay_engine<E>: what the validator needs of an engine: a snapshot value
+///     (E::snapshot_type, snapshot(), restore()), apply(delta) -> result<void>, digest(), and
+///     for_each_page(f(page_id, bytes, epoch)) in id order. page_store satisfies it.
+///   * replay_validator<E, T> records a run: construction takes checkpoint 0 of the engine;
+///     record(d) appends d to an in-memory transaction log (page/tlog.hpp format, CRC per
+///     record); checkpoint(e) snapshots the engine at the current log position.
+///   * replay(k, scratch, reference) restores checkpoint k into `scratch`, applies the log records
+///     after it (the intact prefix of the log: a damaged record stops the replay and is
+///     reported), and compares the result with `reference` (the engine as the run left it):
+///     digest bit for bit, the L2 norm of the difference of the pages read as arrays of T (pages
+///     in both; NaN against anything else counts as infinite), pages whose epochs differ, pages
+///     missing from the replay and extra pages in it. report.ok() holds iff all of those match
+///     and every record applied. No I/O.
+///   * Engines that take engine events (apply(const tlog_event&), e.g. reference_engine) get the
+///     log's deltas and events in file order; record(event) and record_log(records) put them in
+///     the log. apply_error's detail is then the index of the failing record counting both.
+///   * For page_store the records are applied straight from the log image with
+///     apply_log_records (page/log_apply.hpp: all or nothing, so a record that fails to apply
+///     leaves the replay at its checkpoint state); other engines get the records one at a time
+///     through apply(), up to the first failure.
+///
+/// Thread-safety: a validator is used by one thread at a time.
 #pragma once
 
 #include <algorithm>

@@ -1,46 +1,47 @@
-// tickflow/validate/stability.hpp — suite 09: perturbation runs, divergence, amplification,
-// smoothness, and the scan for NaN and infinity.
-//
-// Contract
-//   * gaussian_noise(seed): a reproducible standard normal generator of tickflow's own, the same
-//     sequence for a seed with every standard library (std::normal_distribution's algorithm is
-//     left to the library, so it cannot be used). Uniform bits: xoshiro256** (Blackman and
-//     Vigna), seeded by four outputs of splitmix64 on the seed. Normals: Marsaglia's polar
-//     method on u, v = 53-bit uniforms mapped to (-1, 1): accept s = u^2 + v^2 in (0, 1), give
-//     u*f and then v*f with f = sqrt(-2 ln(s) / s). ln is this file's own (frexp, then
-//     2 atanh((m - 1) / (m + 1)) as an odd series to s^23, plus e*ln 2 in two parts). It uses
-//     +, -, *, /, sqrt and std::fma only, which IEEE 754 rounds correctly, so the same
-//     everywhere; every multiply-add is an explicit fma, so contraction (-ffp-contract, FMA
-//     targets) changes nothing. The sequence is bit for bit the same with every compiler,
-//     library and flag set (tests pin the first values).
-//   * run_perturbation<E>(make, drive, options): two engines from make() (std::unique_ptr<E>),
-//     the baseline and the perturbed, driven alike for options.ticks steps: drive(e, t, submit)
-//     submits tick t's deltas through submit(delta) (and may read e: feedback). Noise of
-//     options.sigma goes either into the source pages once, before tick 1 (every element of
-//     every page without parents, rewritten through a dense delta in both engines: unchanged in
-//     the baseline, plus noise in the perturbed one), or into every delta's payload (each whole
-//     element of T a dense delta writes; the other bytes as they are). After each step the report
-//     gets, over every page's elements: the divergence between the two runs (L2, L-infinity,
-//     and relative: L2 over the baseline's L2 norm), the input perturbation so far (the L2 norm
-//     of all the noise added), the amplification (divergence L2 over input L2: 0 when both are
-//     0, infinite when only the divergence is not), the baseline's smoothness (the L2 norm over
-//     derived elements of the second difference x[t] - 2x[t-1] + x[t-2]), and the count of
-//     non-finite elements in each run. Non-finite elements never enter the sums: they are
-//     counted, and the report is then flagged. At the end: the greatest amplification and its
-//     tick, the derived element with the roughest trajectory (the largest L2 norm of its second
-//     differences over the ticks), and `unstable` when the greatest amplification passes
-//     options.amplification_limit or a non-finite value appeared in either run.
-//   * first_nonfinite<T, Arch>(values): the index of the first NaN or infinity in a span (xsimd
-//     over Arch, default xsimd::default_arch; scalar::first_nonfinite is the oracle), or the
-//     span's size. find_nonfinite(e): the first page (in id order) holding a non-finite element
-//     of E::value_type, with the element and the page's epoch. For an engine that shows its
-//     page_store (e.store()), it scans the store's slabs in memory order, whole chunks at a
-//     time, and looks up the slot only where a lane is bad; otherwise page by page. Where the
-//     value came from: provenance_tracker::trace_nonfinite (validate/provenance.hpp).
-//   * Allocation: run_perturbation keeps the previous two baselines' values and a copy of each
-//     run's values per tick; the scans allocate nothing.
-//
-// Thread-safety: one thread at a time; the engines are the caller's.
+/// @file
+/// tickflow/validate/stability.hpp — suite 09: perturbation runs, divergence, amplification,
+/// smoothness, and the scan for NaN and infinity.
+///
+/// Contract
+///   * gaussian_noise(seed): a reproducible standard normal generator of tickflow's own, the same
+///     sequence for a seed with every standard library (std::normal_distribution's algorithm is
+///     left to the library, so it cannot be used). Uniform bits: xoshiro256** (Blackman and
+///     Vigna), seeded by four outputs of splitmix64 on the seed. Normals: Marsaglia's polar
+///     method on u, v = 53-bit uniforms mapped to (-1, 1): accept s = u^2 + v^2 in (0, 1), give
+///     u*f and then v*f with f = sqrt(-2 ln(s) / s). ln is this file's own (frexp, then
+///     2 atanh((m - 1) / (m + 1)) as an odd series to s^23, plus e*ln 2 in two parts). It uses
+///     +, -, *, /, sqrt and std::fma only, which IEEE 754 rounds correctly, so the same
+///     everywhere; every multiply-add is an explicit fma, so contraction (-ffp-contract, FMA
+///     targets) changes nothing. The sequence is bit for bit the same with every compiler,
+///     library and flag set (tests pin the first values).
+///   * run_perturbation<E>(make, drive, options): two engines from make() (std::unique_ptr<E>),
+///     the baseline and the perturbed, driven alike for options.ticks steps: drive(e, t, submit)
+///     submits tick t's deltas through submit(delta) (and may read e: feedback). Noise of
+///     options.sigma goes either into the source pages once, before tick 1 (every element of
+///     every page without parents, rewritten through a dense delta in both engines: unchanged in
+///     the baseline, plus noise in the perturbed one), or into every delta's payload (each whole
+///     element of T a dense delta writes; the other bytes as they are). After each step the report
+///     gets, over every page's elements: the divergence between the two runs (L2, L-infinity,
+///     and relative: L2 over the baseline's L2 norm), the input perturbation so far (the L2 norm
+///     of all the noise added), the amplification (divergence L2 over input L2: 0 when both are
+///     0, infinite when only the divergence is not), the baseline's smoothness (the L2 norm over
+///     derived elements of the second difference x[t] - 2x[t-1] + x[t-2]), and the count of
+///     non-finite elements in each run. Non-finite elements never enter the sums: they are
+///     counted, and the report is then flagged. At the end: the greatest amplification and its
+///     tick, the derived element with the roughest trajectory (the largest L2 norm of its second
+///     differences over the ticks), and `unstable` when the greatest amplification passes
+///     options.amplification_limit or a non-finite value appeared in either run.
+///   * first_nonfinite<T, Arch>(values): the index of the first NaN or infinity in a span (xsimd
+///     over Arch, default xsimd::default_arch; scalar::first_nonfinite is the oracle), or the
+///     span's size. find_nonfinite(e): the first page (in id order) holding a non-finite element
+///     of E::value_type, with the element and the page's epoch. For an engine that shows its
+///     page_store (e.store()), it scans the store's slabs in memory order, whole chunks at a
+///     time, and looks up the slot only where a lane is bad; otherwise page by page. Where the
+///     value came from: provenance_tracker::trace_nonfinite (validate/provenance.hpp).
+///   * Allocation: run_perturbation keeps the previous two baselines' values and a copy of each
+///     run's values per tick; the scans allocate nothing.
+///
+/// Thread-safety: one thread at a time; the engines are the caller's.
 #pragma once
 
 #include <algorithm>
