@@ -172,6 +172,7 @@ inline void masked_copy_word(std::byte* dst, const std::byte* src, std::uint64_t
 
 }  // namespace detail
 
+/// Applies a delta batch to a page store, all or nothing, grouping the rows by page so that each page is written by one worker (see the file contract).
 class batch_applier {
  public:
   /// Target bytes of one bucket's working set (its pages, their table entries and coverage
@@ -222,6 +223,7 @@ class batch_applier {
   /// last-level cache of one core complex on current server parts.
   std::size_t nontemporal_bytes = std::size_t{32} << 20;
 
+  /// Applies `batch` to `store` over `workers` tasks started by `fork`: every row, or none (the first error, nothing written); returns the rows applied.
   template <class Fork>
   result<std::size_t> apply(page_store& store, const delta_batch& batch, Fork&& fork, std::size_t workers) {
     const std::size_t n = batch.size();

@@ -52,29 +52,34 @@ namespace tickflow {
 
 /// A read-only view of one row of a delta_batch.
 struct delta_row {
-  page_id page;
-  epoch at;
-  delta_id id;
-  std::uint32_t offset;
-  std::uint32_t length;
-  delta_kind kind;
-  std::span<const std::uint64_t> mask;
-  std::span<const std::byte> payload;
+  page_id page;  ///< the page written
+  epoch at;  ///< the epoch
+  delta_id id;  ///< the delta id
+  std::uint32_t offset;  ///< the window's first byte
+  std::uint32_t length;  ///< the window's length
+  delta_kind kind;  ///< dense or sparse
+  std::span<const std::uint64_t> mask;  ///< the mask words
+  std::span<const std::byte> payload;  ///< the payload bytes
 };
 
+/// Deltas stored column by column (structure of arrays): one column per field, masks and payloads in two arenas (see the file contract).
 class delta_batch {
  public:
   delta_batch() = default;
 
+  /// Rows held.
   [[nodiscard]] std::size_t size() const noexcept { return page_.size(); }
+  /// Whether it holds no row.
   [[nodiscard]] bool empty() const noexcept { return page_.empty(); }
 
+  /// Room for `rows` rows with `mask_words_total` mask words and `payload_bytes` payload bytes in all.
   void reserve(std::size_t rows, std::size_t mask_words_total, std::size_t payload_bytes) {
     reserve_rows(rows);
     masks_.reserve(mask_words_total);
     payloads_.reserve(payload_bytes);
   }
 
+  /// Drops every row; keeps the capacity.
   void clear() noexcept {
     page_.clear();
     epoch_.clear();
@@ -148,6 +153,7 @@ class delta_batch {
     if (ill_formed_ == rows - 1) ill_formed_ = no_row, shape_error_ = error{};
   }
 
+  /// The rows of `ds`, in order.
   [[nodiscard]] static delta_batch from_deltas(std::span<const delta> ds) {
     delta_batch b;
     std::size_t words = 0, bytes = 0;
@@ -160,6 +166,7 @@ class delta_batch {
     return b;
   }
 
+  /// Row i as a delta (allocates its mask and payload).
   [[nodiscard]] delta to_delta(std::size_t i) const {
     delta d;
     copy_row(i, d);
@@ -178,6 +185,7 @@ class delta_batch {
     d.mask.assign(r.mask.begin(), r.mask.end());
     d.payload.assign(r.payload.begin(), r.payload.end());
   }
+  /// Every row as a delta.
   [[nodiscard]] std::vector<delta> to_deltas() const {
     std::vector<delta> out;
     out.reserve(size());
@@ -185,6 +193,7 @@ class delta_batch {
     return out;
   }
 
+  /// Row i as a view into the batch (valid until the batch changes).
   [[nodiscard]] delta_row row(std::size_t i) const noexcept {
     return delta_row{page_id{page_[i]},
                      epoch{epoch_[i]},
@@ -197,14 +206,20 @@ class delta_batch {
   }
 
   // Columns, for scans and kernels.
+  /// The page column: each row's page id.
   [[nodiscard]] std::span<const std::uint64_t> pages() const noexcept { return page_; }
+  /// The epoch column.
   [[nodiscard]] std::span<const std::uint32_t> epochs() const noexcept { return epoch_; }
+  /// The delta id column.
   [[nodiscard]] std::span<const std::uint64_t> ids() const noexcept { return id_; }
+  /// The window offset column.
   [[nodiscard]] std::span<const std::uint32_t> offsets() const noexcept { return offset_; }
+  /// The window length column.
   [[nodiscard]] std::span<const std::uint32_t> lengths() const noexcept { return length_; }
   /// The first row that fails check_shape (delta.hpp), or no_row. Shapes are checked as rows
   /// are appended, while their bytes are in cache; appliers then check only what needs a page.
   static constexpr std::size_t no_row = ~std::size_t{0};
+  /// The first row that fails check_shape, or no_row.
   [[nodiscard]] std::size_t first_ill_formed() const noexcept { return ill_formed_; }
   /// check_shape's error for first_ill_formed() (detail: the row); errc::ok if every row is well-formed.
   [[nodiscard]] error shape_error() const noexcept { return shape_error_; }
@@ -221,13 +236,17 @@ class delta_batch {
   /// s > 0 iff every row's payload has s bytes (row i's starts at i * s); see the contract.
   /// True iff the batch has rows and every row's epoch is the first row's; see the contract.
   [[nodiscard]] bool single_epoch() const noexcept { return !epochs_differ_ && page_.size() != 0; }
+  /// s > 0 iff every row's payload has s bytes (row i's starts at i * s); 0 otherwise (see the contract).
   [[nodiscard]] std::size_t payload_stride() const noexcept { return stride_broken_ || page_.size() == 0 ? 0 : payload_stride_; }
+  /// The kind column (delta_kind values).
   [[nodiscard]] std::span<const std::uint8_t> kinds() const noexcept { return kind_; }
+  /// The mask arena: every row's mask words, row after row.
   [[nodiscard]] const std::uint64_t* mask_arena() const noexcept { return masks_.data(); }
   /// Where row i's mask starts in the mask arena (size() + 1 entries; the last is the end).
   [[nodiscard]] std::span<const std::size_t> mask_offsets() const noexcept { return mask_begin_; }
   /// Where row i's payload starts in the payload arena (size() + 1 entries; the last is the end).
   [[nodiscard]] std::span<const std::size_t> payload_offsets() const noexcept { return payload_begin_; }
+  /// The payload arena: every row's payload bytes, row after row.
   [[nodiscard]] const std::byte* payload_arena() const noexcept { return payloads_.data(); }
 
  private:
@@ -311,6 +330,7 @@ class delta_batch {
 /// at most `words` mask words and `payload_bytes` payload bytes in all (the totals given).
 class delta_batch::bulk_appender {
  public:
+  /// Reserves room for the rows to come, all or nothing (std::bad_alloc, nothing changed).
   bulk_appender(delta_batch& b, std::size_t rows, std::size_t words, std::size_t payload_bytes) : b_(b) {
     const std::size_t have = b.page_.size();
     if (rows > b.page_.capacity() - have || have + rows >= b.mask_begin_.capacity() || have + rows >= b.payload_begin_.capacity())

@@ -30,10 +30,11 @@
 
 namespace tickflow {
 
+/// What a columnar scan of a log recovered.
 struct tlog_scan {
   std::size_t records = 0;         ///< records appended
   std::uint64_t intact_bytes = 0;  ///< offset where the intact prefix ends
-  tlog_stop stop = tlog_stop::end_of_file;
+  tlog_stop stop = tlog_stop::end_of_file;  ///< why the intact prefix ended
   errc reason = errc::ok;          ///< for damaged: why
 };
 
@@ -87,6 +88,7 @@ struct tlog_scan {
   return scan;
 }
 
+/// Recovers a whole log file (header included) into `out`: the intact prefix's records, appended as rows.
 [[nodiscard]] inline result<tlog_scan> recover_into(std::span<const std::byte> file, delta_batch& out) {
   const auto header = detail::check_tlog_header(file);  // parse_tlog's header rules
   if (!header) return unexpected(header.error());

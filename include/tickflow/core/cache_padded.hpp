@@ -18,17 +18,23 @@
 
 namespace tickflow {
 
+/// A T alone on its cache line(s): aligned to and padded out to cache_line_size, so that two of them never share a line.
 template <class T>
 struct alignas(cache_line_size) cache_padded {
-  T value;
+  T value;  ///< the value
 
+  /// Constructs the value from `args`.
   template <class... Args>
   constexpr explicit cache_padded(Args&&... args) noexcept(std::is_nothrow_constructible_v<T, Args&&...>)
       : value(std::forward<Args>(args)...) {}
 
+  /// The value.
   constexpr T& operator*() noexcept { return value; }
+  /// The value.
   constexpr const T& operator*() const noexcept { return value; }
+  /// The value.
   constexpr T* operator->() noexcept { return &value; }
+  /// The value.
   constexpr const T* operator->() const noexcept { return &value; }
 };
 

@@ -19,14 +19,18 @@
 #include <cstdio>
 #include <cstdlib>
 
+/// The library's major version.
 #define TICKFLOW_VERSION_MAJOR 0
+/// The library's minor version.
 #define TICKFLOW_VERSION_MINOR 1
+/// The library's patch version.
 #define TICKFLOW_VERSION_PATCH 0
 
 #ifndef TICKFLOW_ENABLE_ASSERTS
 #  ifdef NDEBUG
 #    define TICKFLOW_ENABLE_ASSERTS 0
 #  else
+/// 1 when TICKFLOW_ASSERT checks its condition: by default in builds without NDEBUG; define it to 0 or 1 to choose.
 #    define TICKFLOW_ENABLE_ASSERTS 1
 #  endif
 #endif
@@ -47,10 +51,15 @@
       __asm__ volatile("" : : "r"(tickflow_prefetch_addr_));    \
     } while (0)
 #else
+/// A branch hint: the condition is usually true (no hint on compilers without __builtin_expect).
 #  define TICKFLOW_LIKELY(x) (x)
+/// A branch hint: the condition is usually false.
 #  define TICKFLOW_UNLIKELY(x) (x)
+/// Keeps a cold function out of its callers.
 #  define TICKFLOW_NOINLINE
+/// Inlines a function into every caller.
 #  define TICKFLOW_ALWAYS_INLINE inline
+/// Prefetches `addr` (rw: 0 read, 1 write; locality 0-3) in a way the optimizer keeps; nothing on other compilers.
 #  define TICKFLOW_PREFETCH(addr, rw, locality) ((void)(addr))
 #endif
 
@@ -75,6 +84,7 @@ namespace detail {
 }  // namespace tickflow
 
 #if TICKFLOW_ENABLE_ASSERTS
+/// Checks `cond` when TICKFLOW_ENABLE_ASSERTS is 1: on failure prints the condition, `msg`, file and line to stderr and aborts.
 #  define TICKFLOW_ASSERT(cond, msg)                                                  \
     (TICKFLOW_LIKELY(static_cast<bool>(cond))                                         \
          ? static_cast<void>(0)                                                       \

@@ -23,6 +23,7 @@
 
 namespace tickflow {
 
+/// A streaming 64-bit digest, the same on every platform, build and run (see the file contract).
 class digest64 {
  public:
   /// Absorbs raw bytes.

@@ -29,11 +29,12 @@
 
 namespace tickflow {
 
+/// A latency histogram of unsigned 64-bit values (nanoseconds, typically) in fixed memory: quantiles within 1 % (see the file contract).
 class log_linear_histogram {
  public:
-  static constexpr unsigned sub_bits = 7;                    // 128 buckets per power of two
-  static constexpr std::uint64_t sub_count = std::uint64_t{1} << sub_bits;
-  static constexpr std::size_t buckets = sub_count + (64 - sub_bits) * sub_count;
+  static constexpr unsigned sub_bits = 7;                    ///< 128 buckets per power of two
+  static constexpr std::uint64_t sub_count = std::uint64_t{1} << sub_bits;  ///< Buckets per power of two.
+  static constexpr std::size_t buckets = sub_count + (64 - sub_bits) * sub_count;  ///< Buckets in all: values below 2^sub_bits exactly, then sub_count per power of two.
 
   /// The bucket of v.
   static constexpr std::size_t index_of(std::uint64_t v) noexcept {
@@ -49,13 +50,16 @@ class log_linear_histogram {
     const std::uint64_t sub = (i - sub_count) % sub_count;
     return (sub_count + sub) << (e - sub_bits);
   }
+  /// The largest value bucket `i` holds (its top, which quantiles report).
   static constexpr std::uint64_t highest_in(std::size_t i) noexcept {
     if (i < sub_count) return i;
     const std::size_t e = (i - sub_count) / sub_count + sub_bits;
     return lowest_in(i) + ((std::uint64_t{1} << (e - sub_bits)) - 1);
   }
 
+  /// Records one value.
   void record(std::uint64_t v) noexcept { record(v, 1); }
+  /// Records `times` occurrences of one value.
   void record(std::uint64_t v, std::uint64_t times) noexcept {
     if (times == 0) return;
     counts_[index_of(v)] += times;
@@ -66,11 +70,15 @@ class log_linear_histogram {
     sum_ = sum_ > std::numeric_limits<std::uint64_t>::max() - add ? std::numeric_limits<std::uint64_t>::max() : sum_ + add;
   }
 
+  /// Values recorded.
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+  /// The smallest value recorded (0 when empty).
   [[nodiscard]] std::uint64_t min() const noexcept { return count_ == 0 ? 0 : min_; }
+  /// The largest value recorded (0 when empty).
   [[nodiscard]] std::uint64_t max() const noexcept { return max_; }
   /// The sum of the recorded values (saturating, see the contract).
   [[nodiscard]] std::uint64_t sum() const noexcept { return sum_; }
+  /// The exact mean (0 when empty).
   [[nodiscard]] double mean() const noexcept { return count_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(count_); }
 
   /// See the contract: the bucket top of the ceil(q * count)-th smallest value, capped at max().
@@ -86,13 +94,17 @@ class log_linear_histogram {
     }
     return max_;  // not reached: the counts sum to count_
   }
+  /// The median (value_at(0.5)).
   [[nodiscard]] std::uint64_t p50() const noexcept { return value_at(0.50); }
+  /// The 99th percentile.
   [[nodiscard]] std::uint64_t p99() const noexcept { return value_at(0.99); }
+  /// The 99.9th percentile.
   [[nodiscard]] std::uint64_t p999() const noexcept { return value_at(0.999); }
 
   /// Count of bucket i (for exporters).
   [[nodiscard]] std::uint64_t count_in(std::size_t i) const noexcept { return i < buckets ? counts_[i] : 0; }
 
+  /// Adds another histogram's counts into this one.
   void merge(const log_linear_histogram& o) noexcept {
     if (o.count_ == 0) return;
     for (std::size_t i = 0; i < buckets; ++i) counts_[i] += o.counts_[i];
@@ -101,6 +113,7 @@ class log_linear_histogram {
     max_ = std::max(max_, o.max_);
     sum_ = sum_ > std::numeric_limits<std::uint64_t>::max() - o.sum_ ? std::numeric_limits<std::uint64_t>::max() : sum_ + o.sum_;
   }
+  /// Forgets every value.
   void reset() noexcept {
     counts_.fill(0);
     count_ = 0;

@@ -25,16 +25,21 @@
 
 namespace tickflow {
 
+/// The huge page size this allocator aligns to (2 MiB, x86-64 and AArch64 with 4 KiB base pages).
 inline constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
 
+/// An allocator that gives blocks of 2 MiB or more aligned to 2 MiB and advised as transparent huge pages, and smaller ones from operator new.
 template <class T>
 struct huge_page_allocator {
+  /// The allocated type.
   using value_type = T;
 
   huge_page_allocator() noexcept = default;
+  /// Rebinding copy: the allocator has no state.
   template <class U>
   constexpr huge_page_allocator(const huge_page_allocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor)
 
+  /// Room for `n` objects (std::bad_alloc on failure or overflow).
   [[nodiscard]] T* allocate(std::size_t n) {
     if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
     const std::size_t bytes = n * sizeof(T);
@@ -47,6 +52,7 @@ struct huge_page_allocator {
     return static_cast<T*>(p);
   }
 
+  /// Gives back what allocate(n) returned.
   void deallocate(T* p, std::size_t n) noexcept {
     const std::size_t bytes = n * sizeof(T);
     if (bytes < huge_page_bytes) {
@@ -56,6 +62,7 @@ struct huge_page_allocator {
     ::operator delete(p, std::align_val_t{huge_page_bytes});
   }
 
+  /// Every huge_page_allocator equals every other (no state).
   template <class U>
   friend constexpr bool operator==(const huge_page_allocator&, const huge_page_allocator<U>&) noexcept {
     return true;

@@ -32,15 +32,19 @@ class strong_id {
   static_assert(std::is_unsigned_v<Rep>, "identifier representation must be unsigned");
 
  public:
+  /// The integer type that holds the id.
   using rep_type = Rep;
 
   constexpr strong_id() noexcept = default;
+  /// The id numbered `v` (explicit: ids of different kinds never convert into each other).
   constexpr explicit strong_id(Rep v) noexcept : value_(v) {}
 
   /// The underlying integer.
   [[nodiscard]] constexpr Rep value() const noexcept { return value_; }
 
+  /// Ids compare by number.
   friend constexpr bool operator==(strong_id, strong_id) noexcept = default;
+  /// Ids order by number.
   friend constexpr auto operator<=>(strong_id, strong_id) noexcept = default;
 
  private:
@@ -58,6 +62,7 @@ using delta_id = strong_id<delta_id_tag, std::uint64_t>;
 /// The 32-bit tick counter. A page's epoch is the epoch of the last delta applied to it.
 class epoch : public strong_id<epoch, std::uint32_t> {
  public:
+  /// The epoch numbered `v`.
   using strong_id::strong_id;
 
   /// The epoch after this one. Precondition: *this is not max(); otherwise undefined behavior.
@@ -65,11 +70,14 @@ class epoch : public strong_id<epoch, std::uint32_t> {
     TICKFLOW_ASSERT(value() != std::numeric_limits<std::uint32_t>::max(), "epoch overflow");
     return epoch{value() + 1U};
   }
+  /// The largest epoch.
   [[nodiscard]] static constexpr epoch max() noexcept {
     return epoch{std::numeric_limits<std::uint32_t>::max()};
   }
 
+  /// Epochs compare by number.
   friend constexpr bool operator==(epoch, epoch) noexcept = default;
+  /// Epochs order by number.
   friend constexpr auto operator<=>(epoch, epoch) noexcept = default;
 };
 

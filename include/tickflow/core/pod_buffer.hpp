@@ -25,20 +25,25 @@
 
 namespace tickflow {
 
+/// A growable array of trivially copyable values for columns, allocated in huge pages (see the file contract).
 template <class T>
 class pod_buffer {
   static_assert(std::is_trivially_copyable_v<T>, "pod_buffer holds trivially copyable values");
 
  public:
   pod_buffer() = default;
+  /// `n` copies of `value`.
   pod_buffer(std::size_t n, const T& value) { assign(n, value); }
+  /// A copy of the elements (capacity: just enough).
   pod_buffer(const pod_buffer& o) {
     reserve(o.size_);
     if (o.size_ != 0) std::memcpy(data_, o.data_, o.size_ * sizeof(T));
     size_ = o.size_;
   }
+  /// Takes the other's storage; the other is left empty.
   pod_buffer(pod_buffer&& o) noexcept
       : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), cap_(std::exchange(o.cap_, 0)) {}
+  /// Copies the elements; strong guarantee.
   pod_buffer& operator=(const pod_buffer& o) {
     if (this != &o) {
       pod_buffer copy(o);
@@ -46,6 +51,7 @@ class pod_buffer {
     }
     return *this;
   }
+  /// Takes the other's storage; the other is left empty.
   pod_buffer& operator=(pod_buffer&& o) noexcept {
     pod_buffer moved(std::move(o));
     swap(moved);
@@ -54,25 +60,38 @@ class pod_buffer {
   ~pod_buffer() {
     if (data_ != nullptr) huge_page_allocator<T>{}.deallocate(data_, cap_);
   }
+  /// Exchanges the storage of the two buffers.
   void swap(pod_buffer& o) noexcept {
     std::swap(data_, o.data_);
     std::swap(size_, o.size_);
     std::swap(cap_, o.cap_);
   }
 
+  /// Elements held.
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Elements the storage has room for without allocating.
   [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
+  /// Whether it holds no element.
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  /// The first element (null before the first allocation).
   [[nodiscard]] T* data() noexcept { return data_; }
+  /// The first element (null before the first allocation).
   [[nodiscard]] const T* data() const noexcept { return data_; }
+  /// Element `i`; unchecked (i < size()).
   [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
+  /// Element `i`; unchecked (i < size()).
   [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  /// The last element; unchecked (!empty()).
   [[nodiscard]] T& back() noexcept { return data_[size_ - 1]; }
+  /// Iteration over the elements.
   [[nodiscard]] const T* begin() const noexcept { return data_; }
+  /// Iteration over the elements: past the last.
   [[nodiscard]] const T* end() const noexcept { return data_ + size_; }
   operator std::span<const T>() const noexcept { return {data_, size_}; }  // NOLINT(google-explicit-constructor)
 
+  /// Drops the elements; keeps the storage.
   void clear() noexcept { size_ = 0; }
+  /// Room for at least `n` elements (the only call that allocates); strong guarantee.
   void reserve(std::size_t n) {
     if (n <= cap_) return;
     T* fresh = huge_page_allocator<T>{}.allocate(n);
@@ -85,24 +104,29 @@ class pod_buffer {
   void reserve_more(std::size_t extra) {
     if (extra > cap_ - size_) reserve(std::max(size_ + extra, 2 * cap_ + 16));
   }
+  /// Grows (new elements value-initialised) or shrinks to `n` elements.
   void resize(std::size_t n) {
     reserve(n);
     if (n > size_) std::fill(data_ + size_, data_ + n, T{});
     size_ = n;
   }
+  /// `n` copies of `value`, replacing the contents.
   void assign(std::size_t n, const T& value) {
     reserve(n);
     std::fill(data_, data_ + n, value);
     size_ = n;
   }
+  /// Appends one element, growing geometrically when full.
   void push_back(const T& v) {
     reserve_more(1);
     data_[size_++] = v;
   }
+  /// Appends `n` elements from `p`, growing geometrically when full.
   void append(const T* p, std::size_t n) {
     reserve_more(n);
     append_unchecked(p, n);
   }
+  /// Appends one element into reserved room (size() < capacity()): never allocates.
   void push_back_unchecked(const T& v) noexcept { data_[size_++] = v; }
   /// Appends n elements copied from raw bytes (n * sizeof(T) of them, any alignment).
   void append_raw_unchecked(const std::byte* p, std::size_t n) noexcept {
@@ -114,6 +138,7 @@ class pod_buffer {
   void resize_written(std::size_t n) noexcept { size_ = n; }
   /// Shrinks to n <= size() elements.
   void resize_down(std::size_t n) noexcept { size_ = n < size_ ? n : size_; }
+  /// Appends `n` elements into reserved room: never allocates.
   void append_unchecked(const T* p, std::size_t n) noexcept {
     if (n != 0) std::memcpy(data_ + size_, p, n * sizeof(T));
     size_ += n;

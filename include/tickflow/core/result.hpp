@@ -75,10 +75,11 @@ enum class errc : std::uint16_t {
 
 /// A failure: code, operation-defined detail, static message.
 struct error {
-  errc code = errc::ok;
-  std::uint64_t detail = 0;
+  errc code = errc::ok;       ///< what went wrong (errc::ok: nothing)
+  std::uint64_t detail = 0;   ///< what the operation names: an index, a page id, an offset (see each call)
   const char* message = "";  ///< static storage duration; never freed
 
+  /// Equal code and detail (the message is not compared).
   friend constexpr bool operator==(const error& a, const error& b) noexcept {
     return a.code == b.code && a.detail == b.detail;
   }
@@ -87,8 +88,11 @@ struct error {
 /// Thrown by result<T>::value() on an error result (when exceptions are enabled).
 class bad_result_access : public std::exception {
  public:
+  /// Carries the result's error.
   explicit bad_result_access(error e) noexcept : error_(e) {}
+  /// A fixed message; the error itself is get().
   [[nodiscard]] const char* what() const noexcept override { return "tickflow: value() of an error result"; }
+  /// The error the result held.
   [[nodiscard]] error get() const noexcept { return error_; }
 
  private:
@@ -108,8 +112,10 @@ namespace detail {
 
 /// Tag-constructs the error alternative: `return tickflow::unexpected(errc::cycle, index);`.
 struct unexpected {
-  error err;
+  error err;  ///< the error the result will hold
+  /// From an error.
   constexpr explicit unexpected(error e) noexcept : err(e) {}
+  /// From its parts; `msg` must have static storage duration.
   constexpr explicit unexpected(errc c, std::uint64_t detail = 0, const char* msg = "") noexcept
       : err{c, detail, msg} {}
 };
@@ -121,8 +127,9 @@ class [[nodiscard]] result {
   static_assert(!std::is_same_v<std::remove_cv_t<T>, tickflow::error>, "result<error> is ambiguous");
 
  public:
-  using value_type = T;
+  using value_type = T;  ///< the value alternative
 
+  /// A value result, from anything T is constructible from (implicit, so that `return v;` works).
   template <class U = T>
     requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, unexpected>) &&
              (!std::is_same_v<std::remove_cvref_t<U>, result>)
@@ -130,8 +137,11 @@ class [[nodiscard]] result {
       : has_(true) {
     ::new (static_cast<void*>(&storage_.value)) T(std::forward<U>(v));
   }
+  /// An error result (implicit: `return unexpected(...);`).
   constexpr result(unexpected u) noexcept : has_(false) { storage_.err = u.err; }  // NOLINT
 
+  ///@{
+  /// Copy and move: the same alternative, copied or moved.
   result(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>) : has_(o.has_) {
     if (has_) ::new (static_cast<void*>(&storage_.value)) T(o.storage_.value);
     else storage_.err = o.storage_.err;
@@ -148,18 +158,26 @@ class [[nodiscard]] result {
     if (this != &o) { reset(); construct_from(std::move(o)); }
     return *this;
   }
+  ///@}
   ~result() { reset(); }
 
+  ///@{
+  /// Whether it holds a value (not an error).
   [[nodiscard]] constexpr bool has_value() const noexcept { return has_; }
   constexpr explicit operator bool() const noexcept { return has_; }
+  ///@}
 
+  ///@{
+  /// The value; bad_result_access (or an assertion without exceptions) on an error result.
   [[nodiscard]] T& value() & { if (!has_) detail::throw_bad_result_access(storage_.err); return storage_.value; }
   [[nodiscard]] const T& value() const& { if (!has_) detail::throw_bad_result_access(storage_.err); return storage_.value; }
   /// On an rvalue result, value() and * return the value itself (moved out), not a reference
   /// into the dying result: `for (auto x : *store.bytes(id))` is then safe.
   [[nodiscard]] T value() && { if (!has_) detail::throw_bad_result_access(storage_.err); return std::move(storage_.value); }
+  ///@}
 
-  /// Precondition: has_value(); otherwise undefined behavior.
+  ///@{
+  /// The value, unchecked. Precondition: has_value(); otherwise undefined behavior.
   [[nodiscard]] T& operator*() & noexcept { TICKFLOW_ASSERT(has_, "dereferenced an error result"); return storage_.value; }
   [[nodiscard]] const T& operator*() const& noexcept { TICKFLOW_ASSERT(has_, "dereferenced an error result"); return storage_.value; }
   [[nodiscard]] T operator*() && noexcept(std::is_nothrow_move_constructible_v<T>) {
@@ -168,10 +186,12 @@ class [[nodiscard]] result {
   }
   [[nodiscard]] T* operator->() noexcept { return &**this; }
   [[nodiscard]] const T* operator->() const noexcept { return &**this; }
+  ///@}
 
   /// Precondition: !has_value(); otherwise undefined behavior.
   [[nodiscard]] const tickflow::error& error() const noexcept { TICKFLOW_ASSERT(!has_, "error() of a value result"); return storage_.err; }
 
+  /// The value, or `fallback` converted to T on an error result.
   template <class U>
   [[nodiscard]] T value_or(U&& fallback) const& { return has_ ? storage_.value : static_cast<T>(std::forward<U>(fallback)); }
 
@@ -204,12 +224,18 @@ class [[nodiscard]] result {
 template <>
 class [[nodiscard]] result<void> {
  public:
-  using value_type = void;
+  using value_type = void;  ///< no value alternative
+  /// Success.
   constexpr result() noexcept = default;
+  /// An error result (implicit: `return unexpected(...);`).
   constexpr result(unexpected u) noexcept : err_(u.err) {}  // NOLINT: implicit by design
 
+  ///@{
+  /// Whether it is a success.
   [[nodiscard]] constexpr bool has_value() const noexcept { return err_.code == errc::ok; }
   constexpr explicit operator bool() const noexcept { return has_value(); }
+  ///@}
+  /// Nothing on success; bad_result_access (or an assertion without exceptions) on an error.
   void value() const { if (!has_value()) detail::throw_bad_result_access(err_); }
   /// Precondition: !has_value(); otherwise undefined behavior.
   [[nodiscard]] constexpr const tickflow::error& error() const noexcept { TICKFLOW_ASSERT(!has_value(), "error() of a value result"); return err_; }

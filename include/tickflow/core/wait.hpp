@@ -63,6 +63,7 @@ TICKFLOW_ALWAYS_INLINE void cpu_relax() noexcept {
 /// Exponential spinning that degrades to yielding.
 class backoff {
  public:
+  /// Spins up to 2^k relaxes per pause() while below `spin_limit`, then yields.
   constexpr explicit backoff(std::uint32_t spin_limit = 64) noexcept : limit_(spin_limit) {}
 
   /// One step of waiting: spins 2^k relaxes while below the limit, yields afterwards.
@@ -76,6 +77,7 @@ class backoff {
   }
   /// True once pause() has started yielding.
   [[nodiscard]] bool is_yielding() const noexcept { return step_ >= limit_; }
+  /// Starts over from the shortest spin.
   void reset() noexcept { step_ = 0; }
 
  private:
@@ -175,6 +177,7 @@ inline constexpr bool nothrow_wait = noexcept(std::declval<const P&>().wait(std:
 
 /// Spins with relax instructions until ready. Never yields or sleeps.
 struct spin_wait {
+  /// Spins until ready() is true.
   template <class Ready>
   void wait(Ready&& ready, parking_spot&) const noexcept(noexcept(ready())) {
     while (!ready()) cpu_relax();
@@ -183,7 +186,8 @@ struct spin_wait {
 
 /// Spins `spins` times, then yields until ready. Never sleeps in the kernel.
 struct yield_wait {
-  std::uint32_t spins = 256;
+  std::uint32_t spins = 256;  ///< Relax-spins before yielding.
+  /// Spins `spins` times, then yields until ready() is true.
   template <class Ready>
   void wait(Ready&& ready, parking_spot&) const noexcept(noexcept(ready())) {
     for (std::uint32_t i = 0; i < spins; ++i) {
@@ -201,12 +205,13 @@ constexpr std::chrono::microseconds default_max_sleep() noexcept { return std::c
 /// Spins, then yields, then sleeps on the parking spot until notified (the default). A sleep
 /// lasts at most `max_sleep` before the condition is checked again.
 struct park_wait {
-  std::uint32_t spins = 256;
-  std::uint32_t yields = 16;
+  std::uint32_t spins = 256;  ///< Relax-spins before yielding.
+  std::uint32_t yields = 16;  ///< Yields before sleeping.
   // Initialized through a noexcept function: duration's converting constructors are not
   // noexcept, and a default-constructed policy (a default argument of the rings' blocking calls)
   // must not make those calls potentially throwing.
-  std::chrono::microseconds max_sleep = detail::default_max_sleep();
+  std::chrono::microseconds max_sleep = detail::default_max_sleep();  ///< The longest sleep before ready() is checked again.
+  /// Spins, yields, then sleeps on `spot` (woken by its notify) until ready() is true.
   template <class Ready>
   void wait(Ready&& ready, parking_spot& spot) const noexcept(noexcept(ready())) {
     for (std::uint32_t i = 0; i < spins; ++i) {

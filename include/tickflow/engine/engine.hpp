@@ -97,10 +97,10 @@ namespace tickflow {
 
 /// A delta a step refused, and why.
 struct rejected_delta {
-  delta_id id;
-  page_id page;
-  epoch at;
-  error why;
+  delta_id id;  ///< the delta's id
+  page_id page;  ///< its page
+  epoch at;  ///< its epoch
+  error why;  ///< why it was refused
 };
 
 /// What one step did.
@@ -109,7 +109,7 @@ struct step_report {
   std::size_t cut = 0;                  ///< deltas in the cut
   std::size_t applied = 0;              ///< of those, applied
   std::vector<rejected_delta> rejected;  ///< the others, in cut order
-  propagate_stats propagation{};
+  propagate_stats propagation{};  ///< what propagation did
   std::size_t edits_committed = 0;  ///< edge removals and insertions committed
   edit_report graph{};              ///< the queued edit's verdict (ok if there was none)
   std::size_t log_bytes = 0;        ///< bytes the step appended to the log
@@ -117,8 +117,14 @@ struct step_report {
 
 /// Totals since construction.
 struct engine_counters {
-  std::uint64_t steps = 0, deltas_applied = 0, deltas_rejected = 0, edits_committed = 0, edits_rejected = 0;
-  std::uint64_t gc_slices = 0, gc_pages_moved = 0, gc_bytes_freed = 0;
+  std::uint64_t steps = 0;            ///< steps taken (step() or the orchestrator's phases)
+  std::uint64_t deltas_applied = 0;   ///< deltas applied by steps
+  std::uint64_t deltas_rejected = 0;  ///< deltas steps rejected (each reported in its step_report)
+  std::uint64_t edits_committed = 0;  ///< edge insertions and removals committed
+  std::uint64_t edits_rejected = 0;   ///< queued edits rejected whole (each counts once)
+  std::uint64_t gc_slices = 0;        ///< GC slices run
+  std::uint64_t gc_pages_moved = 0;   ///< pages GC moved
+  std::uint64_t gc_bytes_freed = 0;   ///< slab bytes GC gave back
   std::uint64_t pages_frozen = 0;  ///< pages GC moved to the cold tier
   std::uint64_t plan_rebuilds = 0;  ///< full builds of the propagation plan (pages created or released, large edits, restore)
 };
@@ -143,6 +149,7 @@ concept phased_engine = engine<E> && requires(E& e, step_report& rep) {
   e.step_graph(rep);
 };
 
+/// How a reference_engine is configured.
 struct engine_options {
   std::size_t lane_bytes = std::size_t{1} << 22;  ///< room per producer lane (ingest.hpp)
   bool keep_log = true;                          ///< append records to the in-memory log
@@ -163,22 +170,26 @@ struct engine_options {
   bool trim_heap_after_rebuild = true;
 };
 
+/// The engine built from tickflow's parts: page store, page graph, log, ingest, parallel apply and propagation, over an Executor (see the file contract).
 template <class T, class Kernel, executor Executor = thread_pool, class W = T>
   requires propagation_kernel<Kernel, T, W> && std::is_trivially_copyable_v<W> && (sizeof(W) <= 8)
 class reference_engine {
  public:
+  /// A queued graph edit.
   using edit_type = graph_edit<W>;
   using value_type = T;   ///< what a page holds, element by element
   using weight_type = W;  ///< what an edge carries
   /// The producer id submit() uses (the last in the canonical order).
   static constexpr std::uint32_t own_producer_id = 0xFFFFFFFFU;
 
+  /// Everything restore() needs: store, graph, epoch, queued edits and pending propagation inputs.
   struct snapshot_type {
-    page_store::snapshot_type store;
-    page_graph<W> graph;
-    std::uint32_t at = 0;
-    edit_type pending;
-    std::vector<page_id> changed, forced;
+    page_store::snapshot_type store;  ///< the pages
+    page_graph<W> graph;  ///< the graph
+    std::uint32_t at = 0;  ///< the engine's epoch
+    edit_type pending;  ///< the edit queued for the next step
+    std::vector<page_id> changed;  ///< pages written since the last propagation
+    std::vector<page_id> forced;   ///< derived pages to recompute at the next propagation
   };
 
   /// `executor_args` construct the executor (e.g. a worker count for thread_pool).
@@ -193,6 +204,7 @@ class reference_engine {
 
   // ------------------------------------------------------------------ pages and graph
 
+  /// A new page of `bytes` bytes, zeroed, at once (logged); errors of page_store::create.
   [[nodiscard]] result<page_id> create_page(std::size_t bytes) {
     if (bytes % sizeof(T) != 0) return unexpected(errc::invalid_argument, bytes, "page size is not a whole number of elements");
     reserve_log(detail::tlog_record_header_bytes + detail::tlog_event_body_bytes);
@@ -207,6 +219,7 @@ class reference_engine {
     return id;
   }
 
+  /// Releases a page without edges, at once (logged); errc::has_dependents otherwise.
   [[nodiscard]] result<void> release_page(page_id id) { return release_page(id, nullptr); }
   /// The same; when the page has edges, `linked` (if given) receives the pages it is linked to:
   /// its children (the pages that depend on it) first, then its parents, each in graph order.
@@ -472,8 +485,10 @@ class reference_engine {
     return unexpected(errc::corrupt_data, static_cast<std::uint64_t>(e.kind), "unknown event kind");
   }
 
+  /// A snapshot of the engine's state (not its ingest lanes nor its log).
   [[nodiscard]] snapshot_type snapshot() const { return snapshot_type{store_.snapshot(), graph_, now_.value(), pending_, changed_, forced_}; }
 
+  /// Replaces the engine's state with a snapshot's.
   result<void> restore(const snapshot_type& s) {
     page_store fresh;
     if (auto ok = fresh.restore(s.store); !ok) return ok;
@@ -487,6 +502,7 @@ class reference_engine {
     return {};
   }
 
+  /// The store's digest combined with the graph's edges and the engine's epoch (see the file contract).
   [[nodiscard]] std::uint64_t digest() const {
     digest64 h;
     h.u64(store_.digest());
@@ -504,6 +520,7 @@ class reference_engine {
     return h.value();
   }
 
+  /// Calls f(id, bytes, epoch) for every page, in id order.
   template <class F>
   void for_each_page(F&& f) const {
     store_.for_each_page(std::forward<F>(f));
@@ -511,6 +528,7 @@ class reference_engine {
 
   // ------------------------------------------------------------------ observers
 
+  /// The epoch of the last step (0 before the first).
   [[nodiscard]] epoch current_epoch() const noexcept { return now_; }
 
   // ------------------------------------------------------------------ GC
@@ -583,7 +601,9 @@ class reference_engine {
     m.log_disk_bytes = log.file_bytes();
     return m;
   }
+  /// The page store (read-only).
   [[nodiscard]] const page_store& store() const noexcept { return store_; }
+  /// The page graph (read-only: edits go through edit_graph).
   [[nodiscard]] const page_graph<W>& graph() const noexcept { return graph_; }
 
   // Inspection (validate/inspect.hpp): what the validators read of an engine.
@@ -604,7 +624,9 @@ class reference_engine {
   /// The last step's cut as taken, rejected rows included, in the canonical order; valid until
   /// the next step_apply.
   [[nodiscard]] const delta_batch& last_cut() const noexcept { return batch_; }
+  /// Totals since construction.
   [[nodiscard]] const engine_counters& counters() const noexcept { return counters_; }
+  /// The executor the engine runs its parallel work on.
   [[nodiscard]] Executor& executor_ref() noexcept { return ex_; }
   /// The log's records (everything after its header; see the file contract).
   [[nodiscard]] std::span<const std::byte> log_records() const noexcept {

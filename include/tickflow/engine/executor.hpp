@@ -91,7 +91,9 @@ void run_indices(F& fn, std::size_t first, std::size_t last, std::size_t worker,
 /// The caller alone, in index order.
 class inline_executor {
  public:
+  /// One: the caller.
   [[nodiscard]] std::size_t concurrency() const noexcept { return 1; }
+  /// Calls fn(i, 0) for i = 0 .. count-1 in order on the caller; rethrows the first exception after the others ran.
   template <class F>
   void parallel_for(std::size_t count, F&& fn) {
     std::exception_ptr error;
@@ -111,6 +113,7 @@ struct pool_options {
 /// Work-stealing fork-join pool (see the file contract).
 class thread_pool {
  public:
+  /// Starts `opt.threads` - 1 pool threads (the caller is worker 0).
   explicit thread_pool(pool_options opt = {}) : opt_(opt) {
     std::size_t n = opt.threads != 0 ? opt.threads : std::max(1U, std::thread::hardware_concurrency());
     n = std::min<std::size_t>(n, 1024);
@@ -124,13 +127,16 @@ class thread_pool {
       throw;
     }
   }
+  /// A pool of `threads` workers, the caller included.
   explicit thread_pool(std::size_t threads) : thread_pool(pool_options{threads}) {}
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
   ~thread_pool() { shut_down(); }
 
+  /// Workers, the caller included.
   [[nodiscard]] std::size_t concurrency() const noexcept { return workers_; }
 
+  /// Calls fn(i, worker) once for every i in [0, count), spread over the workers by work stealing; returns when all are done and rethrows the first exception (see the file contract).
   template <class F>
   void parallel_for(std::size_t count, F&& fn) {
     if (count == 0) return;

@@ -59,6 +59,7 @@ struct ingest_chunk {
 inline constexpr std::size_t ingest_header_bytes = 40;
 }  // namespace detail
 
+/// Deltas submitted from any thread through producer lanes, cut once per step in a canonical order (see the file contract).
 class ingest {
  public:
   /// Room per producer lane, in bytes (rounded up to 64-byte chunks).
@@ -135,9 +136,11 @@ class ingest {
 /// A producer's end of the ingest (see the file contract). Move-only; one thread at a time.
 class ingest::producer {
  public:
+  /// Takes over the other handle's lane; the other is left closed.
   producer(producer&& o) noexcept
       : owner_(std::exchange(o.owner_, nullptr)), lane_(std::exchange(o.lane_, nullptr)), staging_(std::move(o.staging_)),
         room_(std::exchange(o.room_, 0)) {}
+  /// Closes this handle's lane, then takes over the other's.
   producer& operator=(producer&& o) noexcept {
     if (this != &o) {
       close();
@@ -152,6 +155,7 @@ class ingest::producer {
   producer& operator=(const producer&) = delete;
   ~producer() { close(); }
 
+  /// The producer id (0 for a closed handle).
   [[nodiscard]] std::uint32_t id() const noexcept { return lane_ != nullptr ? lane_->id : 0; }
 
   /// Queues `d`, or errc::would_block if the lane is full, or the shape error (see the contract).

@@ -28,8 +28,9 @@
 
 namespace tickflow {
 
+/// Where an engine's memory goes, by part (reference_engine::memory()).
 struct memory_report {
-  std::size_t pages = 0;
+  std::size_t pages = 0;  ///< live pages, cold ones included
   std::size_t payload_bytes = 0;  ///< the live pages' sizes
   std::size_t slab_bytes = 0;     ///< slab chunks allocated
   std::size_t slot_bytes = 0;     ///< live pages' slots (sizes rounded up to 64-byte lines)
@@ -47,9 +48,11 @@ struct memory_report {
   std::size_t cold_bytes = 0;        ///< their packed bytes (zero pages: none)
   std::size_t cold_tier_bytes = 0;   ///< the tier's memory (arena and records, capacity)
 
+  /// All bookkeeping: table, free lists, graph, ingest, log buffers, scratch and the cold tier.
   [[nodiscard]] std::size_t bookkeeping_bytes() const noexcept {
     return table_bytes + free_list_bytes + graph_bytes + ingest_bytes + log_buffer_bytes + scratch_bytes + cold_tier_bytes;
   }
+  /// Slab bytes not holding a live page's slot.
   [[nodiscard]] std::size_t fragmentation_bytes() const noexcept { return slab_bytes - slot_bytes; }
   /// Fragmentation as a share of the slab bytes (0 with no slabs).
   [[nodiscard]] double fragmentation() const noexcept {

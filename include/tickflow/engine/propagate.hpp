@@ -114,8 +114,8 @@ namespace tickflow {
 template <class T, class W>
 struct parent_inputs {
   std::span<const T* const> values;  ///< each parent's elements (as many as the child's)
-  std::span<const W> weights;
-  std::span<const edge_kind> kinds;
+  std::span<const W> weights;  ///< each edge's weight, parallel to values
+  std::span<const edge_kind> kinds;  ///< each edge's kind, parallel to values
 };
 
 /// A custom kernel: a noexcept callable (std::span<T> out, const parent_inputs<T, W>&).
@@ -125,7 +125,9 @@ concept propagation_kernel = std::is_nothrow_invocable_v<const K&, std::span<T>,
 /// The built-in kernel of a semiring: out[i] = ⊕_p w_p ⊗ v_p[i], from S::zero(), in order.
 template <semiring S>
 struct semiring_kernel {
+  /// The value type.
   using T = typename S::value_type;
+  /// out[i] = ⊕_p w_p ⊗ v_p[i] over the parents in order, from S::zero().
   void operator()(std::span<T> out, const parent_inputs<T, T>& in) const noexcept {
     if (out.size() * sizeof(T) == 64 && 64 % sizeof(T) == 0)  // one line of elements: unrolled
       return fold<64 / sizeof(T)>(out.data(), in.values.data(), in.weights.data(), in.values.size());
@@ -201,6 +203,7 @@ struct propagate_stats {
   std::size_t cone = 0;        ///< pages examined: the cone, or every derived page (see run)
   std::size_t recomputed = 0;  ///< cone pages recomputed (a parent had changed)
   std::size_t changed = 0;     ///< of those, pages whose value changed and were written
+  /// Stats compare field by field.
   friend bool operator==(const propagate_stats&, const propagate_stats&) = default;
 };
 
@@ -208,16 +211,19 @@ struct propagate_stats {
 /// a removal of parent -> child.
 template <class W>
 struct plan_edit {
-  page_id parent, child;
-  W weight{};
-  edge_kind kind = edge_kind::data;
-  bool insert = false;
+  page_id parent;                    ///< the edge's parent
+  page_id child;                     ///< the edge's child
+  W weight{};                        ///< an insertion's weight
+  edge_kind kind = edge_kind::data;  ///< an insertion's kind
+  bool insert = false;               ///< true: an insertion; false: a removal
 };
 
+/// Recomputes derived pages over the dirty cone in topological order, from a plan of the graph kept in step with its edits (see the file contract).
 template <class T, class W, propagation_kernel<T, W> Kernel>
   requires std::is_trivially_copyable_v<T> && (alignof(T) <= cache_line_size)
 class propagator {
  public:
+  /// A propagator with no plan yet (rebuild makes one).
   explicit propagator(Kernel kernel = Kernel{}) : kernel_(std::move(kernel)) {}
 
   /// Builds the plan (see the file contract); on error the previous plan is kept.
@@ -563,9 +569,9 @@ class propagator {
     return {};
   }
 
-  // The store's id table grew since the plan took its epoch pointers (page_store::table_address):
-  // every page's epoch pointer is taken again, O(pages), which the table's geometric growth makes
-  // rare. Does not allocate.
+  /// The store's id table grew since the plan took its epoch pointers (page_store::table_address):
+  /// every page's epoch pointer is taken again, O(pages), which the table's geometric growth makes
+  /// rare. Does not allocate.
   void follow_table(page_store& store) noexcept {
     plan& p = plan_;
     if (store.table_address() == p.table) return;
@@ -706,8 +712,8 @@ class propagator {
   /// which times that mode; the rest of the sweep runs in the mode with the lower last time per
   /// page. false: always all workers.
   bool adapt_workers = true;
-  std::size_t adapt_min_pages = std::size_t{1} << 18;
-  std::size_t adapt_calibrate_every = 8;
+  std::size_t adapt_min_pages = std::size_t{1} << 18;  ///< adaptive sweeps: the fewest derived pages a sweep must have to be timed and chosen
+  std::size_t adapt_calibrate_every = 8;  ///< adaptive sweeps: every this-many-th full sweep times the caller alone
   /// Whether the last adaptive full sweep ran its larger part with all workers (see adapt_workers).
   [[nodiscard]] bool last_sweep_used_all_workers() const noexcept { return all_workers_last_; }
   /// Pages a worker claims at once in the parallel sweep.
@@ -720,10 +726,10 @@ class propagator {
   prefetch_policy prefetch = prefetch_policy::automatic;
   /// How many pages ahead of the one at hand a sweep prefetches parents, when it does.
   std::size_t prefetch_distance = 8;
-  static constexpr std::size_t far_bytes = std::size_t{1} << 20;
+  static constexpr std::size_t far_bytes = std::size_t{1} << 20;  ///< a parent more than this many bytes of pages behind its child counts as far (prefetch_policy::automatic)
   /// Pages per span of a full sweep (see every_derived_page): one cache line of changed bytes.
   static constexpr std::size_t span_pages = cache_line_size;
-  static constexpr std::size_t sweep_ahead = 8;  // full sweeps: pages ahead whose own lines are fetched
+  static constexpr std::size_t sweep_ahead = 8;  ///< full sweeps: pages ahead whose own lines are fetched
 
   /// Pages in the plan.
   [[nodiscard]] std::size_t pages() const noexcept { return plan_.ids.size() - plan_.free_t.size(); }

@@ -64,10 +64,14 @@
 
 namespace tickflow {
 
+/// The clock ticks are timed with.
 using tick_clock = std::chrono::steady_clock;
 
+/// The five phases of a tick, in the order they run.
 enum class tick_phase : std::uint8_t { apply, propagate, graph, gc, log };
+/// The number of phases.
 inline constexpr std::size_t tick_phase_count = 5;
+/// The phase's name, as reports print it.
 [[nodiscard]] constexpr const char* name_of(tick_phase p) noexcept {
   constexpr const char* names[] = {"apply", "propagate", "graph", "gc", "log"};
   return names[static_cast<std::size_t>(p)];
@@ -75,17 +79,21 @@ inline constexpr std::size_t tick_phase_count = 5;
 
 /// What a budget covers.
 enum class tick_budget : std::uint8_t { apply_propagate, graph, gc, total };
+/// The number of budgets.
 inline constexpr std::size_t tick_budget_count = 4;
+/// The budget's name, as reports print it.
 [[nodiscard]] constexpr const char* name_of(tick_budget b) noexcept {
   constexpr const char* names[] = {"apply+propagate", "graph", "gc", "total"};
   return names[static_cast<std::size_t>(b)];
 }
 
+/// The time each phase group may take in one tick; an overrun is recorded, never cut short.
 struct tick_budgets {
-  std::chrono::nanoseconds apply_propagate = std::chrono::milliseconds(10);
-  std::chrono::nanoseconds graph = std::chrono::milliseconds(4);
-  std::chrono::nanoseconds gc = std::chrono::milliseconds(2);
-  std::chrono::nanoseconds total = std::chrono::milliseconds(16);
+  std::chrono::nanoseconds apply_propagate = std::chrono::milliseconds(10);  ///< phases 1 and 2: apply and propagate
+  std::chrono::nanoseconds graph = std::chrono::milliseconds(4);  ///< phase 3: graph edits
+  std::chrono::nanoseconds gc = std::chrono::milliseconds(2);  ///< phase 4: GC
+  std::chrono::nanoseconds total = std::chrono::milliseconds(16);  ///< the whole tick
+  /// The budget `b`.
   [[nodiscard]] std::chrono::nanoseconds of(tick_budget b) const noexcept {
     switch (b) {
       case tick_budget::apply_propagate: return apply_propagate;
@@ -97,15 +105,18 @@ struct tick_budgets {
   }
 };
 
+/// How run(n) paces ticks: back to back, or on a fixed grid of frame starts.
 enum class tick_mode : std::uint8_t { as_fast_as_possible, fixed_rate };
+/// When phase 5 makes the tick's log records durable: never (buffered), every tick, or every `group` ticks.
 enum class durability : std::uint8_t { none, every_tick, group_commit };
 
+/// How a tick_orchestrator runs its ticks.
 struct tick_options {
-  tick_budgets budgets{};
-  tick_mode mode = tick_mode::as_fast_as_possible;
+  tick_budgets budgets{};  ///< the budgets
+  tick_mode mode = tick_mode::as_fast_as_possible;  ///< how run(n) paces ticks
   std::chrono::nanoseconds period = std::chrono::nanoseconds(16'666'667);  ///< fixed_rate: 60 Hz
   std::size_t keep_records = 1024;                                         ///< ticks kept in the ring
-  durability log_durability = durability::every_tick;
+  durability log_durability = durability::every_tick;  ///< when phase 5 makes the log durable
   std::size_t group = 8;          ///< group_commit: sync every this many ticks
   tlog_writer* log = nullptr;     ///< where phase 5 appends the tick's records (none: phase 5 is empty)
   segmented_tlog* segmented_log = nullptr;  ///< or a segmented log (not both)
@@ -116,12 +127,14 @@ struct tick_record {
   std::uint64_t tick = 0;  ///< 0-based
   epoch at{0};             ///< the step's epoch
   tick_clock::time_point start{};  ///< when phase 1 began (the phases follow one another from here)
-  std::array<std::uint64_t, tick_phase_count> phase_ns{};
-  std::uint64_t total_ns = 0;
-  std::size_t deltas = 0, rejected = 0;    ///< applied, and rejected, in the cut
-  std::size_t recomputed = 0, changed = 0;  ///< derived pages recomputed, and changed
+  std::array<std::uint64_t, tick_phase_count> phase_ns{};  ///< each phase's duration, in ns
+  std::uint64_t total_ns = 0;  ///< the tick's duration, in ns
+  std::size_t deltas = 0;      ///< deltas applied in the cut
+  std::size_t rejected = 0;    ///< deltas rejected in the cut
+  std::size_t recomputed = 0;  ///< derived pages recomputed
+  std::size_t changed = 0;     ///< of those, pages whose value changed
   std::size_t edits = 0;                    ///< edge edits committed
-  bool gc_ran = false;
+  bool gc_ran = false;  ///< whether phase 4 ran
   std::size_t log_bytes = 0;  ///< bytes the tick appended to the engine's log
   /// Per budget: by how much the tick exceeded it (0: within).
   std::array<std::uint64_t, tick_budget_count> excess_ns{};
@@ -130,6 +143,7 @@ struct tick_record {
   std::uint64_t frame = 0;          ///< fixed_rate: its frame on the grid; otherwise the tick
   std::int64_t late_ns = 0;         ///< fixed_rate: start minus the frame start (never negative)
   std::uint32_t missed_frames = 0;  ///< fixed_rate: frame starts passed over before this tick
+  /// Whether any budget was exceeded.
   [[nodiscard]] bool overran() const noexcept {
     for (const auto e : excess_ns)
       if (e != 0) return true;
@@ -137,11 +151,14 @@ struct tick_record {
   }
 };
 
+/// One budget exceeded in one tick, as on_overrun reports it.
 struct tick_overrun {
-  std::uint64_t tick = 0;
-  tick_budget budget{};
+  std::uint64_t tick = 0;  ///< the tick (0-based)
+  tick_budget budget{};  ///< the budget exceeded
   tick_phase phase{};  ///< the phase that took the most of the budget
-  std::chrono::nanoseconds took{}, allowed{}, excess{};
+  std::chrono::nanoseconds took{};     ///< what the budget's phases took
+  std::chrono::nanoseconds allowed{};  ///< the budget
+  std::chrono::nanoseconds excess{};   ///< took - allowed
 };
 
 /// A collector the orchestrator gives time to (phase 4). gc_wanted(): a threshold was crossed or
@@ -154,7 +171,9 @@ concept gc_participant = requires(G& g, tick_clock::time_point deadline) {
 
 /// No collector: phase 4 never runs.
 struct no_gc {
+  /// Never.
   [[nodiscard]] bool gc_wanted() const noexcept { return false; }
+  /// Does nothing.
   void gc_slice(tick_clock::time_point) noexcept {}
 };
 
@@ -165,18 +184,25 @@ struct no_gc {
 template <class E>
 struct engine_collector {
   engine_collector() = default;
+  /// A collector for engine `e` and, if given, its segmented log.
   explicit engine_collector(E* e, segmented_tlog* segments = nullptr) noexcept : engine(e), log(segments) {}
-  E* engine = nullptr;
-  segmented_tlog* log = nullptr;
+  E* engine = nullptr;  ///< the engine collected
+  segmented_tlog* log = nullptr;  ///< its segmented log (null: none)
   std::optional<epoch> checkpoint;  ///< the newest checkpoint's epoch, if any
-  std::uint64_t slices = 0, slices_without_time = 0;
-  std::uint64_t segments_dropped = 0, segment_bytes_dropped = 0;
+  std::uint64_t slices = 0;                 ///< slices run
+  std::uint64_t slices_without_time = 0;    ///< slices that ran out of time before their work was done
+  std::uint64_t segments_dropped = 0;       ///< log segments deleted
+  std::uint64_t segment_bytes_dropped = 0;  ///< their bytes
   errc last_error = errc::ok;  ///< the last segment drop's error (ok: none)
+  /// Notes that a checkpoint at `at` is safely saved: the segments it covers may be dropped.
   void note_checkpoint(epoch at) noexcept {
     if (!checkpoint || *checkpoint < at) checkpoint = at;
   }
+  /// Whether a saved checkpoint covers a log segment that can be dropped.
   [[nodiscard]] bool segments_droppable() const { return log != nullptr && checkpoint && log->droppable(*checkpoint); }
+  /// Whether the engine wants a GC slice or a segment can be dropped.
   [[nodiscard]] bool gc_wanted() const { return engine->gc_wanted() || segments_droppable(); }
+  /// Compacts (if the engine wants it), then drops covered segments, until `deadline`.
   void gc_slice(tick_clock::time_point deadline) {
     bool had_time = true;
     if (engine->gc_wanted()) had_time = engine->gc_slice(deadline).had_time;
@@ -199,8 +225,9 @@ struct engine_collector {
 struct clock_facts {
   std::chrono::nanoseconds resolution{};  ///< smallest non-zero step between consecutive reads
   double read_ns = 0;                     ///< mean cost of one now()
-  bool steady = tick_clock::is_steady;
+  bool steady = tick_clock::is_steady;  ///< whether the clock is steady (it is: steady_clock)
 };
+/// Measures the clock's resolution and the cost of one read over `reads` reads.
 [[nodiscard]] inline clock_facts measure_clock(std::size_t reads = 200'000) {
   clock_facts f;
   auto smallest = tick_clock::duration::max();
@@ -216,9 +243,11 @@ struct clock_facts {
   return f;
 }
 
+/// Drives a phased engine through its five phases per tick, timing each against its budget and recording every tick (see the file contract).
 template <phased_engine Engine, gc_participant Gc = no_gc>
 class tick_orchestrator {
  public:
+  /// What on_overrun calls, once per overrun.
   using overrun_callback = std::function<void(const tick_overrun&)>;
 
   /// Checks the options (see the contract) and sets up the ring and histograms.
@@ -288,27 +317,37 @@ class tick_orchestrator {
   }
 
   // ------------------------------------------------------------------ what the ticks left
+  /// Ticks run.
   [[nodiscard]] std::uint64_t ticks() const noexcept { return ticks_; }
   /// Records kept (at most keep_records); i = 0 is the oldest kept.
   [[nodiscard]] std::size_t records_kept() const noexcept { return static_cast<std::size_t>(std::min<std::uint64_t>(ticks_, ring_.size())); }
+  /// Record `i` of those kept, oldest first (i < records_kept()).
   [[nodiscard]] const tick_record& record(std::size_t i) const noexcept {
     const std::uint64_t first = ticks_ - records_kept();
     return ring_[(first + i) % ring_.size()];
   }
+  /// The newest record (at least one tick must have run).
   [[nodiscard]] const tick_record& last() const noexcept { return ring_[(ticks_ - 1) % ring_.size()]; }
+  /// The histogram of phase `p`'s durations, in ns.
   [[nodiscard]] const log_linear_histogram& histogram(tick_phase p) const noexcept { return hist_->phase[static_cast<std::size_t>(p)]; }
+  /// The histogram of whole ticks' durations, in ns.
   [[nodiscard]] const log_linear_histogram& total_histogram() const noexcept { return hist_->total; }
+  /// Overruns of budget `b` since make().
   [[nodiscard]] std::uint64_t overruns(tick_budget b) const noexcept { return overruns_[static_cast<std::size_t>(b)]; }
   /// Overruns of budget `b` in which `p` was the phase that took the most of it (they sum, over
   /// the phases, to overruns(b)).
   [[nodiscard]] std::uint64_t overruns(tick_budget b, tick_phase p) const noexcept {
     return overruns_by_phase_[static_cast<std::size_t>(b)][static_cast<std::size_t>(p)];
   }
+  /// Fixed-rate mode: frame starts passed over, in all.
   [[nodiscard]] std::uint64_t missed_frames() const noexcept { return missed_frames_; }
   /// The last tick's step report (its rejections, propagation, graph verdict).
   [[nodiscard]] const step_report& last_report() const noexcept { return report_; }
+  /// The options made with.
   [[nodiscard]] const tick_options& options() const noexcept { return options_; }
+  /// The collector.
   [[nodiscard]] Gc& gc() noexcept { return gc_; }
+  /// The engine driven.
   [[nodiscard]] Engine& engine() noexcept { return *engine_; }
 
  private:

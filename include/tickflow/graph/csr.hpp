@@ -32,12 +32,16 @@
 
 namespace tickflow {
 
+/// A directed graph in compressed sparse rows: node u's children are targets[offsets[u] .. offsets[u+1]).
 struct csr_graph {
-  std::vector<std::uint32_t> offsets{0};  // n + 1 entries
-  std::vector<std::uint32_t> targets;     // m entries
+  std::vector<std::uint32_t> offsets{0};  ///< n + 1 entries
+  std::vector<std::uint32_t> targets;     ///< m entries
 
+  /// Nodes.
   [[nodiscard]] std::size_t nodes() const noexcept { return offsets.size() - 1; }
+  /// Edges.
   [[nodiscard]] std::size_t edges() const noexcept { return targets.size(); }
+  /// Node u's children.
   [[nodiscard]] std::span<const std::uint32_t> children(std::uint32_t u) const noexcept {
     return {targets.data() + offsets[u], targets.data() + offsets[u + 1]};
   }
@@ -70,20 +74,23 @@ struct csr_graph {
   }
 };
 
+/// What check_acyclic looks for.
 struct acyclic_options {
   bool stop_at_first = true;  ///< stop at the first cyclic component (witness of that one)
   bool want_order = false;    ///< fill `order` with a topological order when acyclic
 };
 
+/// What check_acyclic found.
 struct acyclic_report {
-  bool acyclic = true;
+  bool acyclic = true;  ///< whether the graph has no cycle
   std::vector<std::uint32_t> witness;  ///< a cycle when !acyclic: w[i] -> w[i+1], last -> first
   std::size_t cyclic_components = 0;   ///< cyclic SCCs found (at most 1 with stop_at_first)
   std::vector<std::uint32_t> order;    ///< topological order, if acyclic and asked for
 };
 
+/// What check_reachable found.
 struct reach_report {
-  bool acyclic = true;
+  bool acyclic = true;  ///< whether the reachable subgraph has no cycle
   std::vector<std::uint32_t> witness;  ///< as in acyclic_report
   std::size_t visited = 0;             ///< nodes reached from the start (including it)
 };
@@ -91,6 +98,7 @@ struct reach_report {
 /// Reusable scratch for the checks (marks are stamped per call, never cleared in full).
 class graph_scratch {
  public:
+  /// Makes room for n nodes and starts a new call's marks.
   void fit(std::size_t n) {
     // Both sizes are tested: if one resize threw (std::bad_alloc) the next call must redo it.
     if (mark_.size() < n || aux_.size() < n) {
@@ -104,18 +112,24 @@ class graph_scratch {
     }
   }
   // Node states for one call: 0 = unseen, gray, black.
+  /// Whether u was reached in this call.
   [[nodiscard]] bool seen(std::uint32_t u) const noexcept { return mark_[u] >= stamp_; }
+  /// Whether u is on the current path (gray).
   [[nodiscard]] bool gray(std::uint32_t u) const noexcept { return mark_[u] == stamp_; }
+  /// Marks u as on the path.
   void set_gray(std::uint32_t u) noexcept { mark_[u] = stamp_; }
+  /// Marks u as finished.
   void set_black(std::uint32_t u) noexcept { mark_[u] = stamp_ + 1; }
+  /// Per-node scratch of the checks.
   std::vector<std::uint32_t>& aux() noexcept { return aux_; }
 
+  /// One level of the depth-first walk: a node and where it is in its child list.
   struct frame {
-    std::uint32_t node;
-    std::uint32_t next;  // position in the node's child list
+    std::uint32_t node;  ///< the node
+    std::uint32_t next;  ///< position in the node's child list
   };
-  std::vector<frame> frames;
-  std::vector<std::uint32_t> list;
+  std::vector<frame> frames;  ///< the walk's stack
+  std::vector<std::uint32_t> list;  ///< a node list the checks reuse (Kahn's queue, the cycle's nodes)
   /// Bytes held (capacities).
   [[nodiscard]] std::size_t memory_bytes() const noexcept {
     return frames.capacity() * sizeof(frame) + (list.capacity() + mark_.capacity() + aux_.capacity()) * sizeof(std::uint32_t);
@@ -243,6 +257,7 @@ std::vector<std::uint32_t> cycle_through(const csr_graph& g, std::uint32_t root,
   return rep;
 }
 
+/// check_acyclic with its own scratch.
 [[nodiscard]] inline acyclic_report check_acyclic(const csr_graph& g, const acyclic_options& opt = {}) {
   graph_scratch s;
   return check_acyclic(g, opt, s);
@@ -285,6 +300,7 @@ template <class Children>
   return rep;
 }
 
+/// Whether the subgraph reachable from `start` is acyclic, with a witness if not (see the file contract); errc::out_of_range for a start past the graph.
 [[nodiscard]] inline result<reach_report> check_reachable(const csr_graph& g, std::uint32_t start, graph_scratch& s) {
   return check_reachable(g.nodes(), start, [&](std::uint32_t u) { return g.children(u); }, s);
 }

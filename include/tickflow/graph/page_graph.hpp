@@ -77,14 +77,17 @@
 
 namespace tickflow {
 
+/// What an edge means to the kernel: a data dependency or a control one (the built-in kernels treat both alike).
 enum class edge_kind : std::uint8_t { data = 0, control = 1 };
 
+/// A directed edge between two pages, with its kind and weight.
 template <class W>
 struct graph_edge {
-  page_id parent;
-  page_id child;
-  edge_kind kind = edge_kind::data;
-  W weight{};
+  page_id parent;  ///< the page it reads from
+  page_id child;  ///< the page it feeds
+  edge_kind kind = edge_kind::data;  ///< its kind
+  W weight{};  ///< its weight
+  /// Edges compare field by field.
   friend bool operator==(const graph_edge&, const graph_edge&) = default;
 };
 
@@ -92,11 +95,17 @@ struct graph_edge {
 template <class W>
 class graph_edit {
  public:
+  /// Queues an insertion.
   void add_edge(const graph_edge<W>& e) { adds_.push_back(e); }
+  /// Queues a removal.
   void remove_edge(page_id parent, page_id child) { removes_.emplace_back(parent, child); }
+  /// The insertions, in the order queued.
   [[nodiscard]] const std::vector<graph_edge<W>>& additions() const noexcept { return adds_; }
+  /// The removals (parent, child), in the order queued.
   [[nodiscard]] const std::vector<std::pair<page_id, page_id>>& removals() const noexcept { return removes_; }
+  /// Whether nothing is queued.
   [[nodiscard]] bool empty() const noexcept { return adds_.empty() && removes_.empty(); }
+  /// Drops everything queued; keeps the capacity.
   void clear() noexcept {
     adds_.clear();
     removes_.clear();
@@ -127,6 +136,7 @@ struct edit_report {
   error err{};                   ///< errc::ok if the edit is (was) committable
   edit_part part = edit_part::none;  ///< the list err.detail indexes
   std::vector<page_id> witness;  ///< for errc::cycle
+  /// Whether the edit is (was) committable.
   [[nodiscard]] bool ok() const noexcept { return err.code == errc::ok; }
 };
 
@@ -219,17 +229,21 @@ class edge_set {
 
 /// A cycle report in pages.
 struct graph_report {
-  bool acyclic = true;
-  std::vector<page_id> witness;
+  bool acyclic = true;  ///< whether no cycle was found
+  std::vector<page_id> witness;  ///< a cycle when !acyclic: w[i] -> w[i+1], last -> first
   std::size_t visited = 0;  ///< validate_from: nodes reached
 };
 
+/// Pages as nodes, dependencies as edges, kept acyclic: incremental topological order, whole-or-nothing edits with cycle witnesses, canonical snapshots (see the file contract).
 template <class W = double>
 class page_graph {
  public:
+  /// The edge weight type.
   using weight_type = W;
 
+  /// Pages in the graph.
   [[nodiscard]] std::size_t pages() const noexcept { return live_; }
+  /// Edges in the graph.
   [[nodiscard]] std::size_t edges() const noexcept { return edges_; }
 
   /// Bytes the graph holds: node records, adjacency lists, index and search scratch
@@ -255,6 +269,7 @@ class page_graph {
     for (const auto& n : nodes_) b += n.out.capacity() * sizeof(out_edge) + n.in.capacity() * sizeof(std::uint32_t);
     return b;
   }
+  /// Whether `p` is in the graph.
   [[nodiscard]] bool contains(page_id p) const noexcept { return index_.find(p).has_value(); }
   /// Whether the page has an edge (parent or child); false for a page not in the graph.
   [[nodiscard]] bool linked(page_id p) const noexcept {
@@ -262,6 +277,7 @@ class page_graph {
     return u && (!nodes_[*u].out.empty() || !nodes_[*u].in.empty());
   }
 
+  /// Adds a page without edges; errc::duplicate_id if it is already there.
   result<void> add_page(page_id p) {
     if (contains(p)) return unexpected(errc::duplicate_id, p.value(), "page already in the graph");
     std::uint32_t u;
@@ -310,6 +326,7 @@ class page_graph {
     return {};
   }
 
+  /// Removes one edge; errc::not_found if there is none.
   result<void> remove_edge(page_id parent, page_id child) {
     const auto u = node(parent), v = node(child);
     if (!u || !v || !linked_nodes(*u, *v)) return unexpected(errc::not_found, child.value(), "no such edge");
@@ -317,10 +334,12 @@ class page_graph {
     return {};
   }
 
+  /// Whether the edge parent -> child exists.
   [[nodiscard]] bool has_edge(page_id parent, page_id child) const noexcept {
     const auto u = node(parent), v = node(child);
     return u && v && linked_nodes(*u, *v);
   }
+  /// The edge parent -> child, if it exists.
   [[nodiscard]] std::optional<graph_edge<W>> edge(page_id parent, page_id child) const {
     const auto u = node(parent), v = node(child);
     if (!u || !v) return std::nullopt;
@@ -338,14 +357,17 @@ class page_graph {
   /// Prefetch hints for is_source(p) (and node(p)) ahead of use, in two stages: the page's
   /// index slot first; then, once that is cached, its node record.
   void prefetch_index(page_id p) const noexcept { index_.prefetch(p); }
+  /// The second stage of the prefetch: the page's node record (once its index slot is cached).
   void prefetch_node(page_id p) const noexcept {
     if (const auto u = node(p)) __builtin_prefetch(&nodes_[*u], 0, 1);
   }
+  /// Calls f(edge) for each of p's out-edges.
   template <class F>
   void for_each_child(page_id p, F&& f) const {
     if (const auto u = node(p))
       for (const out_edge& o : nodes_[*u].out) f(graph_edge<W>{p, page_of_[o.child], o.kind, o.weight});
   }
+  /// Calls f(parent page) for each of p's parents.
   template <class F>
   void for_each_parent(page_id p, F&& f) const {
     if (const auto u = node(p))
@@ -392,8 +414,8 @@ class page_graph {
 
   /// A graph as CSR and the page of each node number.
   struct snapshot_type {
-    csr_graph csr;
-    std::vector<page_id> page_of;
+    csr_graph csr;  ///< the graph over node numbers 0..n-1
+    std::vector<page_id> page_of;  ///< the page of each node number
   };
   /// The canonical snapshot (see the file contract): live pages in page id order.
   [[nodiscard]] snapshot_type snapshot() const {
@@ -502,8 +524,9 @@ class page_graph {
   /// renumbering lists every position.
   /// A cache of positions (the propagation plan's order) repairs itself from these.
   [[nodiscard]] std::span<const std::pair<std::uint32_t, std::uint32_t>> moved_positions() const noexcept { return moved_; }
+  /// Forgets the moved positions (a cache that repaired itself calls it).
   void clear_moved_positions() noexcept { moved_.clear(); }
-  static constexpr std::size_t moved_limit = 4096;
+  static constexpr std::size_t moved_limit = 4096;  ///< at most this many moved intervals are kept before they are coalesced
 
   /// The node number of a page (stable until renumber_topologically or remove_page).
   [[nodiscard]] std::optional<std::uint32_t> node(page_id p) const noexcept {
@@ -855,10 +878,13 @@ class page_graph {
   // What an edit changed so far, for an exact undo: removed edges (with their list positions and
   // attributes), the number of insertions linked, and the order positions overwritten.
   struct edit_undo {
+    /// One edge an edit removed, kept to undo it exactly.
     struct removed_edge {
-      std::uint32_t u, v;
-      std::size_t out_pos, in_pos;
-      out_edge attrs;
+      std::uint32_t u;        ///< the parent's node
+      std::uint32_t v;        ///< the child's node
+      std::size_t out_pos;    ///< where it was in the parent's child list
+      std::size_t in_pos;     ///< where it was in the child's parent list
+      out_edge attrs;         ///< its kind and weight
     };
     std::vector<removed_edge> removed;
     std::size_t linked = 0;

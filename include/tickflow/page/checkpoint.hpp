@@ -45,10 +45,11 @@
 
 namespace tickflow {
 
+/// A page store as of an epoch, with its digest (what save_checkpoint writes and load_checkpoint reads).
 struct checkpoint {
-  epoch at{0};
-  page_store store;
-  std::uint64_t digest = 0;
+  epoch at{0};  ///< the epoch the checkpoint was taken at
+  page_store store;  ///< the pages, bytes and epochs
+  std::uint64_t digest = 0;  ///< the store's digest, checked on load
 };
 
 namespace detail {

@@ -42,18 +42,21 @@
 
 namespace tickflow {
 
+/// How a delta's payload holds its bytes: every byte of the window (dense) or only the masked ones, in order (sparse).
 enum class delta_kind : std::uint8_t { dense = 0, sparse = 1 };
 
+/// A change to one page: a window of bytes, a mask of which bytes are written, the payload, the epoch and an id (see the file contract).
 struct delta {
-  page_id page;
-  epoch at;
-  delta_id id;
-  std::uint32_t offset = 0;
-  std::uint32_t length = 0;
-  delta_kind kind = delta_kind::dense;
-  std::vector<std::uint64_t> mask;
-  std::vector<std::byte> payload;
+  page_id page;  ///< the page it writes
+  epoch at;  ///< the epoch it belongs to (never below its page's epoch)
+  delta_id id;  ///< its id, unique in a run
+  std::uint32_t offset = 0;  ///< the window's first byte in the page
+  std::uint32_t length = 0;  ///< the window's length in bytes
+  delta_kind kind = delta_kind::dense;  ///< how the payload holds the bytes
+  std::vector<std::uint64_t> mask;  ///< one bit per window byte: 1 = written (mask_words(length) words)
+  std::vector<std::byte> payload;  ///< the bytes: length of them (dense), or one per mask bit set (sparse)
 
+  /// Deltas compare field by field.
   friend bool operator==(const delta&, const delta&) = default;
 };
 

@@ -39,15 +39,18 @@
 
 namespace tickflow {
 
+/// What apply_log_records did.
 struct log_apply_result {
   std::uint64_t records = 0;       ///< records applied (the whole intact prefix)
   std::uint64_t intact_bytes = 0;  ///< where the intact prefix ends, from the start of `records`
-  tlog_stop stop = tlog_stop::end_of_file;
+  tlog_stop stop = tlog_stop::end_of_file;  ///< why the intact prefix ended: the end of the records, or a torn or damaged record
   errc reason = errc::ok;          ///< for damaged: why
 };
 
+/// Applies a log's records to a page store, all or nothing, reusing its scratch between calls (see the file contract).
 class page_log_applier {
  public:
+  /// Applies the records (the bytes after a log header) to `store`: all of them, or none (see the file contract).
   result<log_apply_result> apply(page_store& store, std::span<const std::byte> records) {
     if (detail::starts_with_tlog_magic(records))
       return unexpected(errc::invalid_argument, 0, "records start with a log header: pass the bytes after it");

@@ -89,15 +89,18 @@ class batch_applier;
 class integrity_checker;
 class page_log_applier;
 
+/// Pages of bytes with epochs, under stale-safe ids, in 64-byte-aligned slots of slab chunks, with a cold tier (see the file contract).
 class page_store {
  public:
-  static constexpr std::size_t max_page_bytes = std::size_t{1} << 24;
-  static constexpr std::size_t line = cache_line_size;
+  static constexpr std::size_t max_page_bytes = std::size_t{1} << 24;  ///< the largest page, in bytes (16 MiB)
+  static constexpr std::size_t line = cache_line_size;  ///< slots are whole multiples of this (a cache line)
 
   page_store() = default;
   page_store(const page_store&) = delete;
   page_store& operator=(const page_store&) = delete;
+  /// Takes the other store's pages; the other is left empty.
   page_store(page_store&&) noexcept = default;
+  /// Takes the other store's pages; the other is left empty.
   page_store& operator=(page_store&&) noexcept = default;
 
   /// A new zeroed page of `bytes` bytes at epoch 0; errc::invalid_argument if bytes is 0 or
@@ -158,11 +161,12 @@ class page_store {
     return {};
   }
 
+  /// Whether `id` names a live page.
   [[nodiscard]] bool contains(page_id id) const noexcept { return find(id) != nullptr; }
 
   /// What the store holds, from counters kept as pages come and go (see the contract).
   struct memory_use {
-    std::size_t pages = 0;
+    std::size_t pages = 0;  ///< live pages
     std::size_t payload_bytes = 0;  ///< the live pages' sizes
     std::size_t slot_bytes = 0;     ///< their slots: sizes rounded up to 64-byte lines
     std::size_t slab_bytes = 0;     ///< every slab chunk allocated
@@ -174,6 +178,7 @@ class page_store {
     /// Slab bytes not in live pages' slots (free slots and never-used chunk tails).
     [[nodiscard]] std::size_t fragmentation_bytes() const noexcept { return slab_bytes - slot_bytes; }
   };
+  /// What the store holds now, from its counters (no walk).
   [[nodiscard]] memory_use memory() const noexcept {
     memory_use m;
     m.pages = live_;
@@ -208,6 +213,7 @@ class page_store {
   compact_result compact(Stop&& stop) {
     return compact(std::forward<Stop>(stop), [](page_id, std::byte*) noexcept {});
   }
+  /// Compacts the slabs (see compact(stop)), calling moved(id, new address) after each page it moves.
   template <class Stop, class Moved>
   compact_result compact(Stop&& stop, Moved&& moved) {
     compact_result r;
@@ -308,16 +314,19 @@ class page_store {
   /// Number of live pages.
   [[nodiscard]] std::size_t size() const noexcept { return live_; }
 
+  /// The page's size in bytes; errc::not_found for an unknown or released id.
   [[nodiscard]] result<std::size_t> page_size(page_id id) const noexcept {
     const entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
     return std::size_t{e->bytes};
   }
+  /// The page's epoch; errc::not_found for an unknown or released id.
   [[nodiscard]] result<epoch> epoch_of(page_id id) const noexcept {
     const entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
     return e->at;
   }
+  /// The page's bytes (a cold page is read from the cold tier); errc::not_found for an unknown or released id.
   [[nodiscard]] result<std::span<const std::byte>> bytes(page_id id) const noexcept {
     const entry* e = find(id);
     if (e == nullptr) return unexpected(errc::not_found, id.value(), "no such page");
@@ -339,6 +348,7 @@ class page_store {
     const entry* e = find(id);
     return e != nullptr && e->cold;
   }
+  /// Pages in the cold tier.
   [[nodiscard]] std::size_t cold_pages() const noexcept { return cold_pages_; }
   /// Moves a page into the cold tier (see the contract); a cold page stays as it is.
   /// errc::not_found for an unknown id. Strong guarantee (std::bad_alloc as the arena grows).
@@ -362,6 +372,7 @@ class page_store {
     for (const std::uint64_t v : ids)
       if (entry* e = find(page_id{v}); e != nullptr && e->cold) thaw_entry(*e, static_cast<std::uint32_t>(v >> 32));
   }
+  /// Brings every cold page back into the slabs.
   void thaw_all() {
     for (std::size_t i = 0; i < entries_.size() && cold_pages_ != 0; ++i)
       if (entries_[i].live && entries_[i].cold) thaw_entry(entries_[i], static_cast<std::uint32_t>(i));
@@ -397,6 +408,7 @@ class page_store {
     r.done = true;
     return r;
   }
+  /// Freezes every page whose epoch is below `before`, until stop() says to stop (see freeze_cold(before, stop, want)).
   template <class Stop>
   freeze_result freeze_cold(epoch before, Stop&& stop) {
     return freeze_cold(before, std::forward<Stop>(stop), [](page_id) { return true; });
@@ -468,12 +480,13 @@ class page_store {
   /// (only compact, relayout, freezing it and restore move them), and its epoch does not move while
   /// table_address() is unchanged (a create that grows the id table moves every epoch).
   struct page_handle {
-    std::byte* data = nullptr;
-    std::uint32_t bytes = 0;
-    epoch* at = nullptr;
+    std::byte* data = nullptr;  ///< the page's bytes (null: no such page)
+    std::uint32_t bytes = 0;  ///< how many
+    epoch* at = nullptr;  ///< its epoch
   };
   /// Where the id table (and so every page's epoch) lives; see page_handle.
   [[nodiscard]] const void* table_address() const noexcept { return entries_.data(); }
+  /// The page's bytes and epoch pointers (a cold page is thawed first); a null handle for an unknown id.
   [[nodiscard]] page_handle handle(page_id id) {
     entry* e = find(id);
     if (e == nullptr) return {};
@@ -564,13 +577,14 @@ class page_store {
 
   /// The id table (see the file contract): the generation of every index, and the free list.
   [[nodiscard]] std::span<const std::uint32_t> id_generations() const noexcept { return generations_; }
+  /// The free list of the id table: indexes a create will reuse, next first.
   [[nodiscard]] std::span<const std::uint32_t> id_free_list() const noexcept { return free_ids_; }
 
   /// One page of a rebuild: its id, bytes and epoch.
   struct page_record {
-    page_id id;
-    std::span<const std::byte> bytes;
-    epoch at;
+    page_id id;  ///< the page's id
+    std::span<const std::byte> bytes;  ///< its bytes
+    epoch at;  ///< its epoch
   };
 
   /// Replaces the store with `pages` live pages under the id table (generations, free_ids);
@@ -665,13 +679,14 @@ class page_store {
 
   /// A copy of every live page, in id order, and of the id table.
   struct snapshot_type {
-    std::vector<std::uint64_t> ids;
-    std::vector<std::uint32_t> sizes;
-    std::vector<std::uint32_t> epochs;
-    std::vector<std::byte> bytes;  // the pages' bytes, back to back
-    std::vector<std::uint32_t> generations;  // id_generations()
-    std::vector<std::uint32_t> free_ids;     // id_free_list()
+    std::vector<std::uint64_t> ids;  ///< live page ids, in increasing order
+    std::vector<std::uint32_t> sizes;  ///< their sizes, parallel to ids
+    std::vector<std::uint32_t> epochs;  ///< their epochs, parallel to ids
+    std::vector<std::byte> bytes;  ///< the pages' bytes, back to back
+    std::vector<std::uint32_t> generations;  ///< id_generations()
+    std::vector<std::uint32_t> free_ids;     ///< id_free_list()
   };
+  /// A copy of every live page, in id order, and of the id table.
   [[nodiscard]] snapshot_type snapshot() const {
     snapshot_type s;
     s.ids.reserve(live_);

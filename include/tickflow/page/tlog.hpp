@@ -69,6 +69,7 @@
 
 namespace tickflow {
 
+/// When a tlog_writer makes its appends durable: never (the OS decides), per_epoch (when an append starts a new epoch, and at flush()), per_record (every append).
 enum class fsync_policy : std::uint8_t { never, per_epoch, per_record };
 
 /// Why recovery stopped.
@@ -81,22 +82,25 @@ enum class tlog_stop : std::uint8_t {
 /// The records of an engine run that are not deltas (see the file contract).
 enum class tlog_event_kind : std::uint8_t { page_create = 2, page_release = 3, edge_insert = 4, edge_remove = 5, step = 6 };
 
+/// An engine event record (see the file contract).
 struct tlog_event {
-  tlog_event_kind kind = tlog_event_kind::step;
-  epoch at{0};
+  tlog_event_kind kind = tlog_event_kind::step;  ///< what happened
+  epoch at{0};  ///< the epoch it happened at
   page_id page{};             ///< the page created or released; an edge's parent
   page_id child{};            ///< an edge's child
   std::uint32_t aux = 0;      ///< page_create: the page's size; edge_insert: the edge kind
   std::uint64_t weight = 0;   ///< edge_insert: the weight's bytes (little-endian)
   std::uint64_t position = 0;  ///< in a recovered log: how many delta records come before it
+  /// Events compare field by field.
   friend bool operator==(const tlog_event&, const tlog_event&) = default;
 };
 
+/// What parse_tlog (or a writer's open) recovered of a log: the intact prefix's records and events, where it ends and why.
 struct recovered_tlog {
   std::vector<delta> records;     ///< every intact delta record, in file order
   std::vector<tlog_event> events;  ///< every intact engine event, in file order (see position)
   std::uint64_t intact_bytes = 0;  ///< offset where the intact prefix ends
-  tlog_stop stop = tlog_stop::end_of_file;
+  tlog_stop stop = tlog_stop::end_of_file;  ///< why the intact prefix ended
   errc reason = errc::ok;          ///< for `damaged`: corrupt_data, payload_mismatch, ...
 };
 
@@ -295,6 +299,7 @@ inline constexpr std::uint32_t max_record_bytes = 64U << 20;
 /// record, and position() is then the end of the intact prefix (relative to `records`).
 class tlog_record_reader {
  public:
+  /// Reads the records in `records` (the bytes after a log header).
   explicit tlog_record_reader(std::span<const std::byte> records) noexcept : data_(records) {}
 
   /// The next body, or an empty optional once reading has stopped (see stop()).
@@ -321,8 +326,11 @@ class tlog_record_reader {
   /// The body last returned does not parse (or holds an ill-formed delta): reading stops before it.
   void reject(errc reason) noexcept { (void)halt(tlog_stop::damaged, reason); }
 
+  /// Where the intact prefix ends so far, relative to the records.
   [[nodiscard]] std::size_t position() const noexcept { return pos_; }
+  /// Why reading stopped (end_of_file while it has not).
   [[nodiscard]] tlog_stop stop() const noexcept { return stop_; }
+  /// For a damaged record: why.
   [[nodiscard]] errc reason() const noexcept { return reason_; }
   /// The bodies of up to four records after the current one whose CRCs are already computed
   /// (so a caller can fetch what they will need): their count, and the bodies in `out`.
@@ -452,6 +460,7 @@ class tlog_writer {
  public:
   tlog_writer(const tlog_writer&) = delete;
   tlog_writer& operator=(const tlog_writer&) = delete;
+  /// Takes over the other writer's file; the other is left closed.
   tlog_writer(tlog_writer&& o) noexcept
       : fd_(std::exchange(o.fd_, -1)), policy_(o.policy_), buffer_(std::move(o.buffer_)), last_(o.last_),
         any_(o.any_), appended_(o.appended_), file_bytes_(o.file_bytes_), failed_errno_(o.failed_errno_),

@@ -55,9 +55,9 @@ namespace tickflow {
 
 /// One segment of a segmented log.
 struct tlog_segment {
-  std::uint64_t sequence = 0;
+  std::uint64_t sequence = 0;  ///< its number, increasing from 1 (from its name)
   epoch first{0};           ///< the epoch its first record was appended at (from its name)
-  std::string path;
+  std::string path;  ///< its file
   std::uint64_t bytes = 0;  ///< its length on disk (the newest: as its writer left it)
 };
 
@@ -145,7 +145,7 @@ inline result<void> sync_folder(const std::string& dir) {
 /// A log written as segments (see the file contract).
 class segmented_tlog {
  public:
-  static constexpr std::uint64_t default_segment_bytes = std::uint64_t{64} << 20;
+  static constexpr std::uint64_t default_segment_bytes = std::uint64_t{64} << 20;  ///< Segment size at which a new one is started (64 MiB).
 
   /// Opens (creating the folder's first segment on the first append) the log in `dir`, which
   /// must exist.
@@ -169,10 +169,12 @@ class segmented_tlog {
     return log;
   }
 
+  /// Appends a delta to the newest segment, starting a new one first when it is full (see the file contract).
   result<void> append(const delta& d) {
     if (auto ok = start(d.at); !ok) return ok;
     return done(d.at, writer_->append(d));
   }
+  /// Appends an engine event, as append(delta) does.
   result<void> append(const tlog_event& e) {
     if (auto ok = start(e.at); !ok) return ok;
     return done(e.at, writer_->append(e));
@@ -193,6 +195,7 @@ class segmented_tlog {
   }
   /// Writes and syncs the newest segment (a durability point).
   result<void> commit() { return writer_ ? writer_->commit() : result<void>{}; }
+  /// Writes the newest segment's buffer to its file (no sync).
   result<void> flush() { return writer_ ? writer_->flush() : result<void>{}; }
 
   /// Deletes the segments a checkpoint at `checkpoint_at` covers (see the file contract).
@@ -212,6 +215,7 @@ class segmented_tlog {
     }
     return r;
   }
+  /// drop_covered(checkpoint_at, stop) that never stops early.
   result<tlog_drop_result> drop_covered(epoch checkpoint_at) {
     return drop_covered(checkpoint_at, [] { return false; });
   }
@@ -227,10 +231,13 @@ class segmented_tlog {
     if (writer_) b += writer_->file_bytes() - segments_.back().bytes;
     return b;
   }
+  /// The newest segment's writer buffer capacity, in bytes (0 before the first append).
   [[nodiscard]] std::size_t buffer_capacity() const noexcept { return writer_ ? writer_->buffer_capacity() : 0; }
+  /// The segments, oldest first.
   [[nodiscard]] const std::vector<tlog_segment>& segments() const noexcept { return segments_; }
   /// What open() recovered of the newest segment (empty for a new log).
   [[nodiscard]] const recovered_tlog& recovered() const noexcept { return recovered_; }
+  /// Whether the newest segment's writer failed (its appends are refused until reopened).
   [[nodiscard]] bool is_failed() const noexcept { return writer_ && writer_->is_failed(); }
 
  private:

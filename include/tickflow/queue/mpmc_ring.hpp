@@ -113,8 +113,11 @@ namespace tickflow {
 template <ring_element T, class Alloc>
 class basic_mpmc_ring {
  public:
+  /// The element type.
   using value_type = T;
+  /// The allocator of the slots.
   using allocator_type = Alloc;
+  /// Sizes and positions.
   using size_type = std::size_t;
 
   /// Allocates a buffer of at least `capacity` slots (see capacity()). Throws
@@ -208,6 +211,7 @@ class basic_mpmc_ring {
     policy.wait([&] { return try_emplace(v); }, not_full_);
     not_empty_.notify();
   }
+  /// Moves an item in, waiting through `policy` while the ring is full.
   template <wait_policy Policy = park_wait>
   void push(T&& v, Policy policy = {}) noexcept(detail::nothrow_wait<Policy>)
     requires std::is_nothrow_move_constructible_v<T>
@@ -280,6 +284,7 @@ class basic_mpmc_ring {
 
   // ---------------------------------------------------------------- observers (any thread)
 
+  /// The fixed capacity (a power of two).
   [[nodiscard]] size_type capacity() const noexcept { return mask_ + 1; }
   /// Positions between the producers' and the consumers' claim counters at some instant near the
   /// call, in [0, capacity()]: published items, slots claimed by producers but not yet filled,
@@ -290,6 +295,7 @@ class basic_mpmc_ring {
     const std::size_t head = head_->load(std::memory_order_acquire);
     return head > tail ? std::min<size_type>(head - tail, mask_ + 1) : 0;
   }
+  /// Whether was_size() is 0.
   [[nodiscard]] bool was_empty() const noexcept { return was_size() == 0; }
 
   /// Expensive (O(capacity)) consistency check, for tests: the claim counters are ordered and
@@ -315,6 +321,7 @@ class basic_mpmc_ring {
     }
     return true;
   }
+  /// A copy of the slots' allocator.
   [[nodiscard]] allocator_type get_allocator() const { return slots_.allocator(); }
 
  private:
@@ -505,7 +512,9 @@ struct held_claim {
 template <ring_element T, class Alloc>
 class basic_mpmc_ring<T, Alloc>::producer {
  public:
+  /// The element type.
   using value_type = T;
+  /// Sizes and counts.
   using size_type = std::size_t;
 
   /// Constructs an item in the next claimed slot, claiming a new run of free slots first if
@@ -527,6 +536,7 @@ class basic_mpmc_ring<T, Alloc>::producer {
     ++c_.next;
     return true;
   }
+  /// Copies an item into the next claimed slot (as try_emplace).
   [[nodiscard]] bool try_push(const T& v) noexcept requires std::is_nothrow_copy_constructible_v<T> {
     return try_emplace(v);
   }
@@ -572,7 +582,9 @@ class basic_mpmc_ring<T, Alloc>::producer {
 template <ring_element T, class Alloc>
 class basic_mpmc_ring<T, Alloc>::consumer {
  public:
+  /// The element type.
   using value_type = T;
+  /// Sizes and counts.
   using size_type = std::size_t;
 
   /// Moves the next held item into `out`, claiming a new run of published items first if none is
@@ -584,6 +596,7 @@ class basic_mpmc_ring<T, Alloc>::consumer {
     finish(p);
     return true;
   }
+  /// The next held item, or std::nullopt if there is none (as try_pop(out)).
   [[nodiscard]] std::optional<T> try_pop() noexcept requires std::is_nothrow_move_constructible_v<T> {
     T* p = next_item();
     if (p == nullptr) return std::nullopt;

@@ -72,9 +72,13 @@ class basic_spsc_ring {
   using storage = detail::spsc_storage<T, Alloc, Layout>;
 
  public:
+  /// The element type.
   using value_type = T;
+  /// The allocator of the slots.
   using allocator_type = Alloc;
+  /// Sizes and positions.
   using size_type = std::size_t;
+  /// Where the ring's counters and slots sit (spsc_layout.hpp).
   using layout = Layout;
 
   /// The longest contiguous run of items: zero-copy spans never exceed it (1 for `spread`).
@@ -162,6 +166,7 @@ class basic_spsc_ring {
   void push(const T& v, Policy policy = {}) requires std::is_copy_constructible_v<T> {
     emplace_wait(policy, v);
   }
+  /// Producer. Blocks (through `policy`) until there is room, then moves the item in.
   template <wait_policy Policy = park_wait>
   void push(T&& v, Policy policy = {}) {
     emplace_wait(policy, std::move(v));
@@ -343,6 +348,7 @@ class basic_spsc_ring {
   [[nodiscard]] allocator_type get_allocator() const { return store_.allocator(); }
 
  private:
+  /// @cond
   struct producer_state {
     // Position of the next item to push. Written only by the producer (relaxed loads of its own
     // value are exact); atomic so that observers on other threads may read it.
@@ -438,6 +444,7 @@ class basic_spsc_ring {
   cache_padded<consumer_state> cons_;
   parking_spot not_empty_;  // the consumer parks here; blocking pushes notify
   parking_spot not_full_;   // the producer parks here; blocking pops notify
+  /// @endcond
 };
 
 }  // namespace tickflow

@@ -60,12 +60,13 @@
 
 namespace tickflow::prometheus {
 
+/// A family's TYPE line.
 enum class metric_type : std::uint8_t { counter, gauge, histogram };
 
 /// One label: name and (unescaped) value.
 struct label {
-  std::string_view name;
-  std::string_view value;
+  std::string_view name;  ///< the label's name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)
+  std::string_view value;  ///< its value, escaped on output
 };
 
 /// Whether `s` is a valid metric name.
@@ -98,8 +99,10 @@ inline constexpr std::array<double, 12> default_bounds_s = {50e-6, 100e-6, 250e-
 /// No labels.
 inline constexpr std::span<const label> no_labels{};
 
+/// Writes the Prometheus text exposition format into a string, family by family (see the file contract).
 class text_writer {
  public:
+  /// Appends to `out`; nothing else is kept.
   explicit text_writer(std::string& out) noexcept : out_(&out) {}
 
   /// `# HELP name help` and `# TYPE name type`.
@@ -125,6 +128,7 @@ class text_writer {
     out_->push_back('\n');
     return {};
   }
+  /// One sample line of an integer value.
   result<void> sample(std::string_view name, std::span<const label> labels, std::uint64_t value) {
     if (auto ok = check(name, labels); !ok) return ok;
     head(name, labels, {});
@@ -132,9 +136,11 @@ class text_writer {
     out_->push_back('\n');
     return {};
   }
+  /// One sample line of an integer value, labels given inline.
   result<void> sample(std::string_view name, std::initializer_list<label> labels, std::uint64_t value) {
     return sample(name, std::span<const label>(labels.begin(), labels.size()), value);
   }
+  /// One sample line, labels given inline.
   result<void> sample(std::string_view name, std::initializer_list<label> labels, double value) {
     return sample(name, std::span<const label>(labels.begin(), labels.size()), value);
   }
@@ -170,11 +176,13 @@ class text_writer {
     out_->push_back('\n');
     return {};
   }
+  /// The histogram series, labels given inline.
   result<void> histogram(std::string_view name, std::initializer_list<label> labels, const log_linear_histogram& h,
                          std::span<const double> bounds_s = default_bounds_s) {
     return histogram(name, std::span<const label>(labels.begin(), labels.size()), h, bounds_s);
   }
 
+  /// The string written to.
   [[nodiscard]] std::string& out() noexcept { return *out_; }
 
  private:
@@ -240,6 +248,7 @@ class text_writer {
   std::string* out_;
 };
 
+/// How write_engine_metrics names and buckets its families.
 struct options {
   std::string_view prefix = "tickflow";                  ///< every family's name starts with it and '_'
   std::span<const double> bounds_s = default_bounds_s;   ///< the histograms' bucket bounds, in seconds

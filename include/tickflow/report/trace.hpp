@@ -54,28 +54,33 @@ namespace tickflow {
 /// One worker's share of one parallel_for.
 struct task_span {
   std::uint64_t fork_join = 0;  ///< the parallel_for's sequence number (from 0)
-  std::uint32_t worker = 0;
+  std::uint32_t worker = 0;  ///< the worker that ran them (0: the caller)
   std::uint32_t indices = 0;  ///< indices the worker ran (saturates at 2^32 - 1)
-  tick_clock::time_point begin{}, end{};
+  tick_clock::time_point begin{};  ///< when the worker began its share
+  tick_clock::time_point end{};    ///< when it finished
 };
 
 /// Tag for traced_executor's constructor that sets the ring's size.
 struct ring_tag {};
 
+/// An executor adapter that records one span per worker per fork-join into a fixed ring (see the file contract).
 template <executor Ex>
 class traced_executor {
  public:
   /// The wrapped executor is built from `args`; the span ring holds `spans` entries.
   template <class... Args>
   explicit traced_executor(Args&&... args) : traced_executor(std::size_t{16384}, ring_tag{}, std::forward<Args>(args)...) {}
+  /// The wrapped executor is built from `args`; the span ring holds `spans` entries.
   template <class... Args>
   traced_executor(std::size_t spans, ring_tag, Args&&... args)
       : ex_(std::forward<Args>(args)...),
         ring_(std::max<std::size_t>(spans, 1)),
         now_(std::make_unique<cache_padded<worker_now>[]>(ex_.concurrency())) {}
 
+  /// The wrapped executor's concurrency.
   [[nodiscard]] std::size_t concurrency() const noexcept { return ex_.concurrency(); }
 
+  /// Runs fn over [0, count) on the wrapped executor, recording each worker's span.
   template <class F>
   void parallel_for(std::size_t count, F&& fn) {
     if (count == 0) return;
@@ -109,9 +114,13 @@ class traced_executor {
 
   /// The kept spans, oldest first: i in [0, spans_kept()).
   [[nodiscard]] std::size_t spans_kept() const noexcept { return static_cast<std::size_t>(std::min<std::uint64_t>(written_, ring_.size())); }
+  /// Kept span `i`, oldest first.
   [[nodiscard]] const task_span& span(std::size_t i) const noexcept { return ring_[(written_ - spans_kept() + i) % ring_.size()]; }
+  /// Spans recorded since construction (the ring keeps the last spans_kept()).
   [[nodiscard]] std::uint64_t spans_written() const noexcept { return written_; }
+  /// Fork-joins run (parallel_for calls with work).
   [[nodiscard]] std::uint64_t fork_joins() const noexcept { return fork_joins_; }
+  /// The wrapped executor.
   [[nodiscard]] Ex& inner() noexcept { return ex_; }
 
  private:
@@ -151,9 +160,10 @@ inline void trace_us(std::string& out, std::int64_t ns) {
 
 }  // namespace detail
 
+/// How write_chrome_trace names the process its tracks belong to.
 struct trace_options {
-  std::string_view process_name = "tickflow engine";
-  std::uint32_t pid = 1;
+  std::string_view process_name = "tickflow engine";  ///< the process name the trace shows
+  std::uint32_t pid = 1;  ///< the process id the trace's events carry
 };
 
 /// Appends the trace of the orchestrator's kept ticks and of `tasks`' spans that began in them

@@ -34,11 +34,14 @@ enum class law : std::uint8_t {
 
 /// A set of laws.
 struct law_set {
-  std::uint8_t bits = 0;
+  std::uint8_t bits = 0;  ///< one bit per law (the values of law)
+  /// Whether `l` is in the set.
   [[nodiscard]] constexpr bool has(law l) const noexcept { return (bits & static_cast<std::uint8_t>(l)) != 0; }
+  /// The set with `l` added.
   friend constexpr law_set operator|(law_set s, law l) noexcept {
     return law_set{static_cast<std::uint8_t>(s.bits | static_cast<std::uint8_t>(l))};
   }
+  /// Sets compare by their bits.
   friend constexpr bool operator==(law_set, law_set) noexcept = default;
 };
 

@@ -47,6 +47,7 @@
 
 namespace tickflow {
 
+/// The kinds of violation an integrity check reports.
 enum class violation_kind : std::uint8_t {
   ill_formed = 0,
   orphan_page = 1,
@@ -55,32 +56,41 @@ enum class violation_kind : std::uint8_t {
   epoch_regression = 4,
   duplicate_delta_id = 5,
 };
+/// The number of violation kinds.
 inline constexpr std::size_t violation_kinds = 6;
 
+/// One delta that failed a check.
 struct violation {
   std::uint64_t index;  ///< position of the delta in the checked stream
-  violation_kind kind;
+  violation_kind kind;  ///< what it broke
   std::uint64_t detail;  ///< ill_formed: the errc; epoch_regression: the page's epoch; duplicate_delta_id: the delta id; else the page id
+  /// Violations compare field by field.
   friend bool operator==(const violation&, const violation&) = default;
 };
 
+/// What an integrity check found.
 struct integrity_report {
   std::vector<violation> violations;  ///< in stream order, at most max_recorded
-  std::array<std::uint64_t, violation_kinds> counts{};
-  std::uint64_t checked = 0;
+  std::array<std::uint64_t, violation_kinds> counts{};  ///< violations found, per kind
+  std::uint64_t checked = 0;  ///< deltas checked
+  /// Violations found, of every kind.
   [[nodiscard]] std::uint64_t total() const noexcept {
     std::uint64_t t = 0;
     for (auto c : counts) t += c;
     return t;
   }
+  /// Violations of kind `k`.
   [[nodiscard]] std::uint64_t count(violation_kind k) const noexcept { return counts[static_cast<std::size_t>(k)]; }
 };
 
+/// Checks a stream of deltas against a page store (and graph) without applying them, recording every violation by kind (see the file contract).
 class integrity_checker {
  public:
-  std::size_t max_recorded = 1 << 20;
+  std::size_t max_recorded = 1 << 20;  ///< violations kept in the report (the counts go on)
 
+  /// Bound to `store`; every page is a source.
   explicit integrity_checker(const page_store& store) { rebind(store); }
+  /// Bound to `store` and `graph`: a page with parents is derived and may not be a delta's target.
   template <class W>
   integrity_checker(const page_store& store, const page_graph<W>& graph) {
     rebind(store, graph);
@@ -97,6 +107,7 @@ class integrity_checker {
     }
     reset();
   }
+  /// Binds to the current state of `store` and `graph`; forgets the stream.
   template <class W>
   void rebind(const page_store& store, const page_graph<W>& graph) {
     rebind(store);
@@ -118,13 +129,16 @@ class integrity_checker {
     any_id_ = false;
   }
 
+  /// Checks one delta, the next in the stream.
   void check(const delta& d) {
     check_one(d.page.value(), d.at.value(), d.id.value(), d.offset, d.length,
               check_shape(d.offset, d.length, d.kind, d.mask, d.payload.size()));
   }
+  /// Checks deltas in order.
   void check(std::span<const delta> ds) {
     for (const auto& d : ds) check(d);
   }
+  /// Checks a batch's rows in order.
   void check(const delta_batch& batch) {
     const std::size_t n = batch.size();
     const auto pages = batch.pages();
@@ -149,6 +163,7 @@ class integrity_checker {
     }
   }
 
+  /// What the checks found so far.
   [[nodiscard]] const integrity_report& report() const noexcept { return report_; }
 
  private:

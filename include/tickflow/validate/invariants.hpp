@@ -40,6 +40,7 @@
 
 namespace tickflow {
 
+/// One breach an invariant found.
 struct invariant_violation {
   std::string_view invariant;  ///< the name of the invariant that found it
   std::uint64_t detail = 0;    ///< what it names (a page id, a queue index, a log position...)
@@ -52,21 +53,26 @@ concept invariant = requires(I& inv, const Ctx& ctx, std::vector<invariant_viola
   inv.check(ctx, out);
 };
 
+/// What one check_all found.
 struct invariant_report {
-  std::vector<invariant_violation> violations;
+  std::vector<invariant_violation> violations;  ///< every breach, in registration order
   std::vector<std::pair<std::string_view, std::uint64_t>> per_invariant;  ///< name, violations found
   std::uint64_t checks = 0;                                              ///< invariant evaluations run
+  /// Whether no invariant found a breach.
   [[nodiscard]] bool ok() const noexcept { return violations.empty(); }
 };
 
+/// Holds invariants of any type over one context and runs them all in one report (see the file contract).
 template <class Ctx>
 class invariant_registry {
  public:
+  /// Registers an invariant (kept, and run after those registered before it).
   template <class I>
     requires invariant<I, Ctx>
   void add(I inv) {
     entries_.push_back(std::make_unique<model<I>>(std::move(inv)));
   }
+  /// Invariants registered.
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 
   /// Runs every invariant once over `ctx`.
@@ -100,23 +106,28 @@ class invariant_registry {
 
 /// Queue counters as an engine keeps them (pushed and popped since start, size now).
 struct queue_counters {
-  std::uint64_t pushed = 0, popped = 0, size = 0;
+  std::uint64_t pushed = 0;  ///< items pushed since the start
+  std::uint64_t popped = 0;  ///< items popped since the start
+  std::uint64_t size = 0;    ///< items in the queue now
 };
 
 /// What the built-in invariants look at.
 struct engine_context {
-  const page_store* store = nullptr;
+  const page_store* store = nullptr;  ///< the store the engine keeps its pages in (null: not checked)
   std::span<const page_id> pages;         ///< the pages the engine believes it has
   std::span<const std::uint32_t> sizes;   ///< their sizes, parallel to `pages` (may be empty)
-  const page_graph<double>* graph = nullptr;
+  const page_graph<double>* graph = nullptr;  ///< the engine's page graph (null: none)
   const csr_graph* graph_snapshot = nullptr;  ///< checked instead of / besides `graph`
-  std::span<const queue_counters> queues;
+  std::span<const queue_counters> queues;  ///< the engine's queue counters
   std::span<const delta> log;             ///< the log so far, in order
 };
 
+/// Checks that no page's epoch went below the one it had at the previous check.
 class epoch_monotonicity {
  public:
+  /// "epoch_monotonicity"
   [[nodiscard]] std::string_view name() const noexcept { return "epoch_monotonicity"; }
+  /// Appends one violation per page whose epoch went back (detail: the page id).
   void check(const engine_context& ctx, std::vector<invariant_violation>& out) {
     if (ctx.store == nullptr) return;
     ctx.store->for_each_page([&](page_id id, std::span<const std::byte>, epoch at) {
@@ -131,9 +142,12 @@ class epoch_monotonicity {
   std::unordered_map<std::uint64_t, std::uint32_t> seen_;
 };
 
+/// Checks that the store holds exactly the listed pages, each alive with its listed size.
 class page_consistency {
  public:
+  /// "page_consistency"
   [[nodiscard]] std::string_view name() const noexcept { return "page_consistency"; }
+  /// Appends one violation per listed page that is missing or has another size (detail: the page id).
   void check(const engine_context& ctx, std::vector<invariant_violation>& out) const {
     if (ctx.store == nullptr) return;
     std::size_t missing = 0;
@@ -157,9 +171,12 @@ class page_consistency {
   }
 };
 
+/// Checks that the graph (and the snapshot, if given) has no cycle, and the page graph's own invariants.
 class graph_acyclicity {
  public:
+  /// "graph_acyclicity"
   [[nodiscard]] std::string_view name() const noexcept { return "graph_acyclicity"; }
+  /// Appends a violation for a cycle (detail: the witness's first node) or a broken page-graph invariant.
   void check(const engine_context& ctx, std::vector<invariant_violation>& out) {
     if (ctx.graph != nullptr) {
       if (auto ok = ctx.graph->check_invariants(); !ok) out.push_back({{}, ok.error().detail, ok.error().message});
@@ -176,9 +193,12 @@ class graph_acyclicity {
   graph_scratch scratch_;
 };
 
+/// Checks pushed == popped + size for every queue.
 class queue_accounting {
  public:
+  /// "queue_accounting"
   [[nodiscard]] std::string_view name() const noexcept { return "queue_accounting"; }
+  /// Appends one violation per queue whose counters do not add up (detail: the queue's index).
   void check(const engine_context& ctx, std::vector<invariant_violation>& out) const {
     for (std::size_t q = 0; q < ctx.queues.size(); ++q) {
       const queue_counters& c = ctx.queues[q];
@@ -187,10 +207,12 @@ class queue_accounting {
   }
 };
 
+/// Checks that delta ids are consecutive and epochs never decrease nor jump by more than max_epoch_step, over the records appended since the last check.
 class log_continuity {
  public:
-  std::uint32_t max_epoch_step = 1;
+  std::uint32_t max_epoch_step = 1;  ///< the largest epoch step allowed between consecutive records
 
+  /// "log_continuity"
   [[nodiscard]] std::string_view name() const noexcept { return "log_continuity"; }
   /// Checks the records appended since the previous check (a log that got shorter is checked
   /// again from its start).

@@ -76,12 +76,16 @@ inline constexpr bool selective_semiring_v = [] {
   if constexpr (requires { { S::selective } -> std::convertible_to<bool>; }) return static_cast<bool>(S::selective);
   else return false;
 }();
+/// The built-in boolean semiring is selective.
 template <>
 inline constexpr bool selective_semiring_v<boolean_semiring> = true;
+/// The built-in min-plus semiring is selective.
 template <class T>
 inline constexpr bool selective_semiring_v<min_plus_semiring<T>> = true;
+/// The built-in max-plus semiring is selective.
 template <class T>
 inline constexpr bool selective_semiring_v<max_plus_semiring<T>> = true;
+/// The built-in bottleneck semiring is selective.
 template <class T>
 inline constexpr bool selective_semiring_v<bottleneck_semiring<T>> = true;
 
@@ -96,41 +100,52 @@ concept logging_engine = requires(const E& ce) {
 
 /// A delta, as provenance names it.
 struct delta_ref {
-  delta_id id{};
-  epoch at{};
+  delta_id id{};  ///< the delta's id
+  epoch at{};  ///< its epoch
+  /// Delta references compare field by field.
   friend bool operator==(const delta_ref&, const delta_ref&) = default;
 };
 
+/// One step of a witness chain: a page and its epoch when resolved.
 struct witness_step {
-  page_id page;
+  page_id page;  ///< the page
   epoch at;  ///< the page's epoch when resolved
+  /// Steps compare field by field.
   friend bool operator==(const witness_step&, const witness_step&) = default;
 };
 
+/// The witness chain of one element (resolve): the page asked, each winning parent, down to a source and its delta.
 struct provenance_chain {
-  std::uint32_t element = 0;
+  std::uint32_t element = 0;  ///< the element asked
   std::vector<witness_step> steps;  ///< the page asked, then each winning parent
   bool reached_source = false;      ///< the last step is a source page
   std::optional<delta_ref> writer;  ///< the delta that last wrote the source's element
   bool depth_limited = false;       ///< the depth limit stopped the walk
   bool zero_value = false;          ///< the last page's value is the semiring's zero
   bool unexplained = false;         ///< no parent's term equals the last page's value
+  /// Edges in the chain.
   [[nodiscard]] std::size_t depth() const noexcept { return steps.empty() ? 0 : steps.size() - 1; }
+  /// Chains compare field by field.
   friend bool operator==(const provenance_chain&, const provenance_chain&) = default;
 };
 
+/// A page of a contributing cone and its distance from the page asked.
 struct cone_page {
-  page_id page;
-  std::uint32_t depth;
+  page_id page;  ///< the page
+  std::uint32_t depth;  ///< its distance, in edges, from the page asked
+  /// Cone pages compare field by field.
   friend bool operator==(const cone_page&, const cone_page&) = default;
 };
 
+/// A source page of a cone and the delta that last wrote it (or the element asked).
 struct source_writer {
-  page_id page;
-  std::optional<delta_ref> writer;
+  page_id page;  ///< the source page
+  std::optional<delta_ref> writer;  ///< the delta that last wrote it (none if no delta has since the log began)
+  /// Source writers compare field by field.
   friend bool operator==(const source_writer&, const source_writer&) = default;
 };
 
+/// The contributing cone of a page (cone): the pages upstream, breadth first, with the delta that last wrote each source.
 struct provenance_cone {
   std::vector<cone_page> pages;       ///< breadth first from the page asked (depth 0)
   std::vector<source_writer> sources; ///< the sources in `pages`, in that order
@@ -138,6 +153,7 @@ struct provenance_cone {
   bool budget_truncated = false;      ///< the node budget stopped the walk
 };
 
+/// How a non-finite value came in.
 enum class nonfinite_origin : std::uint8_t {
   none,        ///< the value asked is finite
   delta,       ///< a source page holds it: `writer` wrote it (or nothing since the log began)
@@ -146,26 +162,32 @@ enum class nonfinite_origin : std::uint8_t {
   depth_limit, ///< the walk stopped at the depth limit
 };
 
+/// Where a non-finite value came in (trace_nonfinite).
 struct nonfinite_trace {
-  nonfinite_origin origin = nonfinite_origin::none;
+  nonfinite_origin origin = nonfinite_origin::none;  ///< how it came in
   std::vector<page_id> path;  ///< from the page asked to where the value came in
   page_id page{};             ///< where it came in
-  std::optional<delta_ref> writer;
-  page_id edge_parent{};
+  std::optional<delta_ref> writer;  ///< for `delta`: the delta that wrote it (none if no delta has since the log began)
+  page_id edge_parent{};  ///< for `edge`: the parent of the edge whose weight is not finite
 };
 
+/// Limits of a provenance_tracker's walks and cache.
 struct provenance_options {
-  std::uint32_t max_depth = 32;
-  std::size_t node_budget = std::size_t{1} << 22;
-  std::size_t cache_entries = 1 << 16;
+  std::uint32_t max_depth = 32;  ///< the longest walk, in edges
+  std::size_t node_budget = std::size_t{1} << 22;  ///< the most pages a cone collects
+  std::size_t cache_entries = 1 << 16;  ///< the most chains the resolve cache keeps
 };
 
+/// Answers where a value came from, following one engine's log (see the file contract).
 template <inspectable_engine E, class S = void>
 class provenance_tracker {
  public:
+  /// The engine's value type.
   using T = typename E::value_type;
+  /// The engine's weight type.
   using W = typename E::weight_type;
 
+  /// Follows `e` (which must outlive the tracker) from its log's beginning.
   explicit provenance_tracker(const E& e, provenance_options o = {}) : e_(e), o_(o) {}
 
   // ------------------------------------------------------------------ what the engine did
@@ -323,9 +345,13 @@ class provenance_tracker {
     return it->second.elements[element];
   }
 
+  /// Chains in the cache.
   [[nodiscard]] std::size_t cached() const noexcept { return lru_.size(); }
+  /// resolve calls answered from the cache.
   [[nodiscard]] std::uint64_t hits() const noexcept { return hits_; }
+  /// resolve calls that walked the graph.
   [[nodiscard]] std::uint64_t misses() const noexcept { return misses_; }
+  /// The limits in use.
   [[nodiscard]] const provenance_options& options() const noexcept { return o_; }
 
  private:

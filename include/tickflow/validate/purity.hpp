@@ -107,33 +107,43 @@ template <class V>
   }
 }
 
+/// How check_semiring_laws draws its operands.
 struct law_check_options {
   std::size_t random_triples = 100'000;  ///< random operand triples after the edge triples
-  std::uint64_t seed = 0x04;
+  std::uint64_t seed = 0x04;  ///< the operands' seed
 };
 
 /// One law's tally.
 struct law_stats {
-  std::uint64_t checked = 0, skipped = 0, failed = 0;
+  std::uint64_t checked = 0;  ///< instances checked
+  std::uint64_t skipped = 0;  ///< instances outside the semiring's domain, not checked
+  std::uint64_t failed = 0;   ///< instances that broke the law
   std::uint64_t worst_distance = 0;  ///< ULPs for floating point; 0 or the maximum otherwise
 };
 
 /// A failing instance: the operands (c unused by two-operand laws) and both sides.
 template <class V>
 struct law_counterexample {
-  law which{};
-  V a{}, b{}, c{};
-  V lhs{}, rhs{};
-  std::uint64_t distance = 0;
+  law which{};  ///< the law broken
+  V a{};    ///< the first operand
+  V b{};    ///< the second operand
+  V c{};    ///< the third operand (three-operand laws)
+  V lhs{};  ///< the law's left side
+  V rhs{};  ///< its right side
+  std::uint64_t distance = 0;  ///< the two sides' distance: ULPs for floating point, else 0 or the maximum
   bool exact = false;  ///< whether S states the law exact
 };
 
+/// What check_semiring_laws found, law by law.
 template <class V>
 struct semiring_law_report {
   std::array<law_stats, 7> laws{};  ///< by bit index of `law`
   std::vector<law_counterexample<V>> counterexamples;  ///< the worst failing instance of each failed law
+  /// The tally of law `l`.
   [[nodiscard]] const law_stats& of(law l) const noexcept { return laws[static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(l)))]; }
+  /// Whether every law held (within its tolerance).
   [[nodiscard]] bool ok() const noexcept { return counterexamples.empty(); }
+  /// Instances checked, over every law.
   [[nodiscard]] std::uint64_t checked() const noexcept {
     std::uint64_t n = 0;
     for (const auto& l : laws) n += l.checked;
@@ -280,14 +290,16 @@ template <semiring S>
 
 // ---------------------------------------------------------------------------- kernels
 
+/// How check_kernel_purity draws its cases.
 struct kernel_check_options {
-  std::size_t cases = 256;
-  std::size_t max_parents = 8;
-  std::size_t max_elements = 16;
-  std::uint64_t seed = 0x04;
+  std::size_t cases = 256;  ///< random cases to run
+  std::size_t max_parents = 8;  ///< the most parents a case has
+  std::size_t max_elements = 16;  ///< the most elements a case's pages have
+  std::uint64_t seed = 0x04;  ///< the cases' seed
   bool other_thread = true;  ///< run the cases again on a thread of the validator's own
 };
 
+/// How a kernel failed the purity checks.
 enum class kernel_fault : std::uint8_t {
   none,
   repeat_differs,  ///< the same call again gave other bits: hidden state (counter, global, clock, random)
@@ -297,11 +309,14 @@ enum class kernel_fault : std::uint8_t {
   input_modified,  ///< a call changed its inputs
 };
 
+/// What check_kernel_purity found.
 struct kernel_purity_report {
-  std::size_t cases = 0, calls = 0;
-  kernel_fault fault = kernel_fault::none;
+  std::size_t cases = 0;  ///< cases run
+  std::size_t calls = 0;  ///< kernel calls made
+  kernel_fault fault = kernel_fault::none;  ///< the first fault found
   std::size_t case_index = 0;  ///< the case of the first fault
   std::size_t element = 0;     ///< the first element that differs (0 for input_modified)
+  /// Whether no fault was found.
   [[nodiscard]] bool ok() const noexcept { return fault == kernel_fault::none; }
 };
 
@@ -441,16 +456,20 @@ template <class T, class W, class K>
 
 // ---------------------------------------------------------------------------- whole runs
 
+/// What check_determinism found: every step's digest, at every worker count and run, against the first run's.
 struct determinism_report {
-  std::size_t ticks = 0;
-  std::vector<unsigned> workers;
-  unsigned runs = 0;
+  std::size_t ticks = 0;  ///< steps per run
+  std::vector<unsigned> workers;  ///< the worker counts run
+  unsigned runs = 0;  ///< runs per worker count
   std::vector<std::uint64_t> digests;  ///< the first run's digest after each step
   std::uint64_t rejected = 0;          ///< deltas the first run's steps rejected (information)
-  bool mismatch = false;
+  bool mismatch = false;  ///< whether a run's digest differed from the first run's
   std::size_t tick = 0;                ///< the first step that differs (1-based)
-  unsigned at_workers = 0, at_run = 0;
-  std::uint64_t expected = 0, got = 0;
+  unsigned at_workers = 0;     ///< the worker count of the run that differs
+  unsigned at_run = 0;         ///< which run at that count (0-based)
+  std::uint64_t expected = 0;  ///< the first run's digest at that step
+  std::uint64_t got = 0;       ///< the differing run's digest
+  /// Whether every run matched the first, step by step.
   [[nodiscard]] bool ok() const noexcept { return !mismatch && ticks > 0; }
 };
 
@@ -491,6 +510,7 @@ template <engine E, class Make, class Drive>
 
 // ---------------------------------------------------------------------------- inputs
 
+/// How a step broke its inputs.
 enum class input_fault : std::uint8_t {
   none,
   cut_differs,         ///< the cut is not the deltas submitted
@@ -502,23 +522,29 @@ enum class input_fault : std::uint8_t {
   pages_differ,        ///< a phase created or released a page
 };
 
+/// The phase of a step.
 enum class step_phase : std::uint8_t { apply, propagate, graph };
 
+/// What one checked step found about the engine's inputs (see the file contract).
 struct input_report {
-  step_report step;
-  std::size_t pages = 0, sources = 0;  ///< pages hashed, of which sources
+  step_report step;  ///< the step's own report
+  std::size_t pages = 0;    ///< pages hashed
+  std::size_t sources = 0;  ///< of those, sources
   bool cut_checked = false;            ///< the engine showed its cut
-  input_fault fault = input_fault::none;
-  step_phase phase = step_phase::apply;
+  input_fault fault = input_fault::none;  ///< the first fault found
+  step_phase phase = step_phase::apply;  ///< the phase it was found after
   page_id page{};      ///< the page of the first fault (for page faults)
   std::size_t row = 0; ///< the cut row of the first fault (for cut faults)
+  /// Whether no fault was found.
   [[nodiscard]] bool ok() const noexcept { return fault == input_fault::none; }
 };
 
+/// Steps an engine phase by phase and checks that each phase changed only what it may (see the file contract).
 template <class E>
   requires phased_engine<E> && inspectable_engine<E>
 class purity_validator {
  public:
+  /// Checks steps of `e` (which must outlive the validator).
   explicit purity_validator(E& e) : e_(e) {}
 
   /// Submits `d` to the engine and keeps it for the step's checks.
@@ -607,6 +633,7 @@ class purity_validator {
     return rep;
   }
 
+  /// The engine checked.
   [[nodiscard]] E& engine_ref() noexcept { return e_; }
 
  private:

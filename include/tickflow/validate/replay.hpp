@@ -55,15 +55,20 @@ concept replay_engine = requires(E& e, const E& ce, const typename E::snapshot_t
   ce.for_each_page([](page_id, std::span<const std::byte>, epoch) {});
 };
 
+/// The outcome of one replay: what was replayed, how it stopped, and how the replayed engine differs from the reference.
 struct replay_report {
-  std::size_t checkpoint = 0;
-  std::uint64_t records_replayed = 0;
+  std::size_t checkpoint = 0;  ///< the checkpoint replayed from
+  std::uint64_t records_replayed = 0;  ///< log records applied after it
   tlog_stop log_stop = tlog_stop::end_of_file;  ///< damaged / torn: the log was cut short
   error apply_error{};                          ///< the first record that failed to apply (detail: its index)
-  std::uint64_t expected_digest = 0, replayed_digest = 0;
-  double l2_divergence = 0;
+  std::uint64_t expected_digest = 0;  ///< the reference engine's digest
+  std::uint64_t replayed_digest = 0;  ///< the replayed engine's digest
+  double l2_divergence = 0;  ///< the L2 norm of the difference of the pages read as arrays of T
   std::uint64_t differing_bytes = 0;  ///< bytes that differ in pages present in both
-  std::vector<page_id> epoch_mismatches, missing_pages, extra_pages;
+  std::vector<page_id> epoch_mismatches;  ///< pages in both whose epochs differ
+  std::vector<page_id> missing_pages;     ///< pages of the reference missing from the replay
+  std::vector<page_id> extra_pages;       ///< pages only in the replay
+  /// Whether everything matched: the whole log applied, equal digests, no divergence, no page or epoch difference.
   [[nodiscard]] bool ok() const noexcept {
     return log_stop == tlog_stop::end_of_file && apply_error.code == errc::ok && expected_digest == replayed_digest &&
            l2_divergence == 0 && differing_bytes == 0 && epoch_mismatches.empty() && missing_pages.empty() &&
@@ -121,6 +126,7 @@ void compare_engines(const E& reference, const E& replayed, replay_report& rep) 
   rep.l2_divergence = std::sqrt(sum);
 }
 
+/// Records a run (its log and checkpoints) and replays it from any checkpoint onto a scratch engine, comparing with the run's result (see the file contract).
 template <replay_engine E, class T = double>
 class replay_validator {
  public:
@@ -165,7 +171,9 @@ class replay_validator {
   /// Snapshots the engine at the current end of the log.
   void checkpoint(const E& engine) { points_.push_back(point{engine.snapshot(), log_.size(), records_}); }
 
+  /// Checkpoints taken, checkpoint 0 (the construction) included.
   [[nodiscard]] std::size_t checkpoints() const noexcept { return points_.size(); }
+  /// Records in the log.
   [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
   /// The log image (header + records); tests tamper with it to check detection.
   [[nodiscard]] std::vector<std::byte>& log_image() noexcept { return log_; }

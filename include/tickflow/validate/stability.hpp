@@ -96,6 +96,7 @@ inline double portable_ln(double x) noexcept {
 /// A reproducible standard normal generator (see the file contract).
 class gaussian_noise {
  public:
+  /// The generator for `seed` (xoshiro256** seeded through splitmix64).
   explicit gaussian_noise(std::uint64_t seed) noexcept {
     std::uint64_t z = seed;
     for (auto& w : s_) {
@@ -186,10 +187,12 @@ template <std::floating_point T, class Arch = xsimd::default_arch>
   return i + scalar::first_nonfinite<T>(values.subspan(i));
 }
 
+/// Where find_nonfinite found the first non-finite element.
 struct nonfinite_location {
-  page_id page{};
-  std::uint32_t element = 0;
-  epoch at{};
+  page_id page{};  ///< the page (none: nothing found)
+  std::uint32_t element = 0;  ///< the element's index in the page
+  epoch at{};  ///< the page's epoch
+  /// Whether a non-finite element was found.
   [[nodiscard]] bool found() const noexcept { return page != page_id{}; }
 };
 
@@ -261,34 +264,42 @@ template <class E>
 
 // ---------------------------------------------------------------------------- perturbation
 
+/// Where run_perturbation puts its noise: into the source pages once, before tick 1, or into every delta's payload.
 enum class noise_target : std::uint8_t { sources, deltas };
 
+/// How run_perturbation perturbs and for how long.
 struct stability_options {
-  double sigma = 1e-6;
-  noise_target target = noise_target::deltas;
-  std::uint64_t seed = 0x09;
-  std::size_t ticks = 50;
-  double amplification_limit = 1e3;
+  double sigma = 1e-6;  ///< the noise's standard deviation
+  noise_target target = noise_target::deltas;  ///< where the noise goes
+  std::uint64_t seed = 0x09;  ///< the noise generator's seed
+  std::size_t ticks = 50;  ///< steps to run both engines
+  double amplification_limit = 1e3;  ///< an amplification above this makes the run unstable
 };
 
+/// One tick of a perturbation run.
 struct tick_stability {
-  double l2 = 0, linf = 0, relative = 0;  ///< divergence between the runs
+  double l2 = 0;        ///< divergence between the runs: L2 norm of the difference
+  double linf = 0;      ///< divergence: the largest difference of one element
+  double relative = 0;  ///< divergence: l2 over the baseline's L2 norm
   double input_l2 = 0;                    ///< the noise added so far
   double amplification = 0;               ///< l2 / input_l2
   double smoothness = 0;                  ///< the baseline's second differences (from tick 3)
-  std::size_t nonfinite_baseline = 0, nonfinite_perturbed = 0;
+  std::size_t nonfinite_baseline = 0;   ///< non-finite elements in the baseline run
+  std::size_t nonfinite_perturbed = 0;  ///< non-finite elements in the perturbed run
 };
 
+/// What run_perturbation found (see the file contract).
 struct stability_report {
-  std::vector<tick_stability> ticks;
-  double max_amplification = 0;
+  std::vector<tick_stability> ticks;  ///< one entry per tick
+  double max_amplification = 0;  ///< the greatest amplification over the ticks
   std::size_t worst_tick = 0;  ///< 1-based
-  page_id roughest_page{};
-  std::uint32_t roughest_element = 0;
-  double roughest_norm = 0;
+  page_id roughest_page{};  ///< the derived page with the roughest trajectory
+  std::uint32_t roughest_element = 0;  ///< its element
+  double roughest_norm = 0;  ///< the L2 norm of that element's second differences
   std::size_t perturbed_elements = 0;  ///< elements the noise went into
-  bool nonfinite = false;
-  bool unstable = false;
+  bool nonfinite = false;  ///< a non-finite value appeared in either run
+  bool unstable = false;  ///< max_amplification passed the limit, or nonfinite
+  /// Whether the run was stable: amplification within the limit and every value finite.
   [[nodiscard]] bool ok() const noexcept { return !unstable; }
 };
 
