@@ -7,7 +7,7 @@
 #   bash cmake/setup-deps.sh --docs     # Doxygen only (the docs workflow)
 set -euo pipefail
 
-required=(cmake ninja-build g++ catch2 libbenchmark-dev libxsimd-dev libfmt-dev)
+required=(cmake ninja-build g++ catch2 libbenchmark-dev libxsimd-dev libfmt-dev python3 patch)
 optional=(clang libclang-rt-dev libboost-dev libboost-graph-dev libconcurrentqueue-dev libreaderwriterqueue-dev libtbb-dev libabsl-dev)
 
 # The report and its tests: schema validation, SVG charts, the regression compare (Mann-Whitney U

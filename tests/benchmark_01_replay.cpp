@@ -4,6 +4,7 @@
 // reference-engine run (pages created and released, graph edits, derived pages, deltas from
 // producer threads) replays from every checkpoint to the same state with 1 and with 3 workers.
 #include <tickflow/engine/engine.hpp>
+#include <tickflow/page/checkpoint.hpp>
 #include <tickflow/page/page_store.hpp>
 #include <tickflow/semiring/builtin.hpp>
 #include <tickflow/validate/replay.hpp>
@@ -306,4 +307,75 @@ TEST_CASE("01 replay: a reference-engine run replays from every checkpoint with 
 // The engine-level suite (tests/support/engine_suites.hpp), over both engines.
 TEMPLATE_TEST_CASE("01 replay: over any engine, a world run replays from every checkpoint bit for bit", "[suite01][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite01_replay_over_engine<TestType>();
+}
+
+// A checkpoint is where a replay starts, so its image is verified whole: the CRC catches damage,
+// and the store's digest catches what a CRC recomputed over changed bytes would let through (a
+// tool that rewrites the file, a bug that writes pages after the checksum).
+TEST_CASE("01 replay: a checkpoint image whose pages changed under a recomputed CRC is refused", "[suite01][checkpoint]") {
+  std::mt19937_64 rng(101);
+  run r;
+  make_pages(r, rng, 40);
+  replay_validator<page_store> v(r.live);
+  record_run(r, v, rng, 20, 10, 10, 1);
+  const auto image = encode_checkpoint(r.live, epoch{20});
+  const auto good = decode_checkpoint(image);
+  REQUIRE(good);
+  CHECK(good->at == epoch{20});
+  CHECK(good->store.digest() == r.live.digest());
+  // The last page's bytes end 12 bytes before the image's end (the digest, then the CRC).
+  const std::size_t last_page = *r.live.page_size(r.ids.back());
+  std::size_t refused = 0, tried = 0;
+  for (std::size_t k = 0; k < last_page; k += 3) {
+    auto bad = image;
+    bad[bad.size() - 13 - k] ^= std::byte{0x20};
+    const std::size_t body = bad.size() - 4;
+    const std::uint32_t crc = crc32c(std::span<const std::byte>(bad).first(body));
+    for (int b = 0; b < 4; ++b) bad[body + static_cast<std::size_t>(b)] = static_cast<std::byte>((crc >> (8 * b)) & 0xFF);
+    const auto loaded = decode_checkpoint(bad);
+    ++tried;
+    if (!loaded && loaded.error().code == errc::corrupt_data) ++refused;
+  }
+  CHECK(tried > 0);
+  CHECK(refused == tried);
+}
+
+// The log a replay reads is protected byte by byte: a flip anywhere in a record (its length, its
+// CRC or its body) stops recovery before that record, as damage (or as a tear, when the flipped
+// length runs past the end), and a cut anywhere inside it, its 8-byte header included, is a tear.
+TEST_CASE("01 replay: every byte of a logged record is covered: a flip is damage, a cut is a tear", "[suite01][log]") {
+  std::mt19937_64 rng(102);
+  run r;
+  make_pages(r, rng, 8);
+  replay_validator<page_store> v(r.live);
+  record_run(r, v, rng, 4, 5, 100, 1);
+  const std::vector<std::byte>& image = v.log_image();
+  const std::vector<delta> before_last(r.recorded.begin(), r.recorded.end() - 1);
+  const std::size_t start = image_of(image, before_last).size(), end = image.size();
+  REQUIRE(start < end);
+  REQUIRE(parse_tlog(image)->records.size() == r.recorded.size());
+  std::size_t flips = 0, cuts = 0;
+  for (std::size_t p = start; p < end; ++p) {
+    for (const std::byte bit : {std::byte{0x01}, std::byte{0x80}}) {
+      auto bad = image;
+      bad[p] ^= bit;
+      const auto rec = parse_tlog(bad);
+      INFO("flip at byte " << p - start << " of the last record");
+      REQUIRE(rec);
+      CHECK(rec->stop != tlog_stop::end_of_file);
+      CHECK(rec->records.size() == before_last.size());
+      ++flips;
+    }
+  }
+  for (std::size_t len = start + 1; len < end; ++len) {
+    const std::vector<std::byte> cut(image.begin(), image.begin() + static_cast<std::ptrdiff_t>(len));
+    const auto rec = parse_tlog(cut);
+    INFO("cut after byte " << len - start << " of the last record");
+    REQUIRE(rec);
+    CHECK(rec->stop == tlog_stop::torn);
+    CHECK(rec->intact_bytes == start);
+    ++cuts;
+  }
+  CHECK(flips == 2 * (end - start));
+  CHECK(cuts == end - start - 1);
 }

@@ -186,3 +186,44 @@ TEST_CASE("02 integrity: ids far out of order are still checked exactly", "[suit
 TEMPLATE_TEST_CASE("02 integrity: over any engine, every bad delta is typed or rejected with its kind, never applied", "[suite02][any_engine]", tt::any_reference, tt::any_plain) {
   tt::suite02_integrity_over_engine<TestType>();
 }
+
+// The store's own check of epochs, on each of its apply paths: a delta below its page's epoch is
+// refused whatever its epoch (0 and 1 included), and nothing is written; one at the page's epoch
+// is taken.
+TEST_CASE("02 integrity: the store refuses a delta below its page's epoch, or past its end, on every apply path", "[suite02]") {
+  world w;
+  make_world(w, 16, 9);
+  std::mt19937_64 rng(10);
+  for (std::size_t k = 0; k < w.ids.size(); ++k) REQUIRE(w.store.apply(tt::random_delta(rng, w.ids[k], w.sizes[k], epoch{5})));
+  const std::uint64_t before = w.store.digest();
+  batch_applier applier;
+  std::size_t refused = 0;
+  for (const std::uint32_t e : {0U, 1U, 4U}) {
+    for (std::size_t k = 0; k < w.ids.size(); k += 3) {
+      INFO("epoch " << e << ", page " << k);
+      const std::vector<delta> one{tt::random_delta(rng, w.ids[k], w.sizes[k], epoch{e})};
+      const auto r = w.store.apply(one[0]);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == errc::epoch_regression);
+      CHECK_FALSE(w.store.apply_all(one));
+      CHECK_FALSE(applier.apply(w.store, delta_batch::from_deltas(one)));
+      CHECK(w.store.digest() == before);
+      ++refused;
+    }
+  }
+  CHECK(refused == 18);
+  // A window that ends one byte past the page is refused the same way.
+  for (std::size_t k = 0; k < w.ids.size(); ++k) {
+    INFO("page " << k);
+    delta d = tt::random_delta(rng, w.ids[k], w.sizes[k], epoch{6});
+    d.offset = static_cast<std::uint32_t>(w.sizes[k] - d.length + 1);
+    const std::vector<delta> one{d};
+    const auto r = w.store.apply(d);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::out_of_range);
+    CHECK_FALSE(w.store.apply_all(one));
+    CHECK_FALSE(applier.apply(w.store, delta_batch::from_deltas(one)));
+    CHECK(w.store.digest() == before);
+  }
+  CHECK(w.store.apply(tt::random_delta(rng, w.ids[0], w.sizes[0], epoch{5})));
+}

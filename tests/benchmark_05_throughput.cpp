@@ -4,8 +4,11 @@
 // propagates in parallel. Every run must equal a sequential oracle of its own cuts bit for bit
 // (page_store::apply_all, then a full recompute), take every delta exactly once, and end in the
 // same page bytes as every other worker count (producers own disjoint pages, so the final
-// values do not depend on where the cuts fell). The unit tests under tests/engine/ check each
-// part alone (bad deltas, semirings, custom kernels, early cutoff).
+// values do not depend on where the cuts fell). Steps that write only a few sources go through
+// the marked-cone sweeps (sequential and parallel) against the same oracle; and the ingest,
+// cut in a tight loop while producers submit records of 1 to 4 chunks into small lanes, must
+// hand over every record whole. The unit tests under tests/engine/ check each part alone (bad
+// deltas, semirings, custom kernels, early cutoff).
 #include <tickflow/engine/executor.hpp>
 #include <tickflow/engine/ingest.hpp>
 #include <tickflow/engine/parallel_apply.hpp>
@@ -175,7 +178,108 @@ void suite_case(bool local, std::uint64_t seed) {
   for (const auto& r : runs) CHECK(r.bytes == runs.front().bytes);  // independent of workers and cuts
 }
 
+// Steps of 1 to 4 written sources: small cones, swept by marking (in parallel when the cone is
+// larger than `sequential_limit` pages, workers claiming `block` pages at a time: with 1, a page
+// and its parents are in flight on different workers all the time), each step against the full
+// sequential recompute.
+void small_cone_case(bool local, std::uint64_t seed, std::size_t workers, std::size_t sequential_limit, std::size_t block) {
+  const world base(local, tt::scaled(3'000), seed);
+  page_store store, oracle;
+  REQUIRE(store.restore(base.store.snapshot()));
+  REQUIRE(oracle.restore(base.store.snapshot()));
+  thread_pool pool(workers);
+  propagator<double, double, kernel> prop;
+  prop.cone_sequential_limit = sequential_limit;
+  prop.block = block;
+  REQUIRE(prop.rebuild(store, base.graph));
+  prop.run_all(epoch{1}, pool);
+  tt::oracle<double, double>(oracle, base.graph, base.pages, epoch{1}, kernel{});
+  REQUIRE(store.digest() == oracle.digest());
+  std::mt19937_64 rng(seed * 31 + workers);
+  std::vector<page_id> changed;
+  std::size_t recomputed = 0;
+  for (std::uint32_t step = 2; step < 2 + 60; ++step) {
+    changed.clear();
+    for (std::size_t k = 0, n = 1 + rng() % 4; k < n; ++k) {
+      delta d = make_delta(rng, base.sources, static_cast<std::uint32_t>(rng() % 4), step);
+      d.at = epoch{step};
+      REQUIRE(store.apply(d));
+      REQUIRE(oracle.apply(d));
+      changed.push_back(d.page);
+    }
+    const auto stats = prop.run(changed, epoch{step}, pool);
+    recomputed += stats.recomputed;
+    tt::oracle<double, double>(oracle, base.graph, base.pages, epoch{step}, kernel{});
+    INFO("step " << step);
+    REQUIRE(store.digest() == oracle.digest());  // bytes and epochs of every page
+  }
+  CHECK(recomputed > 0);
+}
+
 }  // namespace
+
+TEST_CASE("05 throughput: small cones through the marked sweeps equal the sequential oracle at 1 and 3 workers", "[suite05]") {
+  for (const bool local : {false, true})
+    for (const std::size_t workers : {1u, 3u})
+      for (const auto& [limit, block] : {std::pair<std::size_t, std::size_t>{4096, 32}, {0, 32}, {0, 1}}) {  // sequential; parallel
+        INFO((local ? "W-local" : "W") << ", " << workers << " workers, sequential limit " << limit << ", block " << block);
+        small_cone_case(local, 50 + (local ? 1 : 0), workers, limit, block);
+      }
+}
+
+TEST_CASE("05 throughput: the ingest hands over every record whole, cut in a tight loop while producers submit", "[suite05][threads]") {
+  // Records of 1 to 4 chunks into 4 KiB lanes: records straddle the ring's end all the time, and
+  // the cut often reads a lane right as a record is published.
+  const std::uint64_t per_producer = tt::scaled(200'000) / 2;
+  ingest in(std::size_t{1} << 12);
+  const auto byte_of = [](std::uint64_t pid, std::uint64_t seq, std::size_t i) {
+    return static_cast<std::byte>((pid * 131 + seq * 7 + i * 13) & 0xFF);
+  };
+  const auto length_of = [](std::uint64_t seq) { return static_cast<std::uint32_t>(8 + (seq * 37) % 193); };
+  std::atomic<int> finished{0}, refused{0};
+  std::vector<std::thread> producers;
+  for (std::uint32_t pid = 0; pid < 2; ++pid)
+    producers.emplace_back([&, pid] {
+      auto p = *in.make_producer(pid);
+      delta d;
+      for (std::uint64_t seq = 0; seq < per_producer; ++seq) {
+        d.page = page_id{(std::uint64_t{pid} << 32) | 1};
+        d.at = epoch{1};
+        d.id = delta_id{(std::uint64_t{pid} << 40) | seq};
+        d.offset = 0;
+        d.length = length_of(seq);
+        d.mask.assign(mask_words(d.length), ~std::uint64_t{0});
+        if (d.length % 64 != 0) d.mask.back() = (std::uint64_t{1} << (d.length % 64)) - 1;
+        d.payload.resize(d.length);
+        for (std::size_t i = 0; i < d.length; ++i) d.payload[i] = byte_of(pid, seq, i);
+        if (!p.submit(d, yield_wait{})) refused.fetch_add(1);
+      }
+      finished.fetch_add(1, std::memory_order_release);
+    });
+  delta_batch batch;
+  std::uint64_t next[2] = {0, 0}, torn = 0, total = 0;
+  for (;;) {
+    const bool last = finished.load(std::memory_order_acquire) == 2;
+    batch.clear();
+    const std::size_t n = in.cut(batch);
+    for (std::size_t r = 0; r < n; ++r) {
+      const delta_row d = batch.row(r);
+      const std::uint64_t pid = d.id.value() >> 40, seq = d.id.value() & ((std::uint64_t{1} << 40) - 1);
+      REQUIRE(pid < 2);
+      REQUIRE(seq == next[pid]);  // exactly once, in submit order
+      ++next[pid];
+      bool whole = d.page == page_id{(pid << 32) | 1} && d.length == length_of(seq) && d.payload.size() == d.length;
+      for (std::size_t i = 0; whole && i < d.length; ++i) whole = d.payload[i] == byte_of(pid, seq, i);
+      torn += whole ? 0 : 1;
+    }
+    total += n;
+    if (last && n == 0) break;
+  }
+  for (auto& t : producers) t.join();
+  CHECK(refused.load() == 0);
+  CHECK(torn == 0);
+  CHECK(total == 2 * per_producer);
+}
 
 TEST_CASE("05 throughput: ingest, parallel apply and propagation on W equal the sequential oracle at 1..8 workers",
           "[suite05][threads]") {

@@ -37,11 +37,12 @@ using engine_t = reference_engine<double, kernel, thread_pool>;
 struct noting_engine : engine_t {
   using engine_t::engine_t;
   std::vector<std::string>* notes = nullptr;
-  std::chrono::nanoseconds slow_propagate{0}, slow_graph{0};
+  std::chrono::nanoseconds slow_apply{0}, slow_propagate{0}, slow_graph{0};
   std::vector<tick_clock::time_point> starts;
   void step_apply(step_report& rep) {
     starts.push_back(tick_clock::now());
     if (notes) notes->push_back("apply");
+    if (slow_apply > 0ns) std::this_thread::sleep_for(slow_apply);
     engine_t::step_apply(rep);
   }
   void step_propagate(step_report& rep) {
@@ -258,6 +259,25 @@ TEST_CASE("tick_orchestrator records a slow phase as an overrun of its budget, w
   CHECK(t->records_kept() == 3);
   CHECK(t->record(0).tick == 0);
   CHECK(t->last().tick == 2);
+}
+
+TEST_CASE("tick_orchestrator charges apply and propagate together to their one budget", "[engine][tick]") {
+  noting_engine e({}, 1);
+  workload load(e, 4);
+  tick_options o;
+  o.budgets = {40ms, 20ms, 20ms, 500ms};
+  auto t = tick_orchestrator<noting_engine>::make(e, o);
+  REQUIRE(t);
+  load.feed(e, 0);
+  e.slow_apply = 25ms;  // each phase within the 40 ms, the two together past it
+  e.slow_propagate = 25ms;
+  auto r = t->tick();
+  REQUIRE(r);
+  CHECK(r->phase_ns[static_cast<std::size_t>(tick_phase::apply)] >= 25'000'000);
+  CHECK(r->phase_ns[static_cast<std::size_t>(tick_phase::propagate)] >= 25'000'000);
+  CHECK(r->excess_ns[static_cast<std::size_t>(tick_budget::apply_propagate)] >= 10'000'000);
+  CHECK(t->overruns(tick_budget::apply_propagate) == 1);
+  CHECK(r->overran());
 }
 
 TEST_CASE("tick_orchestrator at a fixed rate never starts a tick before its frame and counts the frames it misses", "[engine][tick]") {
