@@ -184,7 +184,7 @@ def main():
         mutants = pick(mutants, rev, a.count)
         print(f"mutants: {len(mutants)} chosen from {rev[:12]}: {' '.join(m.name for m in mutants)}", flush=True)
 
-    work = Path(a.work)
+    work = Path(a.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
     src = copy_tree(work)
